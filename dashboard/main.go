@@ -1,0 +1,111 @@
+// Command dashboard serves the Connected BBQ dashboard: the React app, OIDC login against Keycloak, and
+// the /api and /auth proxies.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectedbbq/platform/dashboard/internal/config"
+	"github.com/connectedbbq/platform/dashboard/internal/server"
+	"github.com/connectedbbq/platform/dashboard/internal/session"
+	"github.com/connectedbbq/platform/dashboard/internal/ui"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log); err != nil {
+		log.Error("dashboard stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	}
+	key, err := sessionKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	codec, err := session.NewCodec(key, cfg.Secure())
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	webFS, built := ui.FS()
+	if !built {
+		log.Warn("web app not built into this binary; serving a placeholder page (run: make web)")
+	}
+	srv, err := server.New(cfg, server.Deps{
+		Log: log, Codec: codec, UI: webFS, Registry: prometheus.NewRegistry(),
+		HTTPClient: &http.Client{Timeout: 15 * time.Second},
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := srv.Discover(ctx); err != nil {
+		log.Warn("keycloak discovery failed; retrying on first use", "err", err)
+	}
+	return serve(ctx, log, cfg, srv.Handler())
+}
+
+func serve(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("dashboard listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "issuer", cfg.OIDCIssuer)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// sessionKey decodes SESSION_KEY; in development (no key) it makes a random one, so sessions end on restart.
+func sessionKey(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.SessionKey != "" {
+		return cfg.SessionKeyBytes()
+	}
+	if cfg.Secure() {
+		return nil, errors.New("SESSION_KEY is required when PUBLIC_URL is https (generate one with: openssl rand -base64 32)")
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("generate session key: %w", err)
+	}
+	log.Warn("SESSION_KEY not set: using a random key; sessions end when the dashboard restarts")
+	return key, nil
+}

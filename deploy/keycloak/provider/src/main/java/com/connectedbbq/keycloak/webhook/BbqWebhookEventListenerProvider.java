@@ -1,0 +1,92 @@
+package com.connectedbbq.keycloak.webhook;
+
+import java.io.IOException;
+import org.jboss.logging.Logger;
+import org.keycloak.events.Event;
+import org.keycloak.events.EventListenerProvider;
+import org.keycloak.events.admin.AdminEvent;
+import org.keycloak.models.AbstractKeycloakTransaction;
+import org.keycloak.models.KeycloakSession;
+import org.keycloak.models.RealmModel;
+import org.keycloak.models.utils.ModelToRepresentation;
+import org.keycloak.util.JsonSerialization;
+
+/**
+ * Turns wanted events into deliveries. Listeners run inside the request's transaction, which may still roll
+ * back; so the event is serialised now (while the session is open) and handed to the sender only from an
+ * after-completion transaction's commit, i.e. once Keycloak's own transaction has committed.
+ */
+public final class BbqWebhookEventListenerProvider implements EventListenerProvider {
+    private static final Logger LOG = Logger.getLogger(BbqWebhookEventListenerProvider.class);
+
+    private final KeycloakSession session;
+    private final WebhookConfig config;
+    private final WebhookSender sender;
+
+    public BbqWebhookEventListenerProvider(KeycloakSession session, WebhookConfig config, WebhookSender sender) {
+        this.session = session;
+        this.config = config;
+        this.sender = sender;
+    }
+
+    @Override
+    public void onEvent(Event event) {
+        if (!EventFilter.wanted(event)) {
+            return;
+        }
+        try {
+            String body = JsonSerialization.writeValueAsString(ModelToRepresentation.toRepresentation(event));
+            enqueueAfterCommit(new Delivery(event.getId(), Delivery.EVENTS_PATH, event.getType().name(),
+                    event.getRealmId(), body, target(event.getRealmId())));
+        } catch (IOException | RuntimeException e) {
+            // Never break a registration because of the webhook; the reconciler reads the event store.
+            LOG.warnf(e, "bbq-webhook: could not prepare %s %s", event.getType(), event.getId());
+        }
+    }
+
+    @Override
+    public void onEvent(AdminEvent event, boolean includeRepresentation) {
+        if (!EventFilter.wanted(event)) {
+            return;
+        }
+        try {
+            var rep = ModelToRepresentation.toRepresentation(event);
+            if (!includeRepresentation) {
+                rep.setRepresentation(null);
+            }
+            String body = JsonSerialization.writeValueAsString(rep);
+            String kind = event.getResourceType() + "/" + event.getOperationType();
+            enqueueAfterCommit(new Delivery(event.getId(), Delivery.ADMIN_EVENTS_PATH, kind, event.getRealmId(),
+                    body, target(event.getRealmId())));
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf(e, "bbq-webhook: could not prepare admin event %s", event.getId());
+        }
+    }
+
+    private WebhookConfig.Target target(String realmId) {
+        RealmModel realm = realmId == null ? null : session.realms().getRealm(realmId);
+        if (realm == null) {
+            return config.target(null, null);
+        }
+        return config.target(realm.getAttribute(WebhookConfig.REALM_URL_ATTRIBUTE),
+                realm.getAttribute(WebhookConfig.REALM_SECRETS_ATTRIBUTE));
+    }
+
+    private void enqueueAfterCommit(Delivery d) {
+        session.getTransactionManager().enlistAfterCompletion(new AbstractKeycloakTransaction() {
+            @Override
+            protected void commitImpl() {
+                sender.submit(d);
+            }
+
+            @Override
+            protected void rollbackImpl() {
+                LOG.debugf("bbq-webhook: %s %s rolled back; not sent", d.kind(), d.id());
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+    }
+}

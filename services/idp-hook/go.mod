@@ -1,0 +1,3 @@
+module github.com/connectedbbq/platform/services/idp-hook
+
+go 1.25.0

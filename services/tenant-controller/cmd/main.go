@@ -1,0 +1,124 @@
+// Command tenant-controller reconciles Tenant resources into the user service and Keycloak.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
+	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
+	"github.com/connectedbbq/platform/services/tenant-controller/internal/keycloak"
+	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
+)
+
+// config is read from the environment.
+type config struct {
+	UserServiceAdminURL  string        `env:"USER_SERVICE_ADMIN_URL"`
+	AdminToken           string        `env:"ADMIN_TOKEN"`
+	KeycloakURL          string        `env:"KEYCLOAK_URL"`
+	KeycloakRealm        string        `env:"KEYCLOAK_REALM" envDefault:"bbq"`
+	KeycloakClientID     string        `env:"KEYCLOAK_CLIENT_ID" envDefault:"tenant-controller"`
+	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET"`
+	MetricsAddr          string        `env:"METRICS_ADDR" envDefault:":8080"`
+	HealthAddr           string        `env:"HEALTH_ADDR" envDefault:":8081"`
+	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"true"`
+	LeaderElectionNS     string        `env:"POD_NAMESPACE"`
+	HTTPTimeout          time.Duration `env:"HTTP_TIMEOUT" envDefault:"10s"`
+	ConflictRetry        time.Duration `env:"CONFLICT_RETRY" envDefault:"1m"`
+}
+
+// Validate names every missing or wrong setting at once.
+func (c config) Validate() error {
+	var errs []error
+	for name, v := range map[string]string{"USER_SERVICE_ADMIN_URL": c.UserServiceAdminURL,
+		"ADMIN_TOKEN": c.AdminToken, "KEYCLOAK_URL": c.KeycloakURL, "KEYCLOAK_REALM": c.KeycloakRealm,
+		"KEYCLOAK_CLIENT_ID": c.KeycloakClientID, "KEYCLOAK_CLIENT_SECRET": c.KeycloakClientSecret} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if c.HTTPTimeout <= 0 {
+		errs = append(errs, errors.New("HTTP_TIMEOUT must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx := ctrl.SetupSignalHandler()
+	if err := run(ctx, log); err != nil {
+		log.Error("tenant-controller stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	var cfg config
+	if err := env.Parse(&cfg); err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid config: %w", err)
+	}
+	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register core types: %w", err)
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("register Tenant: %w", err)
+	}
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubernetes config: %w", err)
+	}
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:  cfg.HealthAddr,
+		LeaderElection:          cfg.LeaderElect,
+		LeaderElectionID:        "tenant-controller.platform.connectedbbq.dev",
+		LeaderElectionNamespace: cfg.LeaderElectionNS,
+		// The new leader starts at once when the old one shuts down cleanly.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	hc := &http.Client{Timeout: cfg.HTTPTimeout}
+	r := &controller.TenantReconciler{
+		Client:      mgr.GetClient(),
+		UserService: userservice.New(cfg.UserServiceAdminURL, cfg.AdminToken, hc),
+		Groups: keycloak.NewGroups(keycloak.Config{URL: cfg.KeycloakURL, Realm: cfg.KeycloakRealm,
+			ClientID: cfg.KeycloakClientID, ClientSecret: cfg.KeycloakClientSecret}, hc),
+		RetryAfter: cfg.ConflictRetry,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up tenant reconciler: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add healthz: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("add readyz: %w", err)
+	}
+	log.Info("tenant-controller starting", "leaderElection", cfg.LeaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}

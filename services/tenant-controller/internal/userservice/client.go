@@ -1,0 +1,87 @@
+// Package userservice is a client of the user service's admin API (proto/README.md, "The user-service API").
+package userservice
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// ErrConflict is returned when the user service refuses a tenant because it conflicts with another one
+// (an email domain that another tenant claims).
+var ErrConflict = errors.New("conflict")
+
+// Tenant is the body of PUT /admin/v1/tenants/{id}.
+type Tenant struct {
+	DisplayName  string   `json:"displayName"`
+	EmailDomains []string `json:"emailDomains"`
+	Admins       []string `json:"admins"`
+	Suspended    bool     `json:"suspended"`
+}
+
+// Client calls the admin API with a bearer token.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// New returns a client of the admin API at base (e.g. http://user-service-admin:8081).
+func New(base, token string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: hc}
+}
+
+// PutTenant creates or replaces the tenant id.
+func (c *Client) PutTenant(ctx context.Context, id string, t Tenant) error {
+	if t.EmailDomains == nil {
+		t.EmailDomains = []string{}
+	}
+	if t.Admins == nil {
+		t.Admins = []string{}
+	}
+	body, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode tenant: %w", err)
+	}
+	return c.do(ctx, http.MethodPut, id, body, http.StatusOK, http.StatusCreated, http.StatusNoContent)
+}
+
+// DeleteTenant removes the tenant id; a tenant that is already gone is not an error.
+func (c *Client) DeleteTenant(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, id, nil, http.StatusOK, http.StatusAccepted, http.StatusNoContent,
+		http.StatusNotFound)
+}
+
+func (c *Client) do(ctx context.Context, method, id string, body []byte, ok ...int) error {
+	u := c.base + "/admin/v1/tenants/" + url.PathEscape(id)
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build %s %s: %w", method, u, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	for _, code := range ok {
+		if resp.StatusCode == code {
+			return nil
+		}
+	}
+	err = fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, bytes.TrimSpace(detail))
+	if resp.StatusCode == http.StatusConflict {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}

@@ -1,0 +1,3 @@
+module github.com/connectedbbq/platform/services/user-service
+
+go 1.25.0
