@@ -19,7 +19,7 @@ import (
 type Config struct {
 	Stream          string        `env:"BUS_STREAM" envDefault:"EVENTS"`
 	Replicas        int           `env:"BUS_REPLICAS" envDefault:"1"`
-	DuplicateWindow time.Duration `env:"BUS_DUPLICATE_WINDOW" envDefault:"2m"`
+	DuplicateWindow time.Duration `env:"BUS_DUPLICATE_WINDOW" envDefault:"10m"`
 	MaxAge          time.Duration `env:"BUS_MAX_AGE" envDefault:"720h"`
 	MaxBytes        int64         `env:"BUS_MAX_BYTES" envDefault:"-1"`
 	// DeadLetterStream keeps messages no consumer could handle; it is not part of the bus.

@@ -3,6 +3,8 @@
 package events
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,4 +159,12 @@ func Decode(b []byte) (Decoded, error) {
 		return Decoded{}, fmt.Errorf("decode %s data: %w", ev.Type(), err)
 	}
 	return Decoded{Event: ev, Kind: k, Data: data}, nil
+}
+
+// NewTraceParent starts a W3C trace context for an event that arrived without one, so that every
+// event on the bus can be followed through the services it causes.
+func NewTraceParent() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
 }

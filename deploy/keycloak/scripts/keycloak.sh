@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
-# Fetch, build the provider for, and start a local Keycloak (the Quarkus distribution from Maven Central).
-# Subcommands: fetch | build-provider | start | home | version
+# Fetch, build and start a local Keycloak (the Quarkus distribution from Maven Central) with the bbq realm and
+# the bbq-webhook provider. Everything downloaded or built lives under $BBQ_CACHE, never in the checkout.
+#
+#   keycloak.sh fetch           download + unpack the pinned distribution once (checksum-verified)
+#   keycloak.sh build-provider  mvn package the provider -> provider/target/bbq-keycloak-provider.jar
+#   keycloak.sh build           `kc.sh build` once per (provider jar, build options): a "built home" in the cache
+#   keycloak.sh setup           fetch + build-provider + build (what CI runs; idempotent, fast when cached)
+#   keycloak.sh start [opts]    exec `kc.sh start --optimized` in a per-instance home (own data dir)
+#   keycloak.sh home|built-home|version|java-home
+#
+# start reads: KC_PORT (8080), KC_MANAGEMENT_PORT (9000), KC_HOSTNAME (public URL incl. /auth, e.g.
+# http://localhost:3000/auth; unset = derived from each request), KC_INSTANCE_DIR (data dir, default
+# $BBQ_CACHE/keycloak/instances/$KC_PORT), KC_IMPORT_REALM (true), KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD,
+# BBQ_SMTP_HOST/PORT/FROM, BBQ_DASHBOARD_URL, BBQ_*_SECRET (realm placeholders), BBQ_WEBHOOK_URL/SECRETS.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,6 +23,8 @@ MAVEN_CENTRAL=${MAVEN_CENTRAL:-https://repo1.maven.org/maven2}
 DIST_ROOT="$BBQ_CACHE/keycloak/$KEYCLOAK_VERSION"
 DIST="$DIST_ROOT/keycloak-$KEYCLOAK_VERSION"
 PROVIDER_JAR="$KC_DIR/provider/target/bbq-keycloak-provider.jar"
+# Build-time options: baked into the built home; everything else is a runtime option of start.
+BUILD_OPTS=(--db=dev-file --cache=local --http-relative-path=/auth --health-enabled=true --metrics-enabled=true)
 
 log() { printf 'keycloak.sh: %s\n' "$*" >&2; }
 
@@ -45,49 +59,111 @@ fetch() {
   echo "$DIST"
 }
 
-# java_home picks the newest JDK on the machine: Temurin 25 where present, else 21, else 17.
+# java_home picks the newest JDK on the machine (Keycloak 26 runs on 17, deprecated there, 21 and 25).
 java_home() {
-  local c
-  for c in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/java-21-openjdk-amd64 \
-    /usr/lib/jvm/java-17-openjdk-amd64; do
-    if [[ -x "$c/bin/java" ]]; then
-      echo "$c"
-      return
+  if [[ -n "${KC_JAVA_HOME:-}" ]]; then
+    echo "$KC_JAVA_HOME"
+    return
+  fi
+  local best="" best_v=0 c v
+  for c in /usr/lib/jvm/*/; do
+    c=${c%/}
+    [[ -x "$c/bin/java" && ! -L "$c" ]] || continue
+    v=$("$c/bin/java" -XshowSettings:properties -version 2>&1 | awk -F= '/java.specification.version/ {gsub(/ /,"",$2); print $2}')
+    if [[ "${v%%.*}" =~ ^[0-9]+$ ]] && ((${v%%.*} > best_v)); then
+      best=$c best_v=${v%%.*}
     fi
   done
-  dirname "$(dirname "$(readlink -f "$(command -v java)")")"
+  if [[ -z "$best" ]]; then
+    best=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+  fi
+  echo "$best"
 }
 
 build_provider() {
-  local m2=${MAVEN_OPTS_REPO:-}
-  (cd "$KC_DIR/provider" && mvn -B -q -Dkeycloak.version="$KEYCLOAK_VERSION" ${m2:+-Dmaven.repo.local=$m2} \
+  # Maven Central is reachable from CI; -o would fail on a fresh ~/.m2.
+  (cd "$KC_DIR/provider" && JAVA_HOME=$(java_home) mvn -B -q -Dkeycloak.version="$KEYCLOAK_VERSION" \
     ${BBQ_PROVIDER_SKIP_TESTS:+-DskipTests} package)
   echo "$PROVIDER_JAR"
 }
 
-# start runs one instance. Each instance gets its own home under $KC_INSTANCE_DIR (a copy of bin/ and conf/,
-# symlinks to the read-only jars), so several can run at once from one cached distribution without sharing
-# the build output, the providers or the dev database.
-start() {
+# built_home prints the directory of the augmented ("kc.sh build") home for the current provider jar.
+built_home() {
+  local stamp
+  stamp=$( (echo "$KEYCLOAK_VERSION ${BUILD_OPTS[*]}"; sha256sum "$PROVIDER_JAR" 2>/dev/null || echo none) |
+    sha256sum | cut -c1-12)
+  echo "$DIST_ROOT/built-$stamp"
+}
+
+# build augments Keycloak once per provider jar and build options, so every start can be --optimized
+# (start-dev re-augments on each fresh home: ~50 s on 2 cores). Concurrent callers wait on a lock.
+build() {
   fetch >/dev/null
-  local http_port=${KC_HTTP_PORT:-8080}
-  local mgmt_port=${KC_HTTP_MANAGEMENT_PORT:-9000}
-  local inst=${KC_INSTANCE_DIR:-$BBQ_CACHE/keycloak/instances/$http_port}
-  make_instance "$inst"
-  if [[ -f "$PROVIDER_JAR" ]]; then
-    cp "$PROVIDER_JAR" "$inst/providers/"
-  else
-    log "warning: $PROVIDER_JAR not built (run: $0 build-provider); starting without the bbq-webhook listener"
+  [[ -f "$PROVIDER_JAR" ]] || build_provider >/dev/null
+  local home
+  home=$(built_home)
+  mkdir -p "$DIST_ROOT"
+  exec 9>"$DIST_ROOT/.build.lock"
+  flock 9
+  if [[ -f "$home/.built" ]]; then
+    echo "$home"
+    return
   fi
-  local realm_dir=${KC_REALM_DIR:-$KC_DIR/realm}
+  local stage="$home.stage.$$"
+  rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/providers"
+  cp -r "$DIST/bin" "$DIST/conf" "$stage/"
+  cp "$DIST/version.txt" "$stage/" 2>/dev/null || true
+  ln -s "$DIST/themes" "$stage/themes"
+  local f
+  for f in "$DIST"/lib/*; do
+    case "$(basename "$f")" in
+      quarkus) cp -r "$f" "$stage/lib/quarkus" ;; # rewritten by the build
+      *) ln -s "$f" "$stage/lib/$(basename "$f")" ;;
+    esac
+  done
+  cp "$PROVIDER_JAR" "$stage/providers/"
+  log "kc.sh build ${BUILD_OPTS[*]} (once per provider jar)"
+  local t0=$SECONDS
+  JAVA_HOME=$(java_home) "$stage/bin/kc.sh" build "${BUILD_OPTS[@]}" >&2
+  rm -rf "$home" && mv "$stage" "$home"
+  touch "$home/.built"
+  log "built $home in $((SECONDS - t0)) s"
+  echo "$home"
+}
+
+# make_instance gives one running Keycloak its own home: its own data (H2 database, import dir) and conf,
+# everything else linked read-only from the built home, so several can run at once.
+make_instance() {
+  local built=$1 inst=$2
+  mkdir -p "$inst/data"
+  local d
+  for d in lib providers themes; do
+    ln -sfn "$built/$d" "$inst/$d.tmp" && mv -T "$inst/$d.tmp" "$inst/$d"
+  done
+  rm -rf "$inst/bin" "$inst/conf"
+  cp -r "$built/bin" "$built/conf" "$inst/"
+}
+
+start() {
+  local built
+  built=$(build)
+  local port=${KC_PORT:-8080} mgmt=${KC_MANAGEMENT_PORT:-9000}
+  local inst=${KC_INSTANCE_DIR:-$BBQ_CACHE/keycloak/instances/$port}
+  make_instance "$built" "$inst"
   rm -rf "$inst/data/import" && mkdir -p "$inst/data/import"
+  local import=()
   if [[ "${KC_IMPORT_REALM:-true}" == "true" ]]; then
-    cp "$realm_dir"/*.json "$inst/data/import/"
+    cp "${KC_REALM_DIR:-$KC_DIR/realm}"/*.json "$inst/data/import/"
+    import=(--import-realm)
   fi
-  export JAVA_HOME=${JAVA_HOME_OVERRIDE:-$(java_home)}
-  export KC_BOOTSTRAP_ADMIN_USERNAME=${KC_BOOTSTRAP_ADMIN_USERNAME:-admin}
-  export KC_BOOTSTRAP_ADMIN_PASSWORD=${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin}
-  # Defaults for the realm's ${ENV} placeholders, so the import works with no further configuration.
+  export JAVA_HOME
+  JAVA_HOME=$(java_home)
+  if [[ -z "${KC_BOOTSTRAP_ADMIN_PASSWORD:-}" ]]; then
+    log "KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD unset: using admin/admin (local development only)"
+    export KC_BOOTSTRAP_ADMIN_USERNAME=${KC_BOOTSTRAP_ADMIN_USERNAME:-admin} KC_BOOTSTRAP_ADMIN_PASSWORD=admin
+  fi
+  # Values for the realm's ${...} placeholders (resolved at import), so a plain start works. Real secrets come
+  # from the environment (the chart's Secret); these defaults are for local development only.
   export BBQ_DASHBOARD_URL=${BBQ_DASHBOARD_URL:-http://localhost:3000}
   export BBQ_USER_SERVICE_SECRET=${BBQ_USER_SERVICE_SECRET:-user-service-dev-secret}
   export BBQ_IDP_HOOK_SECRET=${BBQ_IDP_HOOK_SECRET:-idp-hook-dev-secret}
@@ -95,48 +171,29 @@ start() {
   export BBQ_SMTP_HOST=${BBQ_SMTP_HOST:-127.0.0.1}
   export BBQ_SMTP_PORT=${BBQ_SMTP_PORT:-2525}
   export BBQ_SMTP_FROM=${BBQ_SMTP_FROM:-no-reply@connectedbbq.local}
-  local url="http://${KC_HOSTNAME_HOST:-localhost}:$http_port/auth"
-  log "java: $JAVA_HOME; home: $inst"
-  log "listening on $url (admin console $url/admin, realm bbq: $url/realms/bbq), management on :$mgmt_port"
-  local db=${KC_DB:-dev-file}
-  exec "$inst/bin/kc.sh" start-dev \
-    --db="$db" \
-    --import-realm \
-    --http-port="$http_port" \
-    --http-relative-path=/auth \
-    --http-management-port="$mgmt_port" \
-    --health-enabled=true \
-    --metrics-enabled=true \
-    "$@"
-}
-
-make_instance() {
-  local inst=$1
-  mkdir -p "$inst/providers" "$inst/data" "$inst/lib"
-  if [[ ! -d "$inst/bin" ]]; then
-    cp -r "$DIST/bin" "$inst/bin"
-    cp -r "$DIST/conf" "$inst/conf"
-    cp -r "$DIST/themes" "$inst/themes" 2>/dev/null || true
-    cp "$DIST/version.txt" "$inst/" 2>/dev/null || true
-    local f
-    for f in "$DIST"/lib/*; do
-      case "$(basename "$f")" in
-        quarkus) cp -r "$f" "$inst/lib/quarkus" ;; # rewritten by the dev build: one per instance
-        *) ln -sfn "$f" "$inst/lib/$(basename "$f")" ;;
-      esac
-    done
+  local host=(--hostname-strict=false)
+  if [[ -n "${KC_HOSTNAME:-}" ]]; then
+    # Public URL (e.g. behind the dashboard's /auth proxy); services may still call Keycloak directly.
+    host=(--hostname="$KC_HOSTNAME" --hostname-backchannel-dynamic=true)
   fi
+  log "java $JAVA_HOME; home $inst; http://localhost:$port/auth (admin console /auth/admin), management :$mgmt"
+  exec "$inst/bin/kc.sh" start --optimized \
+    --http-enabled=true --http-port="$port" --http-management-port="$mgmt" \
+    "${host[@]}" "${import[@]}" "$@"
 }
 
 case "${1:-}" in
   fetch) fetch ;;
   build-provider) build_provider ;;
+  build) build ;;
+  setup) fetch >/dev/null && build_provider >/dev/null && build ;;
   start) shift; start "$@" ;;
   home) echo "$DIST" ;;
+  built-home) built_home ;;
   version) echo "$KEYCLOAK_VERSION" ;;
   java-home) java_home ;;
   *)
-    echo "usage: $0 fetch|build-provider|start [kc.sh options]|home|version|java-home" >&2
+    echo "usage: $0 fetch|build-provider|build|setup|start [kc.sh options]|home|built-home|version|java-home" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,456 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectedbbq/platform/dashboard/internal/config"
+	"github.com/connectedbbq/platform/dashboard/internal/session"
+)
+
+var (
+	testKC    *keycloak
+	testKCErr error
+)
+
+func TestMain(m *testing.M) {
+	var stop func()
+	testKC, stop, testKCErr = startKeycloak()
+	code := m.Run()
+	if stop != nil {
+		stop()
+	}
+	os.Exit(code)
+}
+
+func needKeycloak(t *testing.T) *keycloak {
+	t.Helper()
+	if testKCErr != nil {
+		t.Fatalf("keycloak: %v", testKCErr)
+	}
+	return testKC
+}
+
+// upstreamCall is what the stand-in user-service saw.
+type upstreamCall struct {
+	Method, Path, Cookie, CSRF, Token string
+	Subject                            string
+	TokenErr                           string
+}
+
+// harness is a dashboard server wired to a real Keycloak realm and to a stand-in for user-service (an
+// httptest server, not the real service, which has its own tests) that verifies each bearer token against
+// the realm's keys and records the call.
+type harness struct {
+	url, realm string
+	kc         *keycloak
+	mu         sync.Mutex
+	calls      []upstreamCall
+}
+
+func newHarness(t *testing.T, accessTokenLifespan int) *harness {
+	t.Helper()
+	kc := needKeycloak(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{url: "http://" + ln.Addr().String(), kc: kc}
+	h.realm = kc.testRealm(t, h.url, accessTokenLifespan)
+	issuer := h.url + "/auth/realms/" + h.realm
+	keys := oidc.NewRemoteKeySet(context.Background(), kc.base+"/realms/"+h.realm+"/protocol/openid-connect/certs")
+	verifier := oidc.NewVerifier(issuer, keys, &oidc.Config{SkipClientIDCheck: true})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := upstreamCall{Method: r.Method, Path: r.URL.Path, Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF-Token")}
+		c.Token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if tok, err := verifier.Verify(r.Context(), c.Token); err != nil {
+			c.TokenErr = err.Error()
+		} else {
+			c.Subject = tok.Subject
+		}
+		h.mu.Lock()
+		h.calls = append(h.calls, c)
+		h.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]string{"id": c.Subject})
+	}))
+	t.Cleanup(upstream.Close)
+	cfg := config.Config{
+		PublicURL: h.url, OIDCIssuer: issuer, KeycloakURL: kc.base, ClientID: "dashboard",
+		Scopes: []string{"openid", "profile", "email"}, UserServiceURL: upstream.URL, SessionTTL: time.Hour,
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, cfg)
+	hs := &http.Server{Handler: srv.Handler()}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return h
+}
+
+func newServer(t *testing.T, cfg config.Config) *Server {
+	t.Helper()
+	codec, err := session.NewCodec([]byte(strings.Repeat("k", 32)), cfg.Secure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>app</title>")}, "assets/app.js": {Data: []byte("//")}}
+	srv, err := New(cfg, Deps{
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Codec: codec, UI: ui,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func (h *harness) lastCall(t *testing.T) upstreamCall {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.calls) == 0 {
+		t.Fatal("user-service was not called")
+	}
+	return h.calls[len(h.calls)-1]
+}
+
+func (h *harness) callCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.calls)
+}
+
+var formAction = regexp.MustCompile(`<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"`)
+
+// login signs the seeded user in through Keycloak's real login form, served through the /auth proxy.
+func (h *harness) login(t *testing.T) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := c.Get(h.url + "/login?returnTo=/profile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(resp.Request.URL.String(), h.url+"/auth/realms/"+h.realm+"/") {
+		t.Fatalf("login page not served through the /auth proxy: %s", resp.Request.URL)
+	}
+	m := formAction.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no login form on %s (status %d)", resp.Request.URL, resp.StatusCode)
+	}
+	action := html.UnescapeString(string(m[1]))
+	resp, err = c.PostForm(action, url.Values{"username": {"pat@example.com"}, "password": {"Str0ng!Passw0rd"}, "credentialId": {""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Request.URL.String(); got != h.url+"/profile" {
+		t.Fatalf("after login landed on %s (status %d), want /profile", got, resp.StatusCode)
+	}
+	return c
+}
+
+func getSession(t *testing.T, c *http.Client, base string) sessionInfo {
+	t.Helper()
+	resp, err := c.Get(base + "/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var si sessionInfo
+	if err := json.NewDecoder(resp.Body).Decode(&si); err != nil {
+		t.Fatal(err)
+	}
+	return si
+}
+
+func do(t *testing.T, c *http.Client, method, u string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(`{"name":"Pat"}`))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestLoginSessionAndAPIProxy(t *testing.T) {
+	h := newHarness(t, 300)
+	c := h.login(t)
+	si := getSession(t, c, h.url)
+	if !si.Authenticated || si.User.Email != "pat@example.com" || si.User.Name != "Pat Griller" || si.CSRFToken == "" {
+		t.Fatalf("session = %+v", si)
+	}
+	// A token the browser tries to smuggle in is replaced by the session's own.
+	resp := do(t, c, "GET", h.url+"/api/v1/me", map[string]string{"Authorization": "Bearer forged"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/me: %d", resp.StatusCode)
+	}
+	call := h.lastCall(t)
+	if call.Path != "/v1/me" || call.TokenErr != "" || call.Subject != si.User.ID {
+		t.Fatalf("upstream saw %+v", call)
+	}
+	if call.Cookie != "" {
+		t.Fatalf("session cookie leaked to user-service: %q", call.Cookie)
+	}
+	// The session cookie is opaque: no token is readable from it.
+	u, _ := url.Parse(h.url)
+	for _, ck := range c.Jar.Cookies(u) {
+		if strings.HasPrefix(ck.Name, sessionCookie) && strings.Contains(ck.Value, "eyJ") {
+			t.Fatalf("cookie %s carries a readable JWT", ck.Name)
+		}
+	}
+}
+
+func TestNoSessionGets401(t *testing.T) {
+	h := newHarness(t, 300)
+	tests := []struct {
+		name   string
+		cookie *http.Cookie
+	}{
+		{"no cookie", nil},
+		{"forged cookie", &http.Cookie{Name: sessionCookie, Value: "not-a-session"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", h.url+"/api/v1/tenant/members?pageSize=10", nil)
+			if tt.cookie != nil {
+				req.AddCookie(tt.cookie)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var p struct{ Status int }
+			if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || resp.StatusCode != 401 || p.Status != 401 {
+				t.Fatalf("status %d, body status %d, err %v", resp.StatusCode, p.Status, err)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("content type %q", ct)
+			}
+		})
+	}
+	if h.callCount() != 0 {
+		t.Fatal("user-service was called without a session")
+	}
+}
+
+func TestCSRFOnStateChangingRequests(t *testing.T) {
+	h := newHarness(t, 300)
+	c := h.login(t)
+	token := getSession(t, c, h.url).CSRFToken
+	tests := []struct {
+		name string
+		hdr  map[string]string
+		want int
+	}{
+		{"no token", nil, 403},
+		{"wrong token", map[string]string{"X-CSRF-Token": "guess"}, 403},
+		{"right token, foreign origin", map[string]string{"X-CSRF-Token": token, "Origin": "https://evil.example"}, 403},
+		{"right token, cross-site fetch", map[string]string{"X-CSRF-Token": token, "Sec-Fetch-Site": "cross-site"}, 403},
+		{"right token, same origin", map[string]string{"X-CSRF-Token": token, "Origin": h.url, "Sec-Fetch-Site": "same-origin"}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.callCount()
+			resp := do(t, c, "PATCH", h.url+"/api/v1/me", tt.hdr)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("PATCH status %d, want %d", resp.StatusCode, tt.want)
+			}
+			reached := h.callCount() > before
+			if reached != (tt.want == 200) {
+				t.Fatalf("user-service reached = %v", reached)
+			}
+			if reached && h.lastCall(t).CSRF != "" {
+				t.Fatal("CSRF token forwarded to user-service")
+			}
+		})
+	}
+}
+
+func TestTokenRefresh(t *testing.T) {
+	// Tokens living 10s are always inside the refresh window, so every API call refreshes first.
+	h := newHarness(t, 10)
+	c := h.login(t)
+	seen := map[string]bool{}
+	for range 3 {
+		if resp := do(t, c, "GET", h.url+"/api/v1/me", nil); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		call := h.lastCall(t)
+		if call.TokenErr != "" {
+			t.Fatalf("refreshed token rejected: %s", call.TokenErr)
+		}
+		seen[call.Token] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("want 3 distinct refreshed access tokens, got %d", len(seen))
+	}
+}
+
+func TestLogoutEndsKeycloakSession(t *testing.T) {
+	h := newHarness(t, 300)
+	c := h.login(t)
+	token := getSession(t, c, h.url).CSRFToken
+	if resp := do(t, c, "POST", h.url+"/logout", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); resp.StatusCode != 403 {
+		t.Fatalf("logout without CSRF token: %d, want 403", resp.StatusCode)
+	}
+	var users []struct{ ID string }
+	h.kc.admin(t, "GET", "/realms/"+h.realm+"/users?email=pat@example.com", nil, &users)
+	sessions := func() int {
+		var s []any
+		h.kc.admin(t, "GET", fmt.Sprintf("/realms/%s/users/%s/sessions", h.realm, users[0].ID), nil, &s)
+		return len(s)
+	}
+	if n := sessions(); n != 1 {
+		t.Fatalf("keycloak sessions before logout: %d", n)
+	}
+	var endSession *url.URL
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if endSession == nil {
+			endSession = req.URL
+		}
+		return nil
+	}
+	resp, err := c.PostForm(h.url+"/logout", url.Values{"csrf_token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	q := endSession.Query()
+	if !strings.HasSuffix(endSession.Path, "/protocol/openid-connect/logout") || q.Get("id_token_hint") == "" ||
+		q.Get("post_logout_redirect_uri") != h.url+"/" {
+		t.Fatalf("logout went to %s", endSession)
+	}
+	if got := resp.Request.URL.String(); got != h.url+"/" {
+		t.Fatalf("after logout landed on %s (status %d)", got, resp.StatusCode)
+	}
+	if getSession(t, c, h.url).Authenticated {
+		t.Fatal("still authenticated after logout")
+	}
+	if resp := do(t, c, "GET", h.url+"/api/v1/me", nil); resp.StatusCode != 401 {
+		t.Fatalf("API after logout: %d", resp.StatusCode)
+	}
+	if n := sessions(); n != 0 {
+		t.Fatalf("keycloak sessions after logout: %d", n)
+	}
+}
+
+func TestLoginRedirects(t *testing.T) {
+	h := newHarness(t, 300)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct {
+		name, path, wantPath string
+	}{
+		{"login", "/login", "/protocol/openid-connect/auth"},
+		{"signup", "/login?signup=1", "/protocol/openid-connect/registrations"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := noFollow.Get(h.url + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			q := loc.Query()
+			if resp.StatusCode != 302 || loc.Path != "/auth/realms/"+h.realm+tt.wantPath || q.Get("code_challenge_method") != "S256" ||
+				q.Get("nonce") == "" || q.Get("state") == "" || q.Get("client_id") != "dashboard" {
+				t.Fatalf("%d -> %s", resp.StatusCode, loc)
+			}
+			// The registration page really is Keycloak's, reached through the proxy.
+			page, err := http.Get(loc.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			page.Body.Close()
+			if page.StatusCode != 200 {
+				t.Fatalf("keycloak page %s: %d", loc.Path, page.StatusCode)
+			}
+		})
+	}
+}
+
+func TestCallbackRefusesForgedState(t *testing.T) {
+	h := newHarness(t, 300)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(h.url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get(h.url + "/login/callback?state=forged&code=whatever")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || !strings.HasPrefix(resp.Header.Get("Location"), "/?login_error=") {
+		t.Fatalf("forged state: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if getSession(t, c, h.url).Authenticated {
+		t.Fatal("forged callback opened a session")
+	}
+}
+
+func TestPublicSurface(t *testing.T) {
+	h := newHarness(t, 300)
+	tests := []struct {
+		name, path string
+		want       int
+		csp        bool
+	}{
+		{"spa route falls back to index", "/profile", 200, true},
+		{"asset", "/assets/app.js", 200, true},
+		{"missing asset", "/assets/nope.js", 404, true},
+		{"health", "/healthz", 200, true},
+		{"ready", "/readyz", 200, true},
+		{"metrics", "/metrics", 200, true},
+		{"keycloak admin console hidden", "/auth/admin/master/console/", 404, false},
+		{"master realm hidden", "/auth/realms/master/.well-known/openid-configuration", 404, false},
+		{"realm discovery proxied", "/auth/realms/" + h.realm + "/.well-known/openid-configuration", 200, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(h.url + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+			if got := resp.Header.Get("Content-Security-Policy") != ""; got != tt.csp {
+				t.Fatalf("CSP present = %v", got)
+			}
+		})
+	}
+}

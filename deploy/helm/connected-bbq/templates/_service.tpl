@@ -1,0 +1,88 @@
+{{/*
+One of our Go services: Deployment, Service, ServiceAccount, PDB. dict: root, component, values (its
+values block), env (rendered env list), ports (list of dicts name/port), health (port name serving
+/healthz and /readyz), initContainers (rendered, optional), token (mount a ServiceAccount token).
+*/}}
+{{- define "bbq.goService" -}}
+{{- $root := .root -}}
+{{- $c := dict "root" .root "component" .component -}}
+{{- $name := include "bbq.name" $c -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "bbq.labels" $c | nindent 4 }}
+spec:
+  selector:
+    {{- include "bbq.selectorLabels" $c | nindent 4 }}
+  ports:
+    {{- range .ports }}
+    - {name: {{ .name }}, port: {{ .port }}, targetPort: {{ .name }}}
+    {{- end }}
+---
+{{ include "bbq.serviceAccount" (dict "root" .root "component" .component "token" .token) }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "bbq.labels" $c | nindent 4 }}
+spec:
+  replicas: {{ .values.replicas }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "bbq.selectorLabels" $c | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "bbq.labels" $c | nindent 8 }}
+    spec:
+      serviceAccountName: {{ $name }}
+      automountServiceAccountToken: {{ .token | default false }}
+      {{- include "bbq.imagePullSecrets" $root | nindent 6 }}
+      securityContext:
+        {{- include "bbq.podSecurityContext" dict | nindent 8 }}
+      {{- include "bbq.spread" $c | nindent 6 }}
+      terminationGracePeriodSeconds: 30
+      {{- with .initContainers }}
+      initContainers:
+        {{- . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ .component }}
+          image: {{ include "bbq.image" (dict "root" $root "repository" .values.repository) }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          {{- with .args }}
+          args: {{ toJson . }}
+          {{- end }}
+          env:
+            {{- .env | nindent 12 }}
+          ports:
+            {{- range .ports }}
+            - {name: {{ .name }}, containerPort: {{ .port }}}
+            {{- end }}
+          securityContext:
+            {{- include "bbq.containerSecurityContext" . | nindent 12 }}
+          startupProbe:
+            httpGet: {path: /healthz, port: {{ .health }}}
+            periodSeconds: 2
+            failureThreshold: 60
+          livenessProbe:
+            httpGet: {path: /healthz, port: {{ .health }}}
+            periodSeconds: 20
+            timeoutSeconds: 3
+          readinessProbe:
+            httpGet: {path: /readyz, port: {{ .health }}}
+            periodSeconds: 5
+            timeoutSeconds: 3
+          resources:
+            {{- toYaml .values.resources | nindent 12 }}
+          volumeMounts:
+            - {name: tmp, mountPath: /tmp}
+      volumes:
+        - {name: tmp, emptyDir: {sizeLimit: 64Mi}}
+{{ include "bbq.pdb" (dict "root" .root "component" .component "replicas" .values.replicas) }}
+{{- end -}}

@@ -1,0 +1,63 @@
+// Package config reads idp-hook's configuration from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/webhook"
+)
+
+// Config of idp-hook.
+type Config struct {
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
+	NATSURL         string        `env:"NATS_URL,required"`
+	WebhookSecrets  string        `env:"WEBHOOK_SECRETS,required,unset"` // unset: never left in the environment
+	Tolerance       time.Duration `env:"WEBHOOK_TOLERANCE" envDefault:"5m"`
+	MaxBodyBytes    int64         `env:"WEBHOOK_MAX_BODY_BYTES" envDefault:"262144"`
+	PublishTimeout  time.Duration `env:"PUBLISH_TIMEOUT" envDefault:"5s"`
+	RetryAfter      time.Duration `env:"RETRY_AFTER" envDefault:"5s"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
+	Bus             bus.Config
+
+	Secrets []webhook.Secret `env:"-"`
+}
+
+// Load reads and validates the environment.
+func Load(environ map[string]string) (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	secrets, err := webhook.ParseSecrets(c.WebhookSecrets)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("WEBHOOK_SECRETS: %w", err))
+	}
+	c.Secrets = secrets
+	if c.Tolerance < 30*time.Second || c.Tolerance > 15*time.Minute {
+		errs = append(errs, fmt.Errorf("WEBHOOK_TOLERANCE must be between 30s and 15m, got %s", c.Tolerance))
+	}
+	if c.Bus.DuplicateWindow < c.Tolerance {
+		errs = append(errs, fmt.Errorf("BUS_DUPLICATE_WINDOW (%s) must cover WEBHOOK_TOLERANCE (%s) so a replayed webhook is dropped", c.Bus.DuplicateWindow, c.Tolerance))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("WEBHOOK_MAX_BODY_BYTES must be at least 1024, got %d", c.MaxBodyBytes))
+	}
+	if c.PublishTimeout <= 0 || c.RetryAfter < time.Second {
+		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive and RETRY_AFTER at least 1s"))
+	}
+	if err := c.Bus.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,111 @@
+// Command idp-hook receives Keycloak's signed webhooks and publishes them as CloudEvents on the bus.
+//
+//	idp-hook [serve]   receive webhooks (default)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/config"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/receiver"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], envMap()); err != nil {
+		fmt.Fprintln(os.Stderr, "idp-hook:", err)
+		os.Exit(1)
+	}
+}
+
+func envMap() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		for i := range len(kv) {
+			if kv[i] == '=' {
+				m[kv[:i]] = kv[i+1:]
+				break
+			}
+		}
+	}
+	return m
+}
+
+func run(ctx context.Context, args []string, environ map[string]string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	if cmd != "serve" {
+		return fmt.Errorf("unknown command %q (want serve)", cmd)
+	}
+	cfg, err := config.Load(environ)
+	if err != nil {
+		return err
+	}
+	log, err := ops.NewLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, log)
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("idp-hook"), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	defer nc.Drain() //nolint:errcheck // best effort at exit
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := bus.Ensure(ctx, js, cfg.Bus); err != nil {
+		return err
+	}
+
+	reg := ops.NewRegistry()
+	mux := http.NewServeMux()
+	receiver.New(receiver.Options{
+		Verifier:       webhook.NewVerifier(cfg.Secrets, cfg.Tolerance),
+		Publisher:      bus.NewPublisher(js),
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		PublishTimeout: cfg.PublishTimeout,
+		RetryAfter:     cfg.RetryAfter,
+		Log:            log,
+		Metrics:        receiver.NewMetrics(reg),
+	}).Mount(mux)
+	ops.Mount(mux, reg, ops.Check{Name: "nats", Func: func(ctx context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("not connected")
+		}
+		_, err := js.Stream(ctx, cfg.Bus.Stream)
+		return err
+	}})
+
+	srv, err := ops.Listen(cfg.HTTPAddr, mux)
+	if err != nil {
+		return err
+	}
+	log.Info("idp-hook listening", "addr", srv.Addr(), "stream", cfg.Bus.Stream)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(ctx, cfg.ShutdownTimeout) })
+	return g.Wait()
+}
