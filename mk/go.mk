@@ -1,5 +1,5 @@
 # The Go services and shared packages: tests against real JetStream and Postgres, lint, generated code.
-GO_CORE := ./pkg/... ./services/idp-hook/... ./services/user-service/...
+GO_CORE := ./pkg/... ./services/idp-hook/... ./services/user-service/... ./dev/...
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 
 TEST_TARGETS += test-go
@@ -12,7 +12,7 @@ test-go: ## unit and end-to-end tests of the pipeline (real NATS JetStream, real
 lint-go: tools
 	@unformatted=$$(gofmt -l $(GO_MODULES)); if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet $(GO_CORE)
-	for m in pkg services/idp-hook services/user-service; do (cd $$m && golangci-lint run ./...); done
+	for m in pkg services/idp-hook services/user-service dev; do (cd $$m && golangci-lint run ./...); done
 
 lint-proto: tools ## buf lint, and buf breaking against main so a published event never changes incompatibly
 	buf lint

@@ -99,6 +99,10 @@ const (
 	HeaderContentType     = "Content-Type"
 	HeaderTraceParent     = "traceparent"
 	HeaderDeadLetterError = "Bbq-Deadletter-Error"
+	// The original subject, stream sequence and delivery count of a dead-lettered message.
+	HeaderDeadLetterSubject    = "Bbq-Deadletter-Subject"
+	HeaderDeadLetterSeq        = "Bbq-Deadletter-Stream-Seq"
+	HeaderDeadLetterDeliveries = "Bbq-Deadletter-Deliveries"
 )
 
 // Publish sends ev on subject and waits for the stream's acknowledgement. The event id is the

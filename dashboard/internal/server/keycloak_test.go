@@ -37,6 +37,7 @@ func startKeycloak() (*keycloak, func(), error) {
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy", "keycloak", "scripts", "keycloak.sh")
 	httpPort, mgmtPort := freePort(), freePort()
+	// keycloak.sh builds (augments) Keycloak once into the cache; each start gets its own data home.
 	inst, err := os.MkdirTemp("", "dashboard-kc-")
 	if err != nil {
 		return nil, nil, err
@@ -47,10 +48,12 @@ func startKeycloak() (*keycloak, func(), error) {
 		return nil, nil, err
 	}
 	cmd := exec.Command("bash", script, "start")
-	cmd.Env = append(os.Environ(), "KC_IMPORT_REALM=false", "KC_INSTANCE_DIR="+filepath.Join(inst, "kc"),
-		fmt.Sprintf("KC_HTTP_PORT=%d", httpPort), fmt.Sprintf("KC_HTTP_MANAGEMENT_PORT=%d", mgmtPort))
+	cmd.Env = append(os.Environ(), "KC_IMPORT_REALM=false", "KC_INSTANCE_DIR="+filepath.Join(inst, "home"), "KC_HOSTNAME=",
+		fmt.Sprintf("KC_PORT=%d", httpPort), fmt.Sprintf("KC_MANAGEMENT_PORT=%d", mgmtPort),
+		"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group so stop reaches java; Pdeathsig so a killed test binary leaves no server behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start keycloak: %w", err)
 	}
@@ -141,7 +144,7 @@ func (kc *keycloak) testRealm(t *testing.T, dashboardURL string, accessTokenLife
 	t.Helper()
 	realm = fmt.Sprintf("dash-%d", time.Now().UnixNano())
 	kc.admin(t, "POST", "/realms", map[string]any{
-		"realm": realm, "enabled": true, "accessTokenLifespan": accessTokenLifespan,
+		"realm": realm, "enabled": true, "registrationAllowed": true, "accessTokenLifespan": accessTokenLifespan,
 		"attributes": map[string]string{"frontendUrl": dashboardURL + "/auth"},
 		"clients": []map[string]any{{
 			"clientId": "dashboard", "publicClient": true, "standardFlowEnabled": true, "directAccessGrantsEnabled": false,

@@ -53,8 +53,8 @@ func needKeycloak(t *testing.T) *keycloak {
 // upstreamCall is what the stand-in user-service saw.
 type upstreamCall struct {
 	Method, Path, Cookie, CSRF, Token string
-	Subject                            string
-	TokenErr                           string
+	Subject                           string
+	TokenErr                          string
 }
 
 // harness is a dashboard server wired to a real Keycloak realm and to a stand-in for user-service (an

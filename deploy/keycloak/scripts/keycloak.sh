@@ -24,7 +24,7 @@ DIST_ROOT="$BBQ_CACHE/keycloak/$KEYCLOAK_VERSION"
 DIST="$DIST_ROOT/keycloak-$KEYCLOAK_VERSION"
 PROVIDER_JAR="$KC_DIR/provider/target/bbq-keycloak-provider.jar"
 # Build-time options: baked into the built home; everything else is a runtime option of start.
-BUILD_OPTS=(--db=dev-file --cache=local --http-relative-path=/auth --health-enabled=true --metrics-enabled=true)
+BUILD_OPTS=(--db=dev-file --http-relative-path=/auth --health-enabled=true --metrics-enabled=true)
 
 log() { printf 'keycloak.sh: %s\n' "$*" >&2; }
 
@@ -90,7 +90,7 @@ build_provider() {
 # built_home prints the directory of the augmented ("kc.sh build") home for the current provider jar.
 built_home() {
   local stamp
-  stamp=$( (echo "$KEYCLOAK_VERSION ${BUILD_OPTS[*]}"; sha256sum "$PROVIDER_JAR" 2>/dev/null || echo none) |
+  stamp=$( (echo "layout2 $KEYCLOAK_VERSION ${BUILD_OPTS[*]}"; sha256sum "$PROVIDER_JAR" 2>/dev/null || echo none) |
     sha256sum | cut -c1-12)
   echo "$DIST_ROOT/built-$stamp"
 }
@@ -109,7 +109,7 @@ build() {
     echo "$home"
     return
   fi
-  local stage="$home.stage.$$"
+  local stage="$home" # built in place (under the lock): the build may record paths
   rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/providers"
   cp -r "$DIST/bin" "$DIST/conf" "$stage/"
   cp "$DIST/version.txt" "$stage/" 2>/dev/null || true
@@ -117,7 +117,9 @@ build() {
   local f
   for f in "$DIST"/lib/*; do
     case "$(basename "$f")" in
-      quarkus) cp -r "$f" "$stage/lib/quarkus" ;; # rewritten by the build
+      # quarkus/ is rewritten by the build; quarkus-run.jar must be a real file here, because Quarkus finds
+      # the build output and ../providers relative to its resolved location.
+      quarkus | quarkus-run.jar) cp -r "$f" "$stage/lib/" ;;
       *) ln -s "$f" "$stage/lib/$(basename "$f")" ;;
     esac
   done
@@ -125,7 +127,6 @@ build() {
   log "kc.sh build ${BUILD_OPTS[*]} (once per provider jar)"
   local t0=$SECONDS
   JAVA_HOME=$(java_home) "$stage/bin/kc.sh" build "${BUILD_OPTS[@]}" >&2
-  rm -rf "$home" && mv "$stage" "$home"
   touch "$home/.built"
   log "built $home in $((SECONDS - t0)) s"
   echo "$home"
@@ -178,7 +179,7 @@ start() {
   fi
   log "java $JAVA_HOME; home $inst; http://localhost:$port/auth (admin console /auth/admin), management :$mgmt"
   exec "$inst/bin/kc.sh" start --optimized \
-    --http-enabled=true --http-port="$port" --http-management-port="$mgmt" \
+    --http-enabled=true --cache=local --http-port="$port" --http-management-port="$mgmt" \
     "${host[@]}" "${import[@]}" "$@"
 }
 

@@ -61,6 +61,15 @@ imagePullSecrets:
 
 {{/* Spreads replicas over nodes and zones when there are several. */}}
 {{- define "bbq.spread" -}}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "bbq.selectorLabels" . | nindent 14 }}
 topologySpreadConstraints:
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname

@@ -47,8 +47,6 @@ type TenantReconciler struct {
 // +kubebuilder:rbac:groups=platform.connectedbbq.dev,resources=tenants,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.connectedbbq.dev,resources=tenants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.connectedbbq.dev,resources=tenants/finalizers,verbs=update
-// +kubebuilder:rbac:groups=core,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Tenant to its desired state.
 func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

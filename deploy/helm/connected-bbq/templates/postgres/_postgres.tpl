@@ -18,6 +18,19 @@ spec:
   ports:
     - {name: postgres, port: 5432, targetPort: postgres}
 ---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}-headless
+  labels:
+    {{- include "bbq.labels" $c | nindent 4 }}
+spec:
+  clusterIP: None
+  selector:
+    {{- include "bbq.selectorLabels" $c | nindent 4 }}
+  ports:
+    - {name: postgres, port: 5432, targetPort: postgres}
+---
 {{ include "bbq.serviceAccount" $c }}
 ---
 apiVersion: apps/v1
@@ -27,7 +40,7 @@ metadata:
   labels:
     {{- include "bbq.labels" $c | nindent 4 }}
 spec:
-  serviceName: {{ $name }}
+  serviceName: {{ $name }}-headless
   replicas: 1
   selector:
     matchLabels:
@@ -41,8 +54,7 @@ spec:
       automountServiceAccountToken: false
       {{- include "bbq.imagePullSecrets" $root | nindent 6 }}
       securityContext:
-        {{- /* uid 999 is the postgres user of the official Debian-based image. */}}
-        {{- include "bbq.podSecurityContext" (dict "uid" 999) | nindent 8 }}
+        {{- include "bbq.podSecurityContext" (dict "uid" $root.Values.postgres.uid) | nindent 8 }}
       containers:
         - name: postgres
           image: {{ include "bbq.thirdPartyImage" $root.Values.postgres.image }}
@@ -62,8 +74,9 @@ spec:
             exec: {command: [pg_isready, -h, 127.0.0.1, -U, {{ .username | quote }}, -d, {{ .database | quote }}]}
             periodSeconds: 5
             failureThreshold: 60
+          # Alive: the server answers on its socket. Ready: it also answers over TCP, as clients reach it.
           livenessProbe:
-            exec: {command: [pg_isready, -h, 127.0.0.1, -U, {{ .username | quote }}, -d, {{ .database | quote }}]}
+            exec: {command: [pg_isready, -h, /var/run/postgresql, -U, {{ .username | quote }}, -d, {{ .database | quote }}]}
             periodSeconds: 20
             timeoutSeconds: 5
           readinessProbe:

@@ -1,0 +1,59 @@
+// The local stack for the e2e: reuse a running one (E2E_RUN_ENV=path/to/run.env), or start `scripts/run.sh`
+// with a fresh BBQ_DATA, wait for it to write run.env and for the dashboard to be ready, and stop it after.
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export function readEnvFile(path) {
+  const env = {}
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (m) env[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2')
+  }
+  return env
+}
+
+async function waitFor(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  while (Date.now() < deadline) {
+    try {
+      if (await fn()) return
+    } catch (e) {
+      last = e
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  throw new Error(`${what} not ready within ${timeoutMs / 1000} s${last ? `: ${last.message}` : ''}`)
+}
+
+export async function startStack(repoRoot, outDir) {
+  let env
+  let child
+  if (process.env.E2E_RUN_ENV) {
+    env = readEnvFile(process.env.E2E_RUN_ENV)
+  } else {
+    const data = mkdtempSync(join(tmpdir(), 'bbq-e2e-'))
+    const log = openSync(join(outDir, 'stack.log'), 'w')
+    child = spawn('bash', [resolve(repoRoot, 'scripts/run.sh')], {
+      cwd: repoRoot,
+      env: { ...process.env, BBQ_DATA: data },
+      stdio: ['ignore', log, log],
+      detached: true,
+    })
+    const runEnv = join(data, 'run.env')
+    console.log(`e2e: starting the stack (scripts/run.sh, BBQ_DATA=${data}, log ${join(outDir, 'stack.log')})`)
+    await waitFor('run.env', () => child.exitCode === null && existsSync(runEnv), 10 * 60_000)
+    env = readEnvFile(runEnv)
+  }
+  env.DASHBOARD_URL ||= env.PUBLIC_URL || 'http://localhost:3000'
+  env.KEYCLOAK_REALM ||= 'bbq'
+  await waitFor('dashboard /readyz', async () => (await fetch(`${env.DASHBOARD_URL}/readyz`)).ok, 5 * 60_000)
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return
+    process.kill(-child.pid, 'SIGTERM')
+    await waitFor('stack exit', () => child.exitCode !== null, 60_000).catch(() => process.kill(-child.pid, 'SIGKILL'))
+  }
+  return { env, stop }
+}

@@ -1,0 +1,90 @@
+import { useEffect, type ReactNode } from 'react'
+import { BrowserRouter, Link, Navigate, Route, Routes } from 'react-router'
+import { AppLayout } from './components/Layout'
+import { ErrorState, Spinner } from './components/States'
+import { MeProvider, useMe } from './me'
+import { Landing } from './pages/Landing'
+import { ProfilePage } from './pages/Profile'
+import { TenantPage } from './pages/Tenant'
+import { SessionProvider, useSession } from './session'
+
+/** Pages behind the session: without one, back to the landing page with a notice. */
+function RequireSession({ children }: { children: ReactNode }) {
+  const { loading, error, session, reload } = useSession()
+  if (loading) {
+    return (
+      <div className="flex min-h-screen items-center justify-center">
+        <Spinner label="Checking your session…" />
+      </div>
+    )
+  }
+  if (error) {
+    return (
+      <main className="mx-auto max-w-lg p-8">
+        <ErrorState title="We could not check your session" message={error} onRetry={reload} />
+      </main>
+    )
+  }
+  if (!session.authenticated) {
+    return <Navigate to="/?notice=Please+log+in+to+continue." replace />
+  }
+  return <>{children}</>
+}
+
+function SignedIn() {
+  const { state } = useMe()
+  return <AppLayout isAdmin={state.kind === 'ready' && state.profile.role === 'admin'} />
+}
+
+function NotFound() {
+  useEffect(() => {
+    document.title = 'Not found · Connected BBQ'
+  }, [])
+  return (
+    <main className="mx-auto max-w-lg p-8 text-center">
+      <h1 className="text-2xl font-bold">Page not found</h1>
+      <p className="mt-2 text-stone-600">That page does not exist.</p>
+      <Link to="/" className="mt-6 inline-block font-medium text-ember-700 underline">
+        Go home
+      </Link>
+    </main>
+  )
+}
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/" element={<LandingTitle />} />
+      <Route
+        element={
+          <RequireSession>
+            <MeProvider>
+              <SignedIn />
+            </MeProvider>
+          </RequireSession>
+        }
+      >
+        <Route path="/profile" element={<ProfilePage />} />
+        <Route path="/tenant" element={<TenantPage />} />
+      </Route>
+      <Route path="*" element={<NotFound />} />
+    </Routes>
+  )
+}
+
+function LandingTitle() {
+  useEffect(() => {
+    document.title = 'Connected BBQ'
+  }, [])
+  return <Landing />
+}
+
+export default function App() {
+  return (
+    <SessionProvider>
+      <BrowserRouter>
+        <AppRoutes />
+      </BrowserRouter>
+    </SessionProvider>
+  )
+}

@@ -1,0 +1,172 @@
+import { useEffect, useState } from 'react'
+import type { ApiError, MembersPage, Tenant } from '../api'
+import { Card, EmptyState, ErrorState, SkeletonRows, formatDate } from '../components/States'
+import { useMe } from '../me'
+import { useSession } from '../session'
+
+type Load<T> = { kind: 'loading' } | { kind: 'error'; error: ApiError } | { kind: 'ready'; data: T }
+
+const PAGE_SIZES = [10, 25, 50]
+
+export function TenantPage() {
+  const { state } = useMe()
+  useEffect(() => {
+    document.title = 'Tenant · Connected BBQ'
+  }, [])
+  if (state.kind !== 'ready') {
+    return <SkeletonRows rows={4} label="Loading…" />
+  }
+  if (state.profile.role !== 'admin') {
+    return (
+      <div className="space-y-6">
+        <h1 className="text-2xl font-bold tracking-tight">Tenant</h1>
+        <EmptyState title="Only tenant admins can see this page">Ask an admin of your tenant if you need the member list.</EmptyState>
+      </div>
+    )
+  }
+  return (
+    <div className="space-y-6">
+      <h1 className="text-2xl font-bold tracking-tight">Tenant</h1>
+      <TenantDetails />
+      <Members />
+    </div>
+  )
+}
+
+function TenantDetails() {
+  const { api } = useSession()
+  const [state, setState] = useState<Load<Tenant>>({ kind: 'loading' })
+  const [generation, setGeneration] = useState(0)
+  useEffect(() => {
+    let live = true
+    api
+      .tenant()
+      .then((data) => live && setState({ kind: 'ready', data }))
+      .catch((error: ApiError) => live && setState({ kind: 'error', error }))
+    return () => {
+      live = false
+    }
+  }, [api, generation])
+  if (state.kind === 'loading') return <SkeletonRows rows={2} label="Loading tenant…" />
+  if (state.kind === 'error')
+    return (
+      <ErrorState
+        title="We could not load your tenant"
+        message={state.error.message}
+        onRetry={() => {
+          setState({ kind: 'loading' })
+          setGeneration((g) => g + 1)
+        }}
+      />
+    )
+  return (
+    <Card title={state.data.name || 'Your tenant'} description="The workspace your account belongs to.">
+      <dl className="grid gap-4 sm:grid-cols-2">
+        <div>
+          <dt className="text-sm font-medium text-stone-600">Tenant ID</dt>
+          <dd className="mt-1 break-all font-mono text-sm">{state.data.id}</dd>
+        </div>
+        <div>
+          <dt className="text-sm font-medium text-stone-600">Created</dt>
+          <dd className="mt-1">{formatDate(state.data.createdAt)}</dd>
+        </div>
+      </dl>
+    </Card>
+  )
+}
+
+function Members() {
+  const { api } = useSession()
+  const [pageSize, setPageSize] = useState(PAGE_SIZES[0])
+  // tokens[i] is the token of page i; page 0 has none. Going back pops, so paging works with opaque tokens.
+  const [tokens, setTokens] = useState<string[]>([''])
+  const [state, setState] = useState<Load<MembersPage>>({ kind: 'loading' })
+  const [generation, setGeneration] = useState(0)
+  const page = tokens.length - 1
+
+  useEffect(() => {
+    let live = true
+    setState({ kind: 'loading' })
+    api
+      .members(pageSize, tokens[tokens.length - 1])
+      .then((data) => live && setState({ kind: 'ready', data }))
+      .catch((error: ApiError) => live && setState({ kind: 'error', error }))
+    return () => {
+      live = false
+    }
+  }, [api, pageSize, tokens, generation])
+
+  const sizeSelect = (
+    <label className="flex items-center gap-2 text-sm text-stone-700">
+      Per page
+      <select
+        value={pageSize}
+        onChange={(e) => {
+          setPageSize(Number(e.target.value))
+          setTokens([''])
+        }}
+        className="rounded-lg border border-stone-300 bg-white px-2 py-1"
+      >
+        {PAGE_SIZES.map((n) => (
+          <option key={n} value={n}>
+            {n}
+          </option>
+        ))}
+      </select>
+    </label>
+  )
+
+  return (
+    <Card title="Members" description="Everyone in your tenant." actions={sizeSelect}>
+      {state.kind === 'loading' && <SkeletonRows rows={4} label="Loading members…" />}
+      {state.kind === 'error' && (
+        <ErrorState title="We could not load the members" message={state.error.message} onRetry={() => setGeneration((g) => g + 1)} />
+      )}
+      {state.kind === 'ready' && state.data.members.length === 0 && <EmptyState title="No members yet">Members appear here when they join your tenant.</EmptyState>}
+      {state.kind === 'ready' && state.data.members.length > 0 && (
+        <div className="-mx-5 overflow-x-auto sm:mx-0">
+          <table className="min-w-full text-left text-sm">
+            <caption className="sr-only">Tenant members, page {page + 1}</caption>
+            <thead className="border-b border-stone-200 text-stone-600">
+              <tr>
+                <th scope="col" className="px-5 py-2 font-medium sm:px-3">Name</th>
+                <th scope="col" className="px-5 py-2 font-medium sm:px-3">Email</th>
+                <th scope="col" className="px-5 py-2 font-medium sm:px-3">Role</th>
+                <th scope="col" className="hidden px-5 py-2 font-medium sm:table-cell sm:px-3">Joined</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-stone-100">
+              {state.data.members.map((m) => (
+                <tr key={m.id || m.email}>
+                  <td className="px-5 py-2.5 sm:px-3">{m.name || '—'}</td>
+                  <td className="break-all px-5 py-2.5 sm:px-3">{m.email}</td>
+                  <td className="px-5 py-2.5 capitalize sm:px-3">{m.role}</td>
+                  <td className="hidden px-5 py-2.5 sm:table-cell sm:px-3">{formatDate(m.joinedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav aria-label="Members pages" className="mt-4 flex items-center justify-between gap-3">
+        <button
+          type="button"
+          disabled={page === 0 || state.kind === 'loading'}
+          onClick={() => setTokens((t) => t.slice(0, -1))}
+          className="rounded-lg px-3 py-2 text-sm font-medium ring-1 ring-stone-300 hover:bg-stone-100 disabled:cursor-not-allowed disabled:opacity-50"
+        >
+          Previous
+        </button>
+        <span className="text-sm text-stone-600">Page {page + 1}</span>
+        <button
+          type="button"
+          disabled={state.kind !== 'ready' || !state.data.nextPageToken}
+          onClick={() => state.kind === 'ready' && setTokens((t) => [...t, state.data.nextPageToken])}
+          className="rounded-lg px-3 py-2 text-sm font-medium ring-1 ring-stone-300 hover:bg-stone-100 disabled:cursor-not-allowed disabled:opacity-50"
+        >
+          Next
+        </button>
+      </nav>
+    </Card>
+  )
+}

@@ -1,0 +1,45 @@
+# The dashboard: React SPA (dashboard/web) embedded into the Go server (dashboard/).
+DASHBOARD_WEB := dashboard/web
+DASHBOARD_DIST := dashboard/internal/ui/static/app
+export npm_config_cache ?= $(BBQ_CACHE)/npm
+export npm_config_update_notifier := false
+export npm_config_fund := false
+export npm_config_audit := false
+
+.PHONY: web web-deps dashboard-bin test-dashboard test-dashboard-web test-dashboard-go test-dashboard-e2e bench-dashboard
+
+# npm ci only when package-lock.json changed since the last install.
+$(DASHBOARD_WEB)/node_modules/.package-lock.json: $(DASHBOARD_WEB)/package-lock.json
+	cd $(DASHBOARD_WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web-deps: $(DASHBOARD_WEB)/node_modules/.package-lock.json
+
+web: web-deps ## build the dashboard SPA into the Go server's embed folder
+	cd $(DASHBOARD_WEB) && npm run --silent build
+
+dashboard-bin: web ## build bin/dashboard with the SPA embedded
+	go build -o bin/dashboard ./dashboard
+
+test-dashboard-web: web-deps
+	cd $(DASHBOARD_WEB) && npm run --silent typecheck && npx vitest run
+
+# The server tests start a real Keycloak from the cached distribution (deploy/keycloak/scripts/keycloak.sh).
+test-dashboard-go:
+	deploy/keycloak/scripts/keycloak.sh fetch >/dev/null
+	cd dashboard && go vet ./... && go test -count=1 -timeout 15m ./...
+
+test-dashboard: test-dashboard-web test-dashboard-go ## vitest component tests + Go server tests against a real Keycloak
+
+# The browser journey against the whole local stack (scripts/run.sh), in Debian's Chromium.
+test-dashboard-e2e: web-deps dashboard-bin ## Playwright journey: sign up, verify, profile, tenant, log out
+	cd $(DASHBOARD_WEB) && node e2e/journey.mjs
+
+bench-dashboard: web ## print the production bundle size
+	@cd $(DASHBOARD_DIST) && total=0; gz=0; \
+	for f in index.html assets/*; do \
+	  s=$$(stat -c %s "$$f"); g=$$(gzip -9c "$$f" | wc -c); total=$$((total+s)); gz=$$((gz+g)); \
+	  printf 'dashboard bundle: %-36s %8d B  gzip %7d B\n' "$$f" "$$s" "$$g"; \
+	done; printf 'dashboard bundle: %-36s %8d B  gzip %7d B\n' TOTAL "$$total" "$$gz"
+
+BENCH_TARGETS += bench-dashboard

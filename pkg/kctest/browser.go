@@ -1,0 +1,372 @@
+package kctest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectedbbq/platform/pkg/smtpsink"
+)
+
+// Token is an OAuth token response.
+type Token struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// Claims decodes the access token's payload without verifying it (tests verify with go-oidc where it matters).
+func (t Token) Claims() (map[string]any, error) { return jwtClaims(t.AccessToken) }
+
+// IDClaims decodes the ID token's payload.
+func (t Token) IDClaims() (map[string]any, error) { return jwtClaims(t.IDToken) }
+
+func jwtClaims(jwt string) (map[string]any, error) {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("kctest: not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("kctest: JWT payload: %w", err)
+	}
+	var c map[string]any
+	return c, json.Unmarshal(b, &c)
+}
+
+// Session is one person's browser, in the middle of the dashboard's authorization-code + PKCE flow.
+type Session struct {
+	Email    string
+	Password string
+	Name     string
+	HTTP     *http.Client // with the Keycloak cookies
+	realm    *Realm
+	verifier string
+	state    string
+}
+
+// Browser is a cookie-keeping HTTP client that stops at the dashboard's redirect URI (nothing listens there).
+func (r *Realm) Browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if r.isRedirectURI(req.URL.String()) || len(via) > 10 {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+}
+
+func (r *Realm) isRedirectURI(u string) bool {
+	for _, ru := range r.RedirectURIs {
+		if strings.HasPrefix(u, ru) {
+			return true
+		}
+	}
+	return false
+}
+
+// SignUp registers a person through Keycloak's own registration page, as a browser would: it opens the
+// dashboard's registration URL (PKCE S256), reads the form, and posts it. With email verification on,
+// Keycloak 26 asks for the password only after the email is verified; FollowVerification sets it.
+func (r *Realm) SignUp(t testing.TB, email, password, name string) *Session {
+	t.Helper()
+	s := &Session{Email: email, Password: password, Name: name, HTTP: r.Browser(), realm: r,
+		verifier: randomToken(32), state: randomToken(12)}
+	sum := sha256.Sum256([]byte(s.verifier))
+	q := url.Values{
+		"client_id": {"dashboard"}, "response_type": {"code"}, "scope": {"openid email profile"},
+		"redirect_uri": {r.RedirectURIs[0]}, "state": {s.state}, "nonce": {randomToken(12)},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	page := s.get(t, r.Issuer+"/protocol/openid-connect/registrations?"+q.Encode())
+	action, ok := formAction(page.body, "kc-register-form")
+	if !ok {
+		t.Fatalf("kctest: no registration form at %s:\n%s", page.url, snippet(page.body))
+	}
+	form := url.Values{"email": {email}, "firstName": {name}}
+	if strings.Contains(page.body, `name="password"`) || strings.Contains(page.body, `id="password"`) {
+		form.Set("password", password)
+		form.Set("password-confirm", password)
+	}
+	page = s.post(t, action, form)
+	if _, again := formAction(page.body, "kc-register-form"); again {
+		t.Fatalf("kctest: registration of %s refused: %s", email, pageErrors(page.body))
+	}
+	return s
+}
+
+// VerificationMail waits for the verification mail to the session's address.
+func (s *Session) VerificationMail(t testing.TB) smtpsink.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := s.realm.Mail.Wait(ctx, func(m smtpsink.Message) bool {
+		return addressedTo(m, s.Email) && actionLink(m) != ""
+	})
+	if err != nil {
+		t.Fatalf("kctest: no verification mail for %s: %v", s.Email, err)
+	}
+	return m
+}
+
+// FollowVerification opens the link from the verification mail in the same browser, sets the password when
+// Keycloak asks for it, and exchanges the resulting authorization code (with the PKCE verifier) for tokens,
+// as the dashboard does.
+func (s *Session) FollowVerification(t testing.TB) Token {
+	t.Helper()
+	link := actionLink(s.VerificationMail(t))
+	page := s.get(t, link)
+	for range 6 {
+		if page.redirect != "" {
+			return s.exchange(t, page.redirect)
+		}
+		if action, ok := formAction(page.body, "kc-passwd-update-form"); ok {
+			page = s.post(t, action, url.Values{"password-new": {s.Password}, "password-confirm": {s.Password}})
+			if _, again := formAction(page.body, "kc-passwd-update-form"); again {
+				t.Fatalf("kctest: password for %s refused: %s", s.Email, pageErrors(page.body))
+			}
+			continue
+		}
+		if next := proceedLink(page.body); next != "" {
+			page = s.get(t, next)
+			continue
+		}
+		t.Fatalf("kctest: verification of %s stopped at %s:\n%s", s.Email, page.url, snippet(page.body))
+	}
+	t.Fatalf("kctest: verification of %s did not reach the redirect URI", s.Email)
+	return Token{}
+}
+
+func (s *Session) exchange(t testing.TB, redirect string) Token {
+	t.Helper()
+	u, err := url.Parse(redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := u.Query().Get("error"); e != "" {
+		t.Fatalf("kctest: authorization failed: %s: %s", e, u.Query().Get("error_description"))
+	}
+	if got := u.Query().Get("state"); got != s.state {
+		t.Fatalf("kctest: state %q, want %q", got, s.state)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")},
+		"redirect_uri": {s.realm.RedirectURIs[0]}, "client_id": {"dashboard"}, "code_verifier": {s.verifier}}
+	tok, err := tokenRequest(context.Background(), s.realm.Issuer, form)
+	if err != nil {
+		t.Fatalf("kctest: code exchange: %v", err)
+	}
+	return tok
+}
+
+// PasswordToken gets a real user token with the test-only client's password grant (the user must be
+// verified and have a password).
+func (r *Realm) PasswordToken(t testing.TB, email, password string) Token {
+	t.Helper()
+	tok, err := passwordGrant(context.Background(), r.Issuer, TestClientID, r.Secrets[TestClientID], email, password)
+	if err != nil {
+		t.Fatalf("kctest: password token for %s: %v", email, err)
+	}
+	return tok
+}
+
+// UpdateProfile changes the user's own name through Keycloak's account API, as the account console does
+// (a user event UPDATE_PROFILE).
+func (r *Realm) UpdateProfile(t testing.TB, tok Token, firstName string) {
+	t.Helper()
+	var acct map[string]any
+	if err := r.account(http.MethodGet, tok, nil, &acct); err != nil {
+		t.Fatal(err)
+	}
+	acct["firstName"] = firstName
+	if err := r.account(http.MethodPost, tok, acct, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *Realm) account(method string, tok Token, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.Issuer+"/account", body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("kctest: account %s: %w", method, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("kctest: account %s: HTTP %d: %s", method, resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+type page struct {
+	url      string
+	body     string
+	redirect string // set when Keycloak redirected to the dashboard's redirect URI
+}
+
+func (s *Session) get(t testing.TB, u string) page {
+	t.Helper()
+	return s.do(t, http.MethodGet, u, nil)
+}
+
+func (s *Session) post(t testing.TB, u string, form url.Values) page {
+	t.Helper()
+	return s.do(t, http.MethodPost, u, form)
+}
+
+func (s *Session) do(t testing.TB, method, u string, form url.Values) page {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("kctest: %s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	p := page{url: resp.Request.URL.String(), body: string(b)}
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && s.realm.isRedirectURI(loc) {
+		p.redirect = loc
+	} else if resp.StatusCode >= 400 {
+		t.Fatalf("kctest: %s %s: HTTP %d:\n%s", method, u, resp.StatusCode, snippet(p.body))
+	}
+	return p
+}
+
+var (
+	formTagRE   = regexp.MustCompile(`(?s)<form\b[^>]*>`)
+	actionRE    = regexp.MustCompile(`\baction="([^"]*)"`)
+	errorSpanRE = regexp.MustCompile(`(?s)<(?:span|div)[^>]*(?:input-error|kc-feedback-text|pf-m-danger|alert-error)[^>]*>(.*?)</(?:span|div)>`)
+	tagRE       = regexp.MustCompile(`<[^>]+>`)
+	hrefRE      = regexp.MustCompile(`(?s)<a\b[^>]*href="([^"]+)"[^>]*>(.*?)</a>`)
+	linkRE      = regexp.MustCompile(`/login-actions/action-token\?`)
+)
+
+// formAction finds the form with the given id and returns its (unescaped) action.
+func formAction(body, id string) (string, bool) {
+	for _, tag := range formTagRE.FindAllString(body, -1) {
+		if !strings.Contains(tag, `id="`+id+`"`) {
+			continue
+		}
+		if m := actionRE.FindStringSubmatch(tag); m != nil {
+			return html.UnescapeString(m[1]), true
+		}
+	}
+	return "", false
+}
+
+// proceedLink finds Keycloak's "click here to proceed" link on info pages.
+func proceedLink(body string) string {
+	for _, m := range hrefRE.FindAllStringSubmatch(body, -1) {
+		text := strings.ToLower(tagRE.ReplaceAllString(m[2], ""))
+		if strings.Contains(text, "proceed") || strings.Contains(text, "continue") || strings.Contains(text, "back to application") {
+			return html.UnescapeString(m[1])
+		}
+	}
+	return ""
+}
+
+func pageErrors(body string) string {
+	var out []string
+	for _, m := range errorSpanRE.FindAllStringSubmatch(body, -1) {
+		if s := strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(m[1], ""))); s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return snippet(body)
+	}
+	return strings.Join(out, "; ")
+}
+
+func snippet(body string) string {
+	text := strings.Join(strings.Fields(tagRE.ReplaceAllString(body, " ")), " ")
+	return text[:min(len(text), 1500)]
+}
+
+func actionLink(m smtpsink.Message) string {
+	for _, l := range m.Links() {
+		if linkRE.MatchString(l) {
+			return l
+		}
+	}
+	return ""
+}
+
+func addressedTo(m smtpsink.Message, addr string) bool {
+	for _, to := range m.To {
+		if strings.EqualFold(to, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func passwordGrant(ctx context.Context, issuer, clientID, secret, user, password string) (Token, error) {
+	form := url.Values{"grant_type": {"password"}, "client_id": {clientID}, "username": {user},
+		"password": {password}, "scope": {"openid"}}
+	if secret != "" {
+		form.Set("client_secret", secret)
+	}
+	return tokenRequest(ctx, issuer, form)
+}
+
+func tokenRequest(ctx context.Context, issuer string, form url.Values) (Token, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, issuer+"/protocol/openid-connect/token",
+		strings.NewReader(form.Encode()))
+	if err != nil {
+		return Token{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Token{}, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return Token{}, fmt.Errorf("token endpoint: HTTP %d: %s", resp.StatusCode, data)
+	}
+	var tok Token
+	return tok, json.Unmarshal(data, &tok)
+}

@@ -1,0 +1,261 @@
+package kctest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/pkg/smtpsink"
+)
+
+// TestClientID is a confidential client with direct access grants that NewRealm adds to test realms only
+// (never to the shipped realm), so API tests can get a real user token with a password.
+const TestClientID = "kctest"
+
+// DefaultRedirectURI is the dashboard's callback in the shipped realm.
+const DefaultRedirectURI = "http://localhost:3000/login/callback"
+
+// Options of a test realm. Zero values give the shipped realm with no webhook.
+type Options struct {
+	Name           string   // default: derived from the test name, unique
+	WebhookURL     string   // idp-hook base URL: the realm attribute bbqWebhookUrl
+	WebhookSecrets []string // whsec_ secrets: bbqWebhookSecrets
+	RedirectURIs   []string // the dashboard client's redirect URIs; default DefaultRedirectURI
+	// Realm changes the parsed realm representation before it is created.
+	Realm func(rep map[string]any)
+}
+
+// Realm is one test's realm, made from deploy/keycloak/realm/bbq-realm.json.
+type Realm struct {
+	KC           *Keycloak
+	Name         string
+	Issuer       string          // e.g. http://127.0.0.1:41234/auth/realms/t-x-abc
+	Mail         *smtpsink.Sink  // this realm's outgoing mail
+	Secrets      map[string]string // client id -> client secret (user-service, idp-hook, tenant-controller, kctest)
+	RedirectURIs []string
+}
+
+// NewRealm creates a fresh realm for t and deletes it when t ends (unless KCTEST_KEEP is set).
+func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
+	t.Helper()
+	if kc == nil {
+		t.Fatal("kctest: no Keycloak; call kctest.Main from TestMain")
+	}
+	sink, err := smtpsink.Start(smtpsink.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	r := &Realm{KC: kc, Name: opts.Name, Mail: sink, RedirectURIs: opts.RedirectURIs, Secrets: map[string]string{}}
+	if r.Name == "" {
+		r.Name = realmName(t.Name())
+	}
+	if len(r.RedirectURIs) == 0 {
+		r.RedirectURIs = []string{DefaultRedirectURI}
+	}
+	r.Issuer = kc.URL + "/realms/" + r.Name
+	rep, err := r.representation(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := kc.adminDo(ctx, http.MethodPost, "/admin/realms", rep); err != nil {
+		t.Fatalf("kctest: create realm %s: %v", r.Name, err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv(EnvKeep) != "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := kc.adminDo(ctx, http.MethodDelete, "/admin/realms/"+r.Name, nil); err != nil {
+			t.Logf("kctest: delete realm %s: %v", r.Name, err)
+		}
+	})
+	return r
+}
+
+// representation is the shipped realm JSON with its ${...} placeholders resolved for this test, the
+// webhook and SMTP sink wired, and the test-only client added.
+func (r *Realm) representation(opts Options) (map[string]any, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "deploy", "keycloak", "realm", "bbq-realm.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read realm: %w", err)
+	}
+	for _, c := range []string{"user-service", "idp-hook", "tenant-controller", TestClientID} {
+		r.Secrets[c] = randomToken(24)
+	}
+	dashboard := strings.TrimSuffix(r.RedirectURIs[0], "/login/callback")
+	vars := map[string]string{
+		"BBQ_DASHBOARD_URL":            dashboard,
+		"BBQ_USER_SERVICE_SECRET":      r.Secrets["user-service"],
+		"BBQ_IDP_HOOK_SECRET":          r.Secrets["idp-hook"],
+		"BBQ_TENANT_CONTROLLER_SECRET": r.Secrets["tenant-controller"],
+		"BBQ_SMTP_HOST":                r.Mail.Host(),
+		"BBQ_SMTP_PORT":                fmt.Sprint(r.Mail.Port()),
+		"BBQ_SMTP_FROM":                "no-reply@kctest.local",
+	}
+	var missing []string
+	resolved := placeholderRE.ReplaceAllStringFunc(string(raw), func(m string) string {
+		name := placeholderRE.FindStringSubmatch(m)[1]
+		if v, ok := vars[name]; ok {
+			return v
+		}
+		if strings.HasPrefix(name, "BBQ_") {
+			missing = append(missing, name)
+		}
+		return m // Keycloak's own ${msg} keys, e.g. ${username} in the user profile
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("kctest: realm placeholders without a test value: %v", missing)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(resolved), &rep); err != nil {
+		return nil, fmt.Errorf("parse realm: %w", err)
+	}
+	rep["realm"] = r.Name
+	rep["displayName"] = r.Name
+	attrs, _ := rep["attributes"].(map[string]any)
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if opts.WebhookURL != "" {
+		attrs["bbqWebhookUrl"] = opts.WebhookURL
+		attrs["bbqWebhookSecrets"] = strings.Join(opts.WebhookSecrets, ",")
+	} else {
+		rep["eventsListeners"] = []string{"jboss-logging"}
+	}
+	rep["attributes"] = attrs
+	clients, _ := rep["clients"].([]any)
+	for _, c := range clients {
+		if m, ok := c.(map[string]any); ok && m["clientId"] == "dashboard" {
+			m["redirectUris"] = r.RedirectURIs
+			m["webOrigins"] = []string{"+"}
+		}
+	}
+	rep["clients"] = append(clients, r.testClient(clients))
+	if opts.Realm != nil {
+		opts.Realm(rep)
+	}
+	return rep, nil
+}
+
+// testClient copies the dashboard's protocol mappers (tenant claim, user-service audience) onto a confidential
+// client that also allows the password grant.
+func (r *Realm) testClient(clients []any) map[string]any {
+	var mappers any
+	for _, c := range clients {
+		if m, ok := c.(map[string]any); ok && m["clientId"] == "dashboard" {
+			mappers = m["protocolMappers"]
+		}
+	}
+	return map[string]any{
+		"clientId": TestClientID, "enabled": true, "publicClient": false, "secret": r.Secrets[TestClientID],
+		"directAccessGrantsEnabled": true, "standardFlowEnabled": false, "serviceAccountsEnabled": false,
+		"protocol": "openid-connect", "protocolMappers": mappers,
+		"description": "test-only client made by pkg/kctest; never in the shipped realm",
+	}
+}
+
+// Admin is a client for this realm authenticated as the master admin.
+func (r *Realm) Admin(t testing.TB) *keycloak.Client {
+	t.Helper()
+	c, err := keycloak.New(keycloak.Config{BaseURL: r.KC.URL, Realm: r.Name, TokenRealm: "master",
+		ClientID: "admin-cli", Username: r.KC.AdminUser, Password: r.KC.AdminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// ServiceClient is a client for this realm authenticated as a shipped service account (e.g. "idp-hook"),
+// with exactly the roles the realm gives it.
+func (r *Realm) ServiceClient(t testing.TB, clientID string) *keycloak.Client {
+	t.Helper()
+	secret, ok := r.Secrets[clientID]
+	if !ok {
+		t.Fatalf("kctest: no secret for client %q", clientID)
+	}
+	c, err := keycloak.New(keycloak.Config{BaseURL: r.KC.URL, Realm: r.Name, ClientID: clientID, ClientSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// adminDo sends one master-admin request (realm create/delete).
+func (k *Keycloak) adminDo(ctx context.Context, method, path string, body any) error {
+	tok, err := k.adminToken(ctx)
+	if err != nil {
+		return err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, k.URL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data)
+	}
+	return nil
+}
+
+func (k *Keycloak) adminToken(ctx context.Context) (string, error) {
+	tok, err := passwordGrant(ctx, k.URL+"/realms/master", "admin-cli", "", k.AdminUser, k.AdminPassword)
+	if err != nil {
+		return "", fmt.Errorf("kctest: admin token: %w", err)
+	}
+	return tok.AccessToken, nil
+}
+
+var (
+	placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.]+)\}`)
+	nameCleanRE   = regexp.MustCompile(`[^a-z0-9]+`)
+)
+
+func realmName(testName string) string {
+	n := strings.Trim(nameCleanRE.ReplaceAllString(strings.ToLower(testName), "-"), "-")
+	if len(n) > 30 {
+		n = n[:30]
+	}
+	return "t-" + n + "-" + strings.ToLower(randomToken(4))
+}
+
+// randomToken is n random bytes, base64url without padding, alphanumeric enough for names and secrets.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.NewReplacer("-", "x", "_", "y").Replace(base64.RawURLEncoding.EncodeToString(b))
+}

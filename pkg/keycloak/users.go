@@ -1,0 +1,135 @@
+package keycloak
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/url"
+	"strconv"
+)
+
+// User is Keycloak's UserRepresentation, the fields the platform uses.
+type User struct {
+	ID               string              `json:"id,omitempty"`
+	Username         string              `json:"username,omitempty"`
+	Email            string              `json:"email,omitempty"`
+	EmailVerified    bool                `json:"emailVerified"`
+	Enabled          bool                `json:"enabled"`
+	FirstName        string              `json:"firstName,omitempty"`
+	LastName         string              `json:"lastName,omitempty"`
+	Attributes       map[string][]string `json:"attributes,omitempty"`
+	RequiredActions  []string            `json:"requiredActions,omitempty"`
+	CreatedTimestamp int64               `json:"createdTimestamp,omitempty"`
+	Credentials      []Credential        `json:"credentials,omitempty"`
+}
+
+// Attribute returns the first value of an attribute, or "".
+func (u User) Attribute(name string) string {
+	if v := u.Attributes[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Credential sets a password on CreateUser.
+type Credential struct {
+	Type      string `json:"type"`
+	Value     string `json:"value"`
+	Temporary bool   `json:"temporary"`
+}
+
+// UserUpdate changes only what is set: nil fields stay; an attribute mapped to nil is removed.
+type UserUpdate struct {
+	FirstName  *string
+	LastName   *string
+	Attributes map[string][]string
+}
+
+// GetUser returns one user; ErrNotFound when it does not exist.
+func (c *Client) GetUser(ctx context.Context, id string) (User, error) {
+	var u User
+	_, err := c.call(ctx, "GET", "/users/"+url.PathEscape(id), nil, nil, &u)
+	return u, err
+}
+
+// CreateUser creates a user and returns its id (admin events: USER CREATE, never REGISTER).
+func (c *Client) CreateUser(ctx context.Context, u User) (string, error) {
+	h, err := c.call(ctx, "POST", "/users", nil, u, nil)
+	if err != nil {
+		return "", err
+	}
+	return createdID(h)
+}
+
+// UpdateUser merges the update into the stored user (read, change, write: Keycloak's PUT replaces the
+// attributes it is given, and drops unmanaged ones it is not).
+func (c *Client) UpdateUser(ctx context.Context, id string, up UserUpdate) error {
+	u, err := c.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	if up.FirstName != nil {
+		u.FirstName = *up.FirstName
+	}
+	if up.LastName != nil {
+		u.LastName = *up.LastName
+	}
+	attrs := maps.Clone(u.Attributes)
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
+	for k, v := range up.Attributes {
+		if v == nil {
+			delete(attrs, k)
+		} else {
+			attrs[k] = v
+		}
+	}
+	u.Attributes = attrs
+	_, err = c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, u, nil)
+	return err
+}
+
+// SetAttribute sets one attribute, keeping the others (e.g. the tenant written back by user-service).
+func (c *Client) SetAttribute(ctx context.Context, id, name string, values ...string) error {
+	if values == nil {
+		values = []string{}
+	}
+	return c.UpdateUser(ctx, id, UserUpdate{Attributes: map[string][]string{name: values}})
+}
+
+// DeleteUser deletes a user (admin event USER DELETE).
+func (c *Client) DeleteUser(ctx context.Context, id string) error {
+	_, err := c.call(ctx, "DELETE", "/users/"+url.PathEscape(id), nil, nil, nil)
+	return err
+}
+
+// ListUsers pages through all users with their attributes, in Keycloak's order.
+func (c *Client) ListUsers(ctx context.Context, first, max int) ([]User, error) {
+	q := url.Values{"first": {strconv.Itoa(first)}, "max": {strconv.Itoa(max)}, "briefRepresentation": {"false"}}
+	var users []User
+	_, err := c.call(ctx, "GET", "/users", q, nil, &users)
+	return users, err
+}
+
+// FindUserByEmail returns the user with exactly this email; ErrNotFound when there is none.
+func (c *Client) FindUserByEmail(ctx context.Context, email string) (User, error) {
+	q := url.Values{"email": {email}, "exact": {"true"}, "briefRepresentation": {"false"}}
+	var users []User
+	if _, err := c.call(ctx, "GET", "/users", q, nil, &users); err != nil {
+		return User{}, err
+	}
+	if len(users) == 0 {
+		return User{}, &APIError{Method: "GET", Path: "/users?email=" + email, Status: 404, Body: "no such user"}
+	}
+	return users[0], nil
+}
+
+// CountUsers returns the number of users in the realm.
+func (c *Client) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if _, err := c.call(ctx, "GET", "/users/count", nil, nil, &n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,152 @@
+// Package admin is the user service's operator API on its own port: declared tenants, used by
+// the Kubernetes tenant controller. It is authenticated with a shared bearer token.
+package admin
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/connectedbbq/platform/services/user-service/internal/store"
+)
+
+// API serves /admin/v1.
+type API struct {
+	token []byte
+	store *store.Store
+	log   *slog.Logger
+}
+
+// New returns the admin API.
+func New(token string, s *store.Store, log *slog.Logger) *API {
+	return &API{token: []byte(token), store: s, log: log}
+}
+
+// Mount adds the routes.
+func (a *API) Mount(mux *http.ServeMux) {
+	mux.Handle("PUT /admin/v1/tenants/{id}", a.authed(a.putTenant))
+	mux.Handle("GET /admin/v1/tenants/{id}", a.authed(a.getTenant))
+	mux.Handle("DELETE /admin/v1/tenants/{id}", a.authed(a.deleteTenant))
+}
+
+func (a *API) authed(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), a.token) != 1 {
+			writeError(w, http.StatusUnauthorized, "a valid admin token is required")
+			return
+		}
+		h(w, r)
+	})
+}
+
+var (
+	tenantID = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	domain   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+)
+
+type tenantBody struct {
+	DisplayName  string   `json:"displayName"`
+	EmailDomains []string `json:"emailDomains"`
+	Admins       []string `json:"admins"`
+	Suspended    bool     `json:"suspended"`
+}
+
+func (b tenantBody) validate() error {
+	var errs []error
+	if n := len(strings.TrimSpace(b.DisplayName)); n == 0 || n > 200 {
+		errs = append(errs, errors.New("displayName must be 1..200 characters"))
+	}
+	for _, d := range b.EmailDomains {
+		if !domain.MatchString(strings.ToLower(d)) {
+			errs = append(errs, errors.New("emailDomains: "+d+" is not a domain name"))
+		}
+	}
+	for _, e := range b.Admins {
+		if !strings.Contains(e, "@") || len(e) > 254 {
+			errs = append(errs, errors.New("admins: "+e+" is not an email address"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *API) putTenant(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !tenantID.MatchString(id) {
+		writeError(w, http.StatusBadRequest, "tenant id must be a DNS label (lowercase letters, digits, '-')")
+		return
+	}
+	var b tenantBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
+		return
+	}
+	if err := b.validate(); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	created, err := a.store.PutTenant(r.Context(), store.Tenant{ID: id, DisplayName: strings.TrimSpace(b.DisplayName),
+		EmailDomains: b.EmailDomains, Admins: b.Admins, Suspended: b.Suspended})
+	if errors.Is(err, store.ErrDomainTaken) {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	if err != nil {
+		a.log.Error("put tenant", "tenant", id, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "try again shortly")
+		return
+	}
+	t, err := a.store.GetTenant(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "try again shortly")
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, t)
+}
+
+func (a *API) getTenant(w http.ResponseWriter, r *http.Request) {
+	t, err := a.store.GetTenant(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such tenant")
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "try again shortly")
+	default:
+		writeJSON(w, http.StatusOK, t)
+	}
+}
+
+func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) {
+	err := a.store.DeleteTenant(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, store.ErrHasMembers), errors.Is(err, store.ErrNotDeclared):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		a.log.Error("delete tenant", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "try again shortly")
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

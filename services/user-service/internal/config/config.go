@@ -1,0 +1,101 @@
+// Package config reads the user service's configuration from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/keycloak"
+)
+
+// Config of the user service.
+type Config struct {
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
+	AdminAddr       string        `env:"ADMIN_ADDR" envDefault:":8081"`
+	AdminToken      string        `env:"ADMIN_TOKEN,unset"`
+	DatabaseURL     string        `env:"DATABASE_URL,required,unset"`
+	DBMaxConns      int32         `env:"DB_MAX_CONNS" envDefault:"16"`
+	MigrateOnStart  bool          `env:"MIGRATE_ON_START" envDefault:"true"`
+	NATSURL         string        `env:"NATS_URL,required"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
+	Bus             bus.Config
+
+	OIDCIssuer       string   `env:"OIDC_ISSUER,required"`
+	OIDCDiscoveryURL string   `env:"OIDC_DISCOVERY_URL"`
+	OIDCAudience     string   `env:"OIDC_AUDIENCE" envDefault:"user-service"`
+	OIDCAlgorithms   []string `env:"OIDC_ALGORITHMS" envDefault:"RS256"`
+
+	// Keycloak write-back; disabled when KEYCLOAK_URL is empty.
+	KeycloakURL          string        `env:"KEYCLOAK_URL"`
+	KeycloakRealm        string        `env:"KEYCLOAK_REALM" envDefault:"bbq"`
+	KeycloakClientID     string        `env:"KEYCLOAK_CLIENT_ID" envDefault:"user-service"`
+	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET,unset"`
+	WritebackInterval    time.Duration `env:"WRITEBACK_INTERVAL" envDefault:"1s"`
+
+	ConsumerName       string          `env:"CONSUMER_NAME" envDefault:"user-service"`
+	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"16"`
+	ConsumerMaxDeliver int             `env:"CONSUMER_MAX_DELIVER" envDefault:"10"`
+	ConsumerBackOff    []time.Duration `env:"CONSUMER_BACKOFF" envDefault:"1s,5s,30s,2m"`
+	ConsumerAckWait    time.Duration   `env:"CONSUMER_ACK_WAIT" envDefault:"30s"`
+	OutboxBatch        int             `env:"OUTBOX_BATCH" envDefault:"256"`
+	OutboxPoll         time.Duration   `env:"OUTBOX_POLL" envDefault:"1s"`
+}
+
+// Load reads and validates the environment.
+func Load(environ map[string]string) (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate says everything that is wrong at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := url.Parse(c.DatabaseURL); err != nil {
+		errs = append(errs, errors.New("DATABASE_URL is not a URL"))
+	}
+	if c.AdminAddr != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("ADMIN_TOKEN must be at least 16 characters (or set ADMIN_ADDR empty to disable the admin API)"))
+	}
+	if u, err := url.Parse(c.OIDCIssuer); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("OIDC_ISSUER %q is not an absolute URL", c.OIDCIssuer))
+	}
+	if c.OIDCAudience == "" {
+		errs = append(errs, errors.New("OIDC_AUDIENCE must not be empty"))
+	}
+	if len(c.OIDCAlgorithms) == 0 || slices.ContainsFunc(c.OIDCAlgorithms, func(a string) bool { return a == "none" || a == "" || a[0] == 'H' }) {
+		errs = append(errs, fmt.Errorf("OIDC_ALGORITHMS must list asymmetric algorithms (RS256, ES256...), got %v", c.OIDCAlgorithms))
+	}
+	if c.KeycloakURL != "" {
+		if err := c.Keycloak().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("KEYCLOAK_*: %w", err))
+		}
+	}
+	if c.ConsumerWorkers < 1 || c.ConsumerMaxDeliver < 1 || len(c.ConsumerBackOff) == 0 || c.ConsumerAckWait < time.Second {
+		errs = append(errs, errors.New("CONSUMER_WORKERS, CONSUMER_MAX_DELIVER must be positive, CONSUMER_BACKOFF non-empty, CONSUMER_ACK_WAIT at least 1s"))
+	}
+	if c.OutboxBatch < 1 || c.OutboxPoll <= 0 || c.WritebackInterval <= 0 {
+		errs = append(errs, errors.New("OUTBOX_BATCH, OUTBOX_POLL and WRITEBACK_INTERVAL must be positive"))
+	}
+	if c.DBMaxConns < 2 {
+		errs = append(errs, errors.New("DB_MAX_CONNS must be at least 2"))
+	}
+	if err := c.Bus.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Keycloak is the admin client configuration for the write-back.
+func (c Config) Keycloak() keycloak.Config {
+	return keycloak.Config{BaseURL: c.KeycloakURL, Realm: c.KeycloakRealm, ClientID: c.KeycloakClientID, ClientSecret: c.KeycloakClientSecret}
+}

@@ -1,0 +1,233 @@
+// Package consumer applies the IdP's events from the bus to the store: a durable pull consumer
+// with explicit double acks, a back-off between attempts, and a dead-letter subject for messages
+// that keep failing.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/services/user-service/internal/store"
+)
+
+// Config of the consumer.
+type Config struct {
+	Stream     string
+	Durable    string
+	MaxDeliver int             // attempts before a message is dead-lettered
+	BackOff    []time.Duration // wait before attempt n+1; the last value repeats
+	AckWait    time.Duration
+	Workers    int // messages applied concurrently
+}
+
+// Applier stores one event; store.Store is the real one.
+type Applier interface {
+	Apply(ctx context.Context, d events.Decoded) (store.Outcome, error)
+}
+
+// Consumer is the user service's subscription to events.idp.>.
+type Consumer struct {
+	cfg     Config
+	js      jetstream.JetStream
+	store   Applier
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// New returns a consumer.
+func New(cfg Config, js jetstream.JetStream, s Applier, log *slog.Logger, m *Metrics) *Consumer {
+	return &Consumer{cfg: cfg, js: js, store: s, log: log, metrics: m}
+}
+
+// Ensure creates or updates the durable consumer.
+func (c *Consumer) Ensure(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       c.cfg.Durable,
+		Description:   "user-service: applies IdP events to users and tenants",
+		FilterSubject: events.IdPSubjects,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.AckWait,
+		MaxDeliver:    c.cfg.MaxDeliver,
+		MaxAckPending: 4 * c.cfg.Workers * 16,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure consumer %s: %w", c.cfg.Durable, err)
+	}
+	return cons, nil
+}
+
+// Run consumes until ctx ends, then stops fetching and finishes the messages it holds.
+func (c *Consumer) Run(ctx context.Context) error {
+	cons, err := c.Ensure(ctx)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.Workers))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
+	}
+	go func() {
+		<-ctx.Done()
+		it.Drain()
+	}()
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Go(func() {
+			for msg := range msgs {
+				c.handle(ctx, msg)
+			}
+		})
+	}
+	go c.watchLag(ctx, cons)
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			close(msgs)
+			wg.Wait()
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
+		}
+		msgs <- msg
+	}
+}
+
+// handle applies one message. Work in flight finishes even when ctx ends (graceful shutdown).
+func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
+	work := context.WithoutCancel(ctx)
+	md, err := msg.Metadata()
+	if err != nil {
+		c.log.Error("message without metadata", "subject", msg.Subject(), "error", err)
+		return
+	}
+	d, err := events.Decode(msg.Data())
+	if err != nil { // poison: no attempt will ever decode it
+		c.deadLetter(work, msg, md, err)
+		return
+	}
+	log := c.log.With("event_id", d.Event.ID(), "type", d.Event.Type(), "user_id", d.Event.Subject(), "delivery", md.NumDelivered)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		applyCtx, cancel := context.WithTimeout(work, 10*time.Second)
+		outcome, err := c.store.Apply(applyCtx, d)
+		cancel()
+		if err == nil {
+			c.metrics.Applied.WithLabelValues(string(outcome)).Inc()
+			if err := msg.DoubleAck(work); err != nil {
+				log.Warn("ack not confirmed; the event will be redelivered and found in the inbox", "error", err)
+			}
+			c.metrics.Latency.Observe(time.Since(d.Event.Time()).Seconds())
+			return
+		}
+		// While the database is away, hold the message instead of spending its attempts.
+		if store.IsTransient(err) && ctx.Err() == nil {
+			log.Warn("database unavailable; holding the event", "error", err, "retry_in", wait)
+			_ = msg.InProgress()
+			time.Sleep(wait)
+			continue
+		}
+		c.fail(work, msg, md, log, err)
+		return
+	}
+}
+
+func (c *Consumer) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, log *slog.Logger, cause error) {
+	if int(md.NumDelivered) >= c.cfg.MaxDeliver {
+		c.deadLetter(ctx, msg, md, cause)
+		return
+	}
+	delay := c.backoff(int(md.NumDelivered))
+	log.Warn("event failed; will retry", "error", cause, "retry_in", delay)
+	c.metrics.Applied.WithLabelValues("failed").Inc()
+	if err := msg.NakWithDelay(delay); err != nil {
+		log.Warn("nak failed; redelivery after the ack wait", "error", err)
+	}
+}
+
+func (c *Consumer) backoff(delivered int) time.Duration {
+	if len(c.cfg.BackOff) == 0 {
+		return time.Second
+	}
+	return c.cfg.BackOff[min(delivered-1, len(c.cfg.BackOff)-1)]
+}
+
+// deadLetter moves msg to deadletter.<durable>.<subject> with the error, then terminates it. If
+// the dead-letter publish fails the message is redelivered instead: it is never dropped.
+func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, cause error) {
+	dl := nats.NewMsg(bus.DeadLetterSubject(c.cfg.Durable, msg.Subject()))
+	dl.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		dl.Header[k] = v
+	}
+	dl.Header.Set(bus.HeaderDeadLetterError, cause.Error())
+	dl.Header.Set(bus.HeaderDeadLetterSubject, msg.Subject())
+	dl.Header.Set(bus.HeaderDeadLetterSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+	dl.Header.Set(bus.HeaderDeadLetterDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+	dl.Header.Del(jetstream.MsgIDHeader)
+	pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.js.PublishMsg(pubCtx, dl, jetstream.WithMsgID(c.cfg.Durable+"-"+strconv.FormatUint(md.Sequence.Stream, 10))); err != nil {
+		c.log.Error("dead-letter publish failed; the event will be redelivered", "subject", msg.Subject(), "error", err)
+		_ = msg.NakWithDelay(c.backoff(int(md.NumDelivered)))
+		return
+	}
+	c.metrics.DeadLetters.Inc()
+	c.log.Error("event dead-lettered", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "error", cause)
+	if err := msg.Term(); err != nil {
+		c.log.Warn("term failed", "error", err)
+	}
+}
+
+func (c *Consumer) watchLag(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			continue
+		}
+		c.metrics.Lag.Set(float64(info.NumPending + uint64(info.NumAckPending)))
+	}
+}
+
+// Metrics of the consumer.
+type Metrics struct {
+	Applied     *prometheus.CounterVec
+	DeadLetters prometheus.Counter
+	Lag         prometheus.Gauge
+	Latency     prometheus.Histogram
+}
+
+// NewMetrics registers the consumer's metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_events_applied_total",
+			Help: "IdP events handled, by outcome (announced, updated, unchanged, duplicate, failed)."}, []string{"outcome"}),
+		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{Name: "bbq_users_dead_letters_total",
+			Help: "Events moved to the dead-letter stream."}),
+		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbq_users_consumer_lag",
+			Help: "IdP events not yet acknowledged by the user service (pending + in flight)."}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bbq_users_event_age_seconds",
+			Help: "Age of an IdP event when the user service has applied it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+	}
+	reg.MustRegister(m.Applied, m.DeadLetters, m.Lag, m.Latency)
+	return m
+}

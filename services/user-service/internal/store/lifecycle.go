@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
+)
+
+// ErrInvalidEvent marks an IdP event that can never be applied (it lacks a user id, say).
+var ErrInvalidEvent = errors.New("invalid event")
+
+// Outcome says what applying one event did.
+type Outcome string
+
+// Outcomes of Apply.
+const (
+	Duplicate Outcome = "duplicate" // this event id was applied before
+	Unchanged Outcome = "unchanged" // applied, nothing changed (e.g. a profile update that matches)
+	Updated   Outcome = "updated"   // stored, nothing announced (e.g. a pending registration)
+	Announced Outcome = "announced" // stored and events added to the outbox
+)
+
+// user is a row of users.
+type user struct {
+	ID, Realm, Email, UserName, Name, Method, Status string
+	EmailVerified, Registered                        bool
+	TenantID, Role                                   *string
+	CreatedAt                                        time.Time
+	ActivatedAt                                      *time.Time
+}
+
+// change is the work one event does on a locked user row.
+type change struct {
+	tx      pgx.Tx
+	u       *user
+	cause   events.Decoded
+	outbox  []outboxEvent
+	dirty   bool
+	changed []string
+	sync    bool // bring Keycloak in line (tenant written back)
+}
+
+// Apply applies one IdP event exactly once: the inbox row, the user change and its outbox events
+// commit together, or not at all.
+func (s *Store) Apply(ctx context.Context, d events.Decoded) (Outcome, error) {
+	userID := d.Event.Subject()
+	if userID == "" {
+		return "", fmt.Errorf("%w: %s %s has no subject (user id)", ErrInvalidEvent, d.Event.Type(), d.Event.ID())
+	}
+	var outcome Outcome
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.Event.ID())
+		if err != nil {
+			return fmt.Errorf("inbox: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			outcome = Duplicate
+			return nil
+		}
+		u, err := lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		c := &change{tx: tx, u: u, cause: d}
+		if err := c.apply(ctx); err != nil {
+			return err
+		}
+		outcome, err = c.commit(ctx)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("apply %s %s: %w", d.Event.Type(), d.Event.ID(), err)
+	}
+	if outcome == Announced {
+		s.Notify()
+	}
+	return outcome, nil
+}
+
+// lockUser returns the user row, creating an empty pending one first, locked for this transaction
+// so that two events about one user are applied one after the other.
+func lockUser(ctx context.Context, tx pgx.Tx, id string) (*user, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
+		return nil, fmt.Errorf("ensure user %s: %w", id, err)
+	}
+	u := &user{ID: id}
+	err := tx.QueryRow(ctx, `SELECT realm, email, user_name, name, method, status, email_verified, registered,
+		tenant_id, role, created_at, activated_at FROM users WHERE id = $1 FOR UPDATE`, id).Scan(
+		&u.Realm, &u.Email, &u.UserName, &u.Name, &u.Method, &u.Status, &u.EmailVerified, &u.Registered,
+		&u.TenantID, &u.Role, &u.CreatedAt, &u.ActivatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("lock user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+func (c *change) apply(ctx context.Context) error {
+	if c.u.Status == "deleted" {
+		return nil // deletion is final: later or replayed events about the user change nothing
+	}
+	switch data := c.cause.Data.(type) {
+	case *eventsv1.UserRegistered:
+		c.set("email", &c.u.Email, data.GetEmail())
+		c.set("user_name", &c.u.UserName, data.GetUserName())
+		c.set("name", &c.u.Name, data.GetName())
+		c.set("realm", &c.u.Realm, data.GetRealm())
+		if !c.u.Registered {
+			c.u.Registered, c.u.Method, c.dirty = true, strings.ToLower(strings.TrimPrefix(data.GetMethod().String(), "REGISTRATION_METHOD_")), true
+		}
+		if data.GetEmailVerified() {
+			c.verify()
+		}
+	case *eventsv1.UserEmailVerified:
+		c.set("realm", &c.u.Realm, data.GetRealm())
+		if data.GetEmail() != "" && c.u.Email == "" {
+			c.set("email", &c.u.Email, data.GetEmail())
+		}
+		c.verify()
+	case *eventsv1.UserProfileUpdated:
+		c.set("email", &c.u.Email, data.GetEmail())
+		c.set("name", &c.u.Name, data.GetName())
+		if data.EmailVerified != nil {
+			if data.GetEmailVerified() {
+				c.verify()
+			} else if c.u.EmailVerified {
+				c.u.EmailVerified, c.dirty = false, true
+				c.changed = append(c.changed, "email_verified")
+			}
+		}
+	case *eventsv1.UserDeleted:
+		return c.delete(ctx)
+	default:
+		return fmt.Errorf("%w: the user service does not consume %s", ErrInvalidEvent, c.cause.Event.Type())
+	}
+	if c.u.Status == "pending" && c.u.Registered && c.u.EmailVerified {
+		return c.activate(ctx)
+	}
+	if c.u.Status == "active" && len(c.changed) > 0 {
+		return c.announce(events.UserUpdated, &eventsv1.UserUpdated{User: c.u.proto(), ChangedFields: c.changed})
+	}
+	return nil
+}
+
+// set changes a field when the event reports a different, non-empty value.
+func (c *change) set(name string, field *string, v string) {
+	if v == "" || *field == v {
+		return
+	}
+	*field, c.dirty = v, true
+	if name == "email" || name == "name" {
+		c.changed = append(c.changed, name)
+	}
+}
+
+func (c *change) verify() {
+	if !c.u.EmailVerified {
+		c.u.EmailVerified, c.dirty = true, true
+		c.changed = append(c.changed, "email_verified")
+	}
+}
+
+// activate gives the confirmed user a tenant and announces it: exactly once, because it happens
+// only on the pending-to-active transition of a locked row.
+func (c *change) activate(ctx context.Context) error {
+	t, err := assignTenant(ctx, c.tx, c.u)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	c.u.Status, c.u.TenantID, c.u.Role, c.u.ActivatedAt, c.dirty, c.sync = "active", &t.id, &t.role, &now, true, true
+	if t.created {
+		if err := c.announce(events.TenantCreated, &eventsv1.TenantCreated{TenantId: t.id, Name: t.name, CreatedByUserId: c.u.ID}); err != nil {
+			return err
+		}
+	}
+	if err := c.announce(events.TenantMemberAdded, &eventsv1.TenantMemberAdded{TenantId: t.id, UserId: c.u.ID, Role: roleProto(t.role)}); err != nil {
+		return err
+	}
+	return c.announce(events.UserCreated, &eventsv1.UserCreated{User: c.u.proto()})
+}
+
+func (c *change) delete(ctx context.Context) error {
+	tenantID := ""
+	if c.u.TenantID != nil {
+		tenantID = *c.u.TenantID
+	}
+	wasActive := c.u.Status == "active"
+	// Personal data is erased; the row stays as a tombstone so that late events change nothing.
+	c.u.Status, c.u.Email, c.u.UserName, c.u.Name, c.u.TenantID, c.u.Role, c.dirty = "deleted", "", "", "", nil, nil, true
+	if _, err := c.tx.Exec(ctx, `DELETE FROM keycloak_sync WHERE user_id = $1`, c.u.ID); err != nil {
+		return fmt.Errorf("drop keycloak sync of %s: %w", c.u.ID, err)
+	}
+	if !wasActive {
+		return nil // nobody was told about a user that never became active
+	}
+	return c.announce(events.UserRemoved, &eventsv1.UserRemoved{UserId: c.u.ID, TenantId: tenantID})
+}
+
+func (c *change) commit(ctx context.Context) (Outcome, error) {
+	if !c.dirty {
+		return Unchanged, nil
+	}
+	_, err := c.tx.Exec(ctx, `UPDATE users SET realm=$2, email=$3, user_name=$4, name=$5, method=$6, status=$7,
+		email_verified=$8, registered=$9, tenant_id=$10, role=$11, activated_at=$12, updated_at=now() WHERE id=$1`,
+		c.u.ID, c.u.Realm, c.u.Email, c.u.UserName, c.u.Name, c.u.Method, c.u.Status, c.u.EmailVerified,
+		c.u.Registered, c.u.TenantID, c.u.Role, c.u.ActivatedAt)
+	if err != nil {
+		return "", fmt.Errorf("update user %s: %w", c.u.ID, err)
+	}
+	if c.sync {
+		if err := requestKeycloakSync(ctx, c.tx, c.u.ID); err != nil {
+			return "", err
+		}
+	}
+	if err := insertOutbox(ctx, c.tx, c.outbox); err != nil {
+		return "", err
+	}
+	if len(c.outbox) > 0 {
+		return Announced, nil
+	}
+	return Updated, nil
+}
+
+// announce adds an event about the user to the outbox of this transaction.
+func (c *change) announce(k events.Kind, data proto.Message) error {
+	tp, _ := c.cause.Event.Extensions()[events.TraceParentExtension].(string)
+	ev, err := newOutboxEvent(k, c.u.ID, tp, data)
+	if err != nil {
+		return err
+	}
+	c.outbox = append(c.outbox, ev)
+	return nil
+}
+
+func (u *user) proto() *eventsv1.User {
+	p := &eventsv1.User{UserId: u.ID, Email: u.Email, UserName: u.UserName, Name: u.Name, EmailVerified: u.EmailVerified,
+		Status: statusProto(u.Status), CreatedAt: timestamppb.New(u.CreatedAt)}
+	if u.TenantID != nil {
+		p.TenantId = *u.TenantID
+	}
+	if u.Role != nil {
+		p.Role = roleProto(*u.Role)
+	}
+	return p
+}
+
+func statusProto(s string) eventsv1.UserStatus {
+	switch s {
+	case "pending":
+		return eventsv1.UserStatus_USER_STATUS_PENDING
+	case "active":
+		return eventsv1.UserStatus_USER_STATUS_ACTIVE
+	case "deleted":
+		return eventsv1.UserStatus_USER_STATUS_DELETED
+	}
+	return eventsv1.UserStatus_USER_STATUS_UNSPECIFIED
+}
+
+func roleProto(r string) eventsv1.TenantRole {
+	if r == "admin" {
+		return eventsv1.TenantRole_TENANT_ROLE_ADMIN
+	}
+	return eventsv1.TenantRole_TENANT_ROLE_MEMBER
+}
+
+// outboxEvent is a CloudEvent waiting in the outbox.
+type outboxEvent struct {
+	id      uuid.UUID
+	subject string
+	body    []byte
+}
+
+func newOutboxEvent(k events.Kind, subject, traceParent string, data proto.Message) (outboxEvent, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return outboxEvent{}, fmt.Errorf("outbox id: %w", err)
+	}
+	ev, err := events.New(k, events.Meta{ID: id.String(), Source: events.UsersSource, Subject: subject,
+		Time: time.Now(), TraceParent: traceParent}, data)
+	if err != nil {
+		return outboxEvent{}, err
+	}
+	body, err := events.Encode(ev)
+	if err != nil {
+		return outboxEvent{}, err
+	}
+	return outboxEvent{id: id, subject: k.Subject, body: body}, nil
+}
+
+func insertOutbox(ctx context.Context, tx pgx.Tx, evs []outboxEvent) error {
+	for _, ev := range evs {
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, subject, event) VALUES ($1, $2, $3)`, ev.id, ev.subject, ev.body); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+func requestKeycloakSync(ctx context.Context, tx pgx.Tx, userID string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO keycloak_sync (user_id) VALUES ($1)
+		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0`, userID)
+	if err != nil {
+		return fmt.Errorf("request keycloak sync of %s: %w", userID, err)
+	}
+	return nil
+}

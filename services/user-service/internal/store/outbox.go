@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// OutboxEvent is one row of the outbox.
+type OutboxEvent struct {
+	Seq     int64
+	ID      string
+	Subject string
+	Event   []byte
+}
+
+// DrainOutbox hands up to limit of the oldest outbox events to publish and deletes those it
+// reports published, in one transaction. Rows are locked with SKIP LOCKED, so several relays
+// share the work; a crash after publishing and before the commit republishes with the same
+// Nats-Msg-Id, which JetStream drops as a duplicate.
+func (s *Store) DrainOutbox(ctx context.Context, limit int, publish func(context.Context, []OutboxEvent) (int, error)) (int, error) {
+	var published int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT seq, id::text, subject, event FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return fmt.Errorf("read outbox: %w", err)
+		}
+		batch, err := pgx.CollectRows(rows, pgx.RowToStructByPos[OutboxEvent])
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		// Events published before an error are still deleted: their successors wait for the next round.
+		published, err = publish(ctx, batch)
+		if published > 0 {
+			if _, derr := tx.Exec(ctx, `DELETE FROM outbox WHERE seq <= $1 AND seq = ANY($2)`, batch[published-1].Seq, seqs(batch[:published])); derr != nil {
+				return fmt.Errorf("delete published outbox rows: %w", derr)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("publish outbox: %w", err)
+		}
+		return nil
+	})
+	return published, err
+}
+
+func seqs(b []OutboxEvent) []int64 {
+	out := make([]int64, len(b))
+	for i, e := range b {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+// OutboxBacklog counts unpublished events and the age of the oldest.
+func (s *Store) OutboxBacklog(ctx context.Context) (n int, oldest time.Duration, err error) {
+	var age *float64
+	err = s.pool.QueryRow(ctx, `SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM outbox`).Scan(&n, &age)
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox backlog: %w", err)
+	}
+	if age != nil {
+		oldest = time.Duration(*age * float64(time.Second))
+	}
+	return n, oldest, nil
+}
+
+// KeycloakSync is a user whose Keycloak account must get the tenant and name stored here.
+type KeycloakSync struct {
+	UserID, Realm, TenantID, Name string
+	Attempts                      int
+	RequestedAt                   time.Time
+}
+
+// DueKeycloakSyncs returns up to limit users whose sync is due.
+func (s *Store) DueKeycloakSyncs(ctx context.Context, limit int) ([]KeycloakSync, error) {
+	rows, err := s.pool.Query(ctx, `SELECT k.user_id, u.realm, COALESCE(u.tenant_id, ''), u.name, k.attempts, k.requested_at
+		FROM keycloak_sync k JOIN users u ON u.id = k.user_id
+		WHERE k.next_attempt_at <= now() AND u.status = 'active' ORDER BY k.next_attempt_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due keycloak syncs: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[KeycloakSync])
+}
+
+// KeycloakSynced removes a finished sync, unless it was requested again meanwhile.
+func (s *Store) KeycloakSynced(ctx context.Context, k KeycloakSync) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM keycloak_sync WHERE user_id = $1 AND requested_at = $2`, k.UserID, k.RequestedAt)
+	if err != nil {
+		return fmt.Errorf("keycloak sync of %s done: %w", k.UserID, err)
+	}
+	return nil
+}
+
+// KeycloakSyncFailed schedules the next attempt.
+func (s *Store) KeycloakSyncFailed(ctx context.Context, k KeycloakSync, next time.Duration, cause error) error {
+	_, err := s.pool.Exec(ctx, `UPDATE keycloak_sync SET attempts = attempts + 1, next_attempt_at = now() + $2::interval, last_error = $3
+		WHERE user_id = $1`, k.UserID, next.String(), cause.Error())
+	if err != nil {
+		return fmt.Errorf("keycloak sync of %s failed: %w", k.UserID, err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+// Package store is the user service's Postgres: the schema (embedded goose migrations), the
+// lifecycle of users and tenants driven by IdP events, the outbox, and the tenant-scoped reads of
+// the API under row-level security.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the service's database.
+type Store struct {
+	pool *pgxpool.Pool
+	// Notify is poked after a commit that added outbox rows, so the relay publishes at once.
+	Notify func()
+}
+
+// Open connects to url. It does not migrate.
+func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &Store{pool: pool, Notify: func() {}}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Pool exposes the pool to tests and the benchmark.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Migrate brings the schema at url up to date. It is safe to run concurrently from several
+// replicas: goose takes a Postgres advisory lock.
+func Migrate(ctx context.Context, url string) (applied []string, err error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	return migrate(ctx, db)
+}
+
+func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, mustSub(migrations, "migrations"), goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var names []string
+	for _, r := range results {
+		names = append(names, r.Source.Path)
+	}
+	return names, nil
+}
+
+// IsTransient says whether err is the database being unreachable or busy, as opposed to a
+// problem with what was asked: the consumer waits out the first and counts the second.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case len(pgErr.Code) >= 2 && pgErr.Code[:2] == "08", // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutting down, starting up
+			pgErr.Code == "40001", pgErr.Code == "40P01", // serialization failure, deadlock
+			pgErr.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	var netErr interface{ Timeout() bool }
+	if errors.As(err, &netErr) {
+		return true
+	}
+	// A closed or reset connection surfaces as a plain error from the pool.
+	return errors.Is(err, pgx.ErrTxClosed) || isConnClosed(err)
+}
+
+func isConnClosed(err error) bool {
+	for _, s := range []string{"conn closed", "connection refused", "connection reset", "broken pipe", "unexpected EOF", "failed to connect"} {
+		if containsFold(err.Error(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// inTx runs f in a transaction, retrying serialization failures a few times.
+func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+	var err error
+	for attempt := range 3 {
+		err = pgx.BeginFunc(ctx, s.pool, f)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "40001" && pgErr.Code != "40P01") {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
+)
+
+// personalTenants is the namespace of personal tenant ids: UUIDv5 of the user id, so the tenant a
+// user gets is the same however often activation is attempted.
+var personalTenants = uuid.MustParse("6f1c2b7e-5d0a-4c8e-9b3f-2a7d4e6c8b10")
+
+// PersonalTenantID is the id of the tenant a user gets when no domain rule places them.
+func PersonalTenantID(userID string) string { return uuid.NewSHA1(personalTenants, []byte(userID)).String() }
+
+type assignment struct {
+	id, name, role string
+	created        bool
+}
+
+// assignTenant places an activating user: in the tenant that declared their email's domain, as an
+// admin if the tenant lists their email; otherwise in a new personal tenant that they administer.
+func assignTenant(ctx context.Context, tx pgx.Tx, u *user) (assignment, error) {
+	email := strings.ToLower(u.Email)
+	if _, domain, ok := strings.Cut(email, "@"); ok {
+		var a assignment
+		var admins []string
+		err := tx.QueryRow(ctx, `SELECT t.id, t.display_name, t.admins FROM tenant_domains d
+			JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = $1`, domain).Scan(&a.id, &a.name, &admins)
+		switch {
+		case err == nil:
+			a.role = "member"
+			if slices.ContainsFunc(admins, func(s string) bool { return strings.EqualFold(s, email) }) {
+				a.role = "admin"
+			}
+			return a, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return assignment{}, fmt.Errorf("find tenant of %s: %w", domain, err)
+		}
+	}
+	a := assignment{id: PersonalTenantID(u.ID), name: personalName(u), role: "admin"}
+	tag, err := tx.Exec(ctx, `INSERT INTO tenants (id, display_name, kind) VALUES ($1, $2, 'personal') ON CONFLICT DO NOTHING`, a.id, a.name)
+	if err != nil {
+		return assignment{}, fmt.Errorf("create personal tenant of %s: %w", u.ID, err)
+	}
+	a.created = tag.RowsAffected() == 1
+	return a, nil
+}
+
+func personalName(u *user) string {
+	who := u.Name
+	if who == "" {
+		who = u.Email
+	}
+	return who + "'s tenant"
+}
+
+// Tenant is a declared tenant, as the admin API and the Kubernetes controller see it.
+type Tenant struct {
+	ID           string    `json:"id"`
+	DisplayName  string    `json:"displayName"`
+	EmailDomains []string  `json:"emailDomains"`
+	Admins       []string  `json:"admins"`
+	Suspended    bool      `json:"suspended"`
+	Kind         string    `json:"kind"`
+	Members      int       `json:"members"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
+// Errors of the tenant operations.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrDomainTaken  = errors.New("email domain belongs to another tenant")
+	ErrHasMembers   = errors.New("tenant still has members")
+	ErrNotDeclared  = errors.New("tenant is a personal tenant")
+	ErrInvalidInput = errors.New("invalid input")
+)
+
+// PutTenant creates or updates a declared tenant and its domain rules; a new tenant is announced.
+func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// xmax = 0 only on a freshly inserted row; an update that changes nothing returns no row.
+		err := tx.QueryRow(ctx, `INSERT INTO tenants (id, display_name, kind, admins, suspended) VALUES ($1, $2, 'declared', $3, $4)
+			ON CONFLICT (id) DO UPDATE SET display_name = $2, admins = $3, suspended = $4, updated_at = now()
+			WHERE (tenants.display_name, tenants.admins, tenants.suspended) IS DISTINCT FROM ($2, $3, $4)
+			RETURNING (xmax = 0)`, t.ID, t.DisplayName, lowerAll(t.Admins), t.Suspended).Scan(&created)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("put tenant %s: %w", t.ID, err)
+		}
+		if err := replaceDomains(ctx, tx, t.ID, t.EmailDomains); err != nil {
+			return err
+		}
+		if !created {
+			return nil
+		}
+		ev, err := newOutboxEvent(events.TenantCreated, t.ID, "", proto.Message(&eventsv1.TenantCreated{TenantId: t.ID, Name: t.DisplayName}))
+		if err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, []outboxEvent{ev})
+	})
+	if created {
+		s.Notify()
+	}
+	return created, err
+}
+
+func replaceDomains(ctx context.Context, tx pgx.Tx, tenantID string, domains []string) error {
+	domains = lowerAll(domains)
+	var owner string
+	err := tx.QueryRow(ctx, `SELECT tenant_id FROM tenant_domains WHERE domain = ANY($1) AND tenant_id <> $2 LIMIT 1`, domains, tenantID).Scan(&owner)
+	if err == nil {
+		return fmt.Errorf("%w (%s)", ErrDomainTaken, owner)
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("check domains: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM tenant_domains WHERE tenant_id = $1 AND NOT (domain = ANY($2))`, tenantID, domains); err != nil {
+		return fmt.Errorf("remove domains: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tenant_domains (domain, tenant_id) SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING`, domains, tenantID); err != nil {
+		return fmt.Errorf("add domains: %w", err)
+	}
+	return nil
+}
+
+// GetTenant reads a tenant with its domain rules and member count.
+func (s *Store) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	t := Tenant{ID: id}
+	err := s.pool.QueryRow(ctx, `SELECT display_name, kind, admins, suspended, updated_at,
+		COALESCE((SELECT array_agg(domain ORDER BY domain) FROM tenant_domains WHERE tenant_id = $1), '{}'),
+		(SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active')
+		FROM tenants WHERE id = $1`, id).Scan(&t.DisplayName, &t.Kind, &t.Admins, &t.Suspended, &t.UpdatedAt, &t.EmailDomains, &t.Members)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// DeleteTenant removes a declared tenant and its domain rules. A tenant with members is kept
+// (ErrHasMembers): its people must be moved or removed first.
+func (s *Store) DeleteTenant(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var kind string
+		var members int
+		err := tx.QueryRow(ctx, `SELECT kind, (SELECT count(*) FROM users WHERE tenant_id = $1) FROM tenants WHERE id = $1 FOR UPDATE`, id).Scan(&kind, &members)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // already gone: deleting is idempotent
+		}
+		if err != nil {
+			return fmt.Errorf("delete tenant %s: %w", id, err)
+		}
+		if kind != "declared" {
+			return fmt.Errorf("delete tenant %s: %w", id, ErrNotDeclared)
+		}
+		if members > 0 {
+			return fmt.Errorf("delete tenant %s: %w (%d)", id, ErrHasMembers, members)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("delete tenant %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		out = append(out, strings.ToLower(strings.TrimSpace(s)))
+	}
+	return out
+}

@@ -1,0 +1,232 @@
+// Command user-service turns the IdP's events into users and tenants, announces them through an
+// outbox, writes tenants back to Keycloak and serves the user API.
+//
+//	user-service [serve]                     run (migrates first unless MIGRATE_ON_START=false)
+//	user-service migrate                     apply the schema migrations and exit
+//	user-service deadletters list            print the dead-lettered events
+//	user-service deadletters replay [seq...] republish dead letters (all, or the given ones)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/services/user-service/internal/admin"
+	"github.com/connectedbbq/platform/services/user-service/internal/api"
+	"github.com/connectedbbq/platform/services/user-service/internal/config"
+	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
+	"github.com/connectedbbq/platform/services/user-service/internal/deadletter"
+	"github.com/connectedbbq/platform/services/user-service/internal/relay"
+	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], environ(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "user-service:", err)
+		os.Exit(1)
+	}
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func run(ctx context.Context, args []string, env map[string]string, out io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd != "serve" && cmd != "migrate" && cmd != "deadletters" {
+		return fmt.Errorf("unknown command %q (want serve, migrate or deadletters)", cmd)
+	}
+	cfg, err := config.Load(env)
+	if err != nil {
+		return err
+	}
+	log, err := ops.NewLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "migrate":
+		return migrate(ctx, cfg, log)
+	case "deadletters":
+		return deadLetters(ctx, cfg, args, out)
+	}
+	return serve(ctx, cfg, log)
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	applied, err := store.Migrate(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	log.Info("schema up to date", "applied", applied)
+	return nil
+}
+
+func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("user-service"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	ensureCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := bus.Ensure(ensureCtx, js, cfg.Bus)
+		if err == nil {
+			return nc, js, nil
+		}
+		if ensureCtx.Err() != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("NATS at %s: %w", cfg.NATSURL, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.MigrateOnStart {
+		if err := migrate(ctx, cfg, log); err != nil {
+			return err
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	nc, js, err := connectNATS(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	reg := ops.NewRegistry()
+	rel := relay.New(db, js, log, relay.NewMetrics(reg), cfg.OutboxBatch, cfg.OutboxPoll)
+	cons := consumer.New(consumer.Config{Stream: cfg.Bus.Stream, Durable: cfg.ConsumerName, MaxDeliver: cfg.ConsumerMaxDeliver,
+		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers}, js, db, log, consumer.NewMetrics(reg))
+	notify := []func(){rel.Wake}
+	var writer *writeback.Writer
+	if cfg.KeycloakURL != "" {
+		kc, err := keycloak.New(cfg.Keycloak())
+		if err != nil {
+			return err
+		}
+		writer = writeback.New(db, kc, log, reg, cfg.WritebackInterval)
+		notify = append(notify, writer.Wake)
+	} else {
+		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak")
+	}
+	db.Notify = func() {
+		for _, f := range notify {
+			f()
+		}
+	}
+
+	auth := api.NewAuthenticator(api.OIDCConfig{Issuer: cfg.OIDCIssuer, DiscoveryURL: cfg.OIDCDiscoveryURL,
+		Audience: cfg.OIDCAudience, Algorithms: cfg.OIDCAlgorithms}, &http.Client{Timeout: 10 * time.Second})
+	mux := http.NewServeMux()
+	api.New(auth, db, log).Mount(mux)
+	ops.Mount(mux, reg,
+		ops.Check{Name: "postgres", Func: db.Ping},
+		ops.Check{Name: "nats", Func: func(context.Context) error {
+			if !nc.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		}})
+	srv, err := ops.Listen(cfg.HTTPAddr, mux)
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, cfg.ShutdownTimeout) })
+	if cfg.AdminAddr != "" {
+		adminMux := http.NewServeMux()
+		admin.New(cfg.AdminToken, db, log).Mount(adminMux)
+		adminSrv, err := ops.Listen(cfg.AdminAddr, adminMux)
+		if err != nil {
+			return err
+		}
+		log.Info("admin API listening", "addr", adminSrv.Addr())
+		g.Go(func() error { return adminSrv.Serve(gctx, cfg.ShutdownTimeout) })
+	}
+	g.Go(func() error { return cons.Run(gctx) })
+	g.Go(func() error { return rel.Run(gctx) })
+	if writer != nil {
+		g.Go(func() error { return writer.Run(gctx) })
+	}
+	log.Info("user-service listening", "addr", srv.Addr(), "consumer", cfg.ConsumerName)
+	return g.Wait()
+}
+
+func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+	nc, js, err := connectNATS(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
+		return errors.New("usage: deadletters list | deadletters replay [seq...]")
+	}
+	if args[0] == "list" {
+		letters, err := deadletter.List(ctx, js, cfg.Bus.DeadLetterStream)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(out)
+		for _, l := range letters {
+			if err := enc.Encode(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var seqs []uint64
+	for _, a := range args[1:] {
+		n, err := strconv.ParseUint(a, 10, 64)
+		if err != nil {
+			return fmt.Errorf("replay: %q is not a sequence number", a)
+		}
+		seqs = append(seqs, n)
+	}
+	n, err := deadletter.Replay(ctx, js, cfg.Bus.DeadLetterStream, seqs...)
+	fmt.Fprintf(out, "replayed %d dead letters\n", n)
+	return err
+}
