@@ -34,7 +34,9 @@ type API struct {
 }
 
 // New returns the API.
-func New(auth *Authenticator, s Store, log *slog.Logger) *API { return &API{auth: auth, store: s, log: log} }
+func New(auth *Authenticator, s Store, log *slog.Logger) *API {
+	return &API{auth: auth, store: s, log: log}
+}
 
 // Mount adds the routes to mux.
 func (a *API) Mount(mux *http.ServeMux) {

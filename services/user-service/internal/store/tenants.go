@@ -21,7 +21,9 @@ import (
 var personalTenants = uuid.MustParse("6f1c2b7e-5d0a-4c8e-9b3f-2a7d4e6c8b10")
 
 // PersonalTenantID is the id of the tenant a user gets when no domain rule places them.
-func PersonalTenantID(userID string) string { return uuid.NewSHA1(personalTenants, []byte(userID)).String() }
+func PersonalTenantID(userID string) string {
+	return uuid.NewSHA1(personalTenants, []byte(userID)).String()
+}
 
 type assignment struct {
 	id, name, role string

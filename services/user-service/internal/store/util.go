@@ -13,4 +13,6 @@ func mustSub(f fs.FS, dir string) fs.FS {
 	return sub
 }
 
-func containsFold(s, substr string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(substr)) }
+func containsFold(s, substr string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(substr))
+}
