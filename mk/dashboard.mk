@@ -31,8 +31,9 @@ test-dashboard-go:
 
 test-dashboard: test-dashboard-web test-dashboard-go ## vitest component tests + Go server tests against a real Keycloak
 
-# The browser journey against the whole local stack (scripts/run.sh), in Debian's Chromium.
-test-dashboard-e2e: web-deps dashboard-bin ## Playwright journey: sign up, verify, profile, tenant, log out
+# The browser journey against the whole local stack (scripts/run.sh --data <tmp>), in Debian's Chromium
+# (scripts/setup-dashboard.sh --e2e installs it). Screenshots and axe.json land in dashboard/web/e2e-out/<time>/.
+test-dashboard-e2e: web ## Playwright journey: sign up, verify, profile, tenant, log out
 	cd $(DASHBOARD_WEB) && node e2e/journey.mjs
 
 bench-dashboard: web ## print the production bundle size

@@ -7,7 +7,8 @@ K8S=${K8S:-1.36.3}
 ETCD=${ETCD:-3.6.5}
 OUT=${OUT:-${BBQ_CACHE:-$HOME/.cache/connected-bbq}/k8s-test-bin/$K8S}
 mkdir -p "$OUT"
-if [[ -x $OUT/kube-apiserver && -x $OUT/etcd ]]; then echo "$OUT"; exit 0; fi
+# The stamp marks binaries built with their real version (helm checks a chart's kubeVersion against it).
+if [[ -x $OUT/kube-apiserver && -x $OUT/etcd && -f $OUT/.stamp-v2 ]]; then echo "$OUT"; exit 0; fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -24,11 +25,15 @@ mod=$(go env GOMODCACHE)/k8s.io/kubernetes@v$K8S
   printf ')\n'
 } >go.mod
 go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S" >&2
-go build -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+minor=${K8S#1.}; minor=${minor%%.*}
+vpkg=k8s.io/component-base/version
+go build -ldflags "-X $vpkg.gitVersion=v$K8S -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean" \
+  -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 
 cd "$work/etcd"
 printf 'module etcdbuild\n\ngo 1.25.0\n' >go.mod
 printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' >main.go
 go get "go.etcd.io/etcd/server/v3@v$ETCD" >&2
 go build -o "$OUT/etcd" .
+touch "$OUT/.stamp-v2"
 echo "$OUT"

@@ -21,6 +21,10 @@ if [[ ! -f "$stamp" || "$lock" -nt "$stamp" ]]; then
   touch "$stamp"
 fi
 
+# Build the SPA into the Go server's embed folder, so `go build ./dashboard` (make run) serves the real app.
+log "building the web app"
+(cd "$ROOT/dashboard/web" && npm run --silent build >/dev/null)
+
 # The Go server tests start a real Keycloak.
 "$ROOT/deploy/keycloak/scripts/keycloak.sh" fetch >/dev/null
 

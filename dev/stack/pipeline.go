@@ -18,6 +18,8 @@ type PipelineConfig struct {
 	OIDCDiscovery  string
 	WebhookSecrets string
 	AdminToken     string
+	// Fixed listen addresses; free ports when empty.
+	HookAddr, APIAddr, AdminAddr string
 	// Extra environment per service, e.g. consumer limits in tests or Keycloak settings.
 	IdPHookEnv, UserServiceEnv map[string]string
 }
@@ -32,17 +34,16 @@ type Pipeline struct {
 
 // StartPipeline starts idp-hook and user-service on free ports and waits until both are ready.
 func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
-	hookAddr, err := FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	apiAddr, err := FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	adminAddr, err := FreeAddr()
-	if err != nil {
-		return nil, err
+	hookAddr, apiAddr, adminAddr := c.HookAddr, c.APIAddr, c.AdminAddr
+	for _, a := range []*string{&hookAddr, &apiAddr, &adminAddr} {
+		if *a != "" {
+			continue
+		}
+		free, err := FreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		*a = free
 	}
 	hookEnv := map[string]string{"HTTP_ADDR": hookAddr, "NATS_URL": c.NATSURL, "WEBHOOK_SECRETS": c.WebhookSecrets, "LOG_LEVEL": "info"}
 	maps.Copy(hookEnv, c.IdPHookEnv)

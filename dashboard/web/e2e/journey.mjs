@@ -20,6 +20,7 @@ mkdirSync(outDir, { recursive: true })
 const results = []
 const axeReport = {}
 let shot = 0
+let currentPage
 
 async function step(name, fn) {
   const t0 = Date.now()
@@ -29,6 +30,7 @@ async function step(name, fn) {
     console.log(`e2e: ok   ${name} (${Date.now() - t0} ms)`)
   } catch (e) {
     results.push({ name, ok: false, error: e.message })
+    if (currentPage) await capture(currentPage, 'FAILED').catch(() => {})
     console.log(`e2e: FAIL ${name}: ${e.message}`)
     throw e
   }
@@ -93,6 +95,7 @@ async function main() {
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     const page = await context.newPage()
+    currentPage = page
     page.setDefaultTimeout(30_000)
 
     await step('landing page', async () => {

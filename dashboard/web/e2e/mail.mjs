@@ -62,7 +62,15 @@ async function listMessages(env) {
     const names = (await readdir(env.MAIL_DIR).catch(() => [])).sort()
     return Promise.all(names.map(async (n) => parseMail(await readFile(join(env.MAIL_DIR, n), 'utf8'))))
   }
-  throw new Error('run.env has neither MAIL_DIR nor MAIL_URL: the e2e cannot read the verification mail')
+  if (env.STACK_LOG) {
+    // `make run` logs every caught mail with its links ("mail caught by the SMTP sink").
+    const lines = (await readFile(env.STACK_LOG, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('mail caught'))
+    return lines.map((l) => {
+      const text = l.replace(/\\u0026/g, '&').replace(/\\u003c/g, '<').replace(/\\u003e/g, '>')
+      return { to: text, subject: '', text }
+    })
+  }
+  throw new Error('the stack offers no mail (MAIL_DIR, MAIL_URL or STACK_LOG): the e2e cannot read the verification mail')
 }
 
 /** waitForLink polls the sink for a mail to `to` and returns its first link matching `pattern`. */
@@ -71,7 +79,7 @@ export async function waitForLink(env, to, pattern, timeoutMs = 60_000) {
   while (Date.now() < deadline) {
     for (const m of await listMessages(env)) {
       if (!m.to.toLowerCase().includes(to.toLowerCase())) continue
-      const links = (m.text.match(/https?:\/\/[^\s"'<>]+/g) || []).map((l) => l.replace(/&amp;/g, '&').replace(/[.,;)]+$/, ''))
+      const links = (m.text.match(/https?:\/\/[^\s"'<>]+/g) || []).map((l) => l.replace(/&amp;/g, '&').replace(/[.,;)\]]+$/, ''))
       const link = links.find((l) => pattern.test(l))
       if (link) return link
     }

@@ -35,8 +35,9 @@ export async function startStack(repoRoot, outDir) {
     env = readEnvFile(process.env.E2E_RUN_ENV)
   } else {
     const data = mkdtempSync(join(tmpdir(), 'bbq-e2e-'))
-    const log = openSync(join(outDir, 'stack.log'), 'w')
-    child = spawn('bash', [resolve(repoRoot, 'scripts/run.sh')], {
+    const logPath = join(outDir, 'stack.log')
+    const log = openSync(logPath, 'w')
+    child = spawn('bash', [resolve(repoRoot, 'scripts/run.sh'), '--data', data], {
       cwd: repoRoot,
       env: { ...process.env, BBQ_DATA: data },
       stdio: ['ignore', log, log],
@@ -46,9 +47,20 @@ export async function startStack(repoRoot, outDir) {
     console.log(`e2e: starting the stack (scripts/run.sh, BBQ_DATA=${data}, log ${join(outDir, 'stack.log')})`)
     await waitFor('run.env', () => child.exitCode === null && existsSync(runEnv), 10 * 60_000)
     env = readEnvFile(runEnv)
+    env.STACK_LOG ||= logPath
+    env.BBQ_DATA_DIR = data
   }
-  env.DASHBOARD_URL ||= env.PUBLIC_URL || 'http://localhost:3000'
+  // run.env of `make run` (dev/cmd/bbq-dev) names the parts BBQ_<PART>; its secrets.json has the admin password.
+  env.DASHBOARD_URL ||= env.BBQ_DASHBOARD || env.PUBLIC_URL || 'http://localhost:3000'
+  env.KEYCLOAK_URL ||= env.BBQ_KEYCLOAK || 'http://127.0.0.1:8180/auth'
   env.KEYCLOAK_REALM ||= 'bbq'
+  env.MAIL_DIR ||= env.BBQ_MAIL_DIR || ''
+  env.MAIL_URL ||= env.BBQ_MAIL_URL || ''
+  const secretsPath = env.BBQ_DATA_DIR && join(env.BBQ_DATA_DIR, 'secrets.json')
+  if (!env.KEYCLOAK_ADMIN_PASSWORD && secretsPath && existsSync(secretsPath)) {
+    env.KEYCLOAK_ADMIN_USER ||= 'admin'
+    env.KEYCLOAK_ADMIN_PASSWORD = JSON.parse(readFileSync(secretsPath, 'utf8')).KeycloakAdmin
+  }
   await waitFor('dashboard /readyz', async () => (await fetch(`${env.DASHBOARD_URL}/readyz`)).ok, 5 * 60_000)
   const stop = async () => {
     if (!child || child.exitCode !== null) return

@@ -33,7 +33,8 @@ function RequireSession({ children }: { children: ReactNode }) {
 
 function SignedIn() {
   const { state } = useMe()
-  return <AppLayout isAdmin={state.kind === 'ready' && state.profile.role === 'admin'} />
+  const profile = state.kind === 'ready' ? state.profile : undefined
+  return <AppLayout isAdmin={profile?.role === 'admin'} name={profile?.name} />
 }
 
 function NotFound() {

@@ -33,9 +33,9 @@ const navClass = ({ isActive }: { isActive: boolean }) =>
   (isActive ? 'bg-ember-50 text-ember-800' : 'text-stone-700 hover:bg-stone-100')
 
 /** The signed-in frame: header with navigation and log out, then the page. */
-export function AppLayout({ isAdmin }: { isAdmin: boolean }) {
+export function AppLayout({ isAdmin, name }: { isAdmin: boolean; name?: string }) {
   const { session } = useSession()
-  const who = session.user?.name || session.user?.email || ''
+  const who = name || session.user?.name || session.user?.email || ''
   return (
     <div className="flex min-h-screen flex-col">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:rounded focus:bg-white focus:px-3 focus:py-2">

@@ -1,0 +1,269 @@
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/connectedbbq/platform/pkg/embedded"
+	"github.com/connectedbbq/platform/pkg/smtpsink"
+	"github.com/connectedbbq/platform/pkg/webhook"
+)
+
+// LocalConfig is the whole system on one machine.
+type LocalConfig struct {
+	Dir       string // everything the system keeps: data, logs, binaries, secrets
+	Keycloak  bool
+	Dashboard bool
+	Log       *slog.Logger
+	// Ports of the parts people and tools reach.
+	DashboardPort, UserServicePort, AdminPort, IdPHookPort, KeycloakPort, KeycloakMgmtPort, NATSPort, PostgresPort, SMTPPort int
+}
+
+// DefaultLocal is what `make run` starts.
+func DefaultLocal(dir string, log *slog.Logger) LocalConfig {
+	return LocalConfig{Dir: dir, Keycloak: true, Dashboard: true, Log: log, DashboardPort: 3000, UserServicePort: 8080,
+		AdminPort: 8081, IdPHookPort: 8090, KeycloakPort: 8180, KeycloakMgmtPort: 9180, NATSPort: 4222, PostgresPort: 15432, SMTPPort: 2525}
+}
+
+// Local is the running system.
+type Local struct {
+	cfg      LocalConfig
+	NATS     *server.Server
+	Postgres *embedded.Postgres
+	SMTP     *smtpsink.Sink
+	Pipeline *Pipeline
+	Keycloak *Process
+	Dash     *Process
+	URLs     map[string]string
+}
+
+// secrets are generated once per data directory and kept there (mode 0600), never in the checkout.
+type secrets struct {
+	Webhook, AdminToken, SessionKey, UserServiceClient, IdPHookClient, TenantControllerClient, KeycloakAdmin string
+}
+
+func loadSecrets(path string) (secrets, error) {
+	var s secrets
+	if b, err := os.ReadFile(path); err == nil {
+		return s, json.Unmarshal(b, &s)
+	}
+	s = secrets{Webhook: webhook.FormatSecret(random(32)), AdminToken: b64(random(24)), SessionKey: b64(random(32)),
+		UserServiceClient: b64(random(24)), IdPHookClient: b64(random(24)), TenantControllerClient: b64(random(24)), KeycloakAdmin: b64(random(12))}
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return s, os.WriteFile(path, b, 0o600)
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// StartLocal starts NATS (in this process), Postgres, an SMTP sink, Keycloak, idp-hook,
+// user-service and the dashboard, in dependency order.
+func StartLocal(ctx context.Context, c LocalConfig) (*Local, error) {
+	// The folder itself must be traversable: Postgres runs as its own user when we are root.
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"bin", "logs", "nats"} {
+		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	sec, err := loadSecrets(filepath.Join(c.Dir, "secrets.json"))
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	l := &Local{cfg: c, URLs: map[string]string{}}
+	if err := l.startInfrastructure(ctx); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	names := []string{"idp-hook", "user-service"}
+	if c.Dashboard {
+		names = append(names, "dashboard")
+	}
+	c.Log.Info("building the services", "dir", filepath.Join(c.Dir, "bin"))
+	bins, err := Build(ctx, filepath.Join(c.Dir, "bin"), names...)
+	if err != nil {
+		l.Stop()
+		return nil, err
+	}
+	if err := l.startServices(ctx, bins, sec); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Local) startInfrastructure(ctx context.Context) error {
+	c := l.cfg
+	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(c.Dir, "nats"), Port: c.NATSPort})
+	if err != nil {
+		return err
+	}
+	l.NATS = ns
+	l.URLs["nats"] = ns.ClientURL()
+	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: filepath.Join(c.Dir, "postgres"), Port: c.PostgresPort})
+	if err != nil {
+		return err
+	}
+	l.Postgres = pg
+	if err := createDatabase(ctx, pg, "users"); err != nil {
+		return err
+	}
+	l.URLs["postgres"] = pg.URL("users")
+	sink, err := smtpsink.Start(smtpsink.Config{Addr: fmt.Sprintf("127.0.0.1:%d", c.SMTPPort), Logger: c.Log, OnMessage: func(m smtpsink.Message) {
+		c.Log.Info("mail caught by the SMTP sink", "to", m.To, "subject", m.Subject, "links", m.Links())
+	}})
+	if err != nil {
+		return err
+	}
+	l.SMTP = sink
+	l.URLs["smtp"] = sink.Addr()
+	return nil
+}
+
+func (l *Local) startServices(ctx context.Context, bins map[string]string, sec secrets) error {
+	c := l.cfg
+	public := fmt.Sprintf("http://localhost:%d", c.DashboardPort)
+	kcInternal := fmt.Sprintf("http://127.0.0.1:%d/auth", c.KeycloakPort)
+	hookAddr := fmt.Sprintf("127.0.0.1:%d", c.IdPHookPort)
+	if c.Keycloak {
+		if err := l.startKeycloak(ctx, public, "http://"+hookAddr, sec); err != nil {
+			return err
+		}
+	}
+	usEnv := map[string]string{"OIDC_DISCOVERY_URL": kcInternal + "/realms/bbq"}
+	if c.Keycloak {
+		usEnv["KEYCLOAK_URL"], usEnv["KEYCLOAK_CLIENT_SECRET"] = kcInternal, sec.UserServiceClient
+	}
+	p, err := StartPipeline(ctx, PipelineConfig{Bins: bins, Dir: filepath.Join(c.Dir, "logs"), NATSURL: l.NATS.ClientURL(),
+		DatabaseURL: l.Postgres.URL("users"), OIDCIssuer: public + "/auth/realms/bbq", WebhookSecrets: sec.Webhook,
+		AdminToken: sec.AdminToken, HookAddr: hookAddr, APIAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServicePort),
+		AdminAddr: fmt.Sprintf("127.0.0.1:%d", c.AdminPort), UserServiceEnv: usEnv})
+	if err != nil {
+		return err
+	}
+	l.Pipeline = p
+	l.URLs["idp-hook"], l.URLs["user-service"], l.URLs["user-service admin"] = p.IdPHookURL, p.UserServiceURL, p.AdminURL
+	if !c.Dashboard {
+		return nil
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", c.DashboardPort)
+	l.Dash = &Process{Name: "dashboard", Bin: bins["dashboard"], LogPath: filepath.Join(c.Dir, "logs", "dashboard.log"),
+		Ready: "http://" + addr + "/healthz", Env: map[string]string{"DASHBOARD_ADDR": addr, "PUBLIC_URL": public,
+			"OIDC_ISSUER": public + "/auth/realms/bbq", "KEYCLOAK_URL": kcInternal, "OIDC_CLIENT_ID": "dashboard",
+			"USER_SERVICE_URL": p.UserServiceURL, "SESSION_KEY": sec.SessionKey}}
+	if err := l.Dash.Start(ctx); err != nil {
+		return err
+	}
+	l.URLs["dashboard"] = public
+	return nil
+}
+
+func (l *Local) startKeycloak(ctx context.Context, public, hookURL string, sec secrets) error {
+	c := l.cfg
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	c.Log.Info("starting Keycloak (the first start downloads and builds it; later ones take ~20 s)")
+	l.Keycloak = &Process{Name: "keycloak", Bin: "bash", Args: []string{filepath.Join(root, "deploy/keycloak/scripts/keycloak.sh"), "start"},
+		LogPath: filepath.Join(c.Dir, "logs", "keycloak.log"),
+		Ready:   fmt.Sprintf("http://127.0.0.1:%d/auth/health/ready", c.KeycloakMgmtPort),
+		Env: map[string]string{"KC_PORT": fmt.Sprint(c.KeycloakPort), "KC_MANAGEMENT_PORT": fmt.Sprint(c.KeycloakMgmtPort),
+			"KC_HOSTNAME": public + "/auth", "KC_INSTANCE_DIR": filepath.Join(c.Dir, "keycloak"),
+			"BBQ_CACHE": cacheDir(), "KC_BOOTSTRAP_ADMIN_USERNAME": "admin", "KC_BOOTSTRAP_ADMIN_PASSWORD": sec.KeycloakAdmin,
+			"BBQ_DASHBOARD_URL": public, "BBQ_SMTP_HOST": "127.0.0.1", "BBQ_SMTP_PORT": fmt.Sprint(c.SMTPPort),
+			"BBQ_WEBHOOK_URL": hookURL, "BBQ_WEBHOOK_SECRETS": sec.Webhook, "BBQ_USER_SERVICE_SECRET": sec.UserServiceClient,
+			"BBQ_IDP_HOOK_SECRET": sec.IdPHookClient, "BBQ_TENANT_CONTROLLER_SECRET": sec.TenantControllerClient}}
+	startCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := l.Keycloak.Start(startCtx); err != nil {
+		return err
+	}
+	l.URLs["keycloak admin console"] = public + "/auth/admin (admin / see secrets.json)"
+	return nil
+}
+
+func cacheDir() string {
+	if d := os.Getenv("BBQ_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "connected-bbq")
+}
+
+// Stop stops everything in reverse order.
+func (l *Local) Stop() {
+	var errs []error
+	if l.Dash != nil {
+		errs = append(errs, l.Dash.Stop(15*time.Second))
+	}
+	if l.Pipeline != nil {
+		errs = append(errs, l.Pipeline.Stop())
+	}
+	if l.Keycloak != nil {
+		errs = append(errs, l.Keycloak.Stop(30*time.Second))
+	}
+	if l.SMTP != nil {
+		errs = append(errs, l.SMTP.Close())
+	}
+	if l.NATS != nil {
+		l.NATS.Shutdown()
+	}
+	if l.Postgres != nil {
+		errs = append(errs, l.Postgres.Stop())
+	}
+	if err := errors.Join(errs...); err != nil {
+		l.cfg.Log.Warn("stopping", "error", err)
+	}
+}
+
+// Env renders the URLs as KEY=value lines for tools and tests (run.env).
+func (l *Local) Env() string {
+	var b strings.Builder
+	for k, v := range l.URLs {
+		fmt.Fprintf(&b, "BBQ_%s=%s\n", strings.ToUpper(strings.NewReplacer(" ", "_", "-", "_").Replace(k)), strings.Fields(v)[0])
+	}
+	return b.String()
+}
+
+// createDatabase creates db on pg unless it exists.
+func createDatabase(ctx context.Context, pg *embedded.Postgres, db string) error {
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, db).Scan(&exists); err != nil {
+		return fmt.Errorf("find database %s: %w", db, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", db, err)
+	}
+	return nil
+}

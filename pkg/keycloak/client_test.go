@@ -1,0 +1,220 @@
+package keycloak_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/pkg/kctest"
+)
+
+var kc *kctest.Keycloak
+
+func TestMain(m *testing.M) { os.Exit(kctest.Main(m, &kc)) }
+
+func ptr[T any](v T) *T { return &v }
+
+// TestUsers runs the user calls with user-service's own service account (manage-users, view-users).
+func TestUsers(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	c := realm.ServiceClient(t, "user-service")
+	ctx := context.Background()
+
+	var ids []string
+	for i := range 3 {
+		email := fmt.Sprintf("user%d@example.com", i)
+		id, err := c.CreateUser(ctx, keycloak.User{Username: email, Email: email, Enabled: true, EmailVerified: true,
+			FirstName: fmt.Sprintf("User %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := c.CreateUser(ctx, keycloak.User{Username: "user0@example.com", Email: "user0@example.com",
+		Enabled: true}); !errors.Is(err, keycloak.ErrConflict) {
+		t.Fatalf("duplicate create: err = %v, want ErrConflict", err)
+	}
+
+	if err := c.SetAttribute(ctx, ids[0], "tenant", "t-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UpdateUser(ctx, ids[0], keycloak.UserUpdate{FirstName: ptr("Renamed"), LastName: ptr("Admin-set")}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.GetUser(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.FirstName != "Renamed" || u.LastName != "Admin-set" || u.Attribute("tenant") != "t-1" || !u.EmailVerified {
+		t.Fatalf("after updates: %+v (the update must keep the tenant)", u)
+	}
+	if err := c.SetAttribute(ctx, ids[0], "tenant"); err != nil { // no values: cleared
+		t.Fatal(err)
+	}
+	if u, _ = c.GetUser(ctx, ids[0]); u.Attribute("tenant") != "" {
+		t.Fatalf("tenant not cleared: %v", u.Attributes)
+	}
+
+	found, err := c.FindUserByEmail(ctx, "USER1@example.com")
+	if err != nil || found.ID != ids[1] {
+		t.Fatalf("find by email: %+v, %v", found, err)
+	}
+	if _, err := c.FindUserByEmail(ctx, "nobody@example.com"); !errors.Is(err, keycloak.ErrNotFound) {
+		t.Fatalf("find missing: %v", err)
+	}
+
+	n, err := c.CountUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []string
+	for first := 0; ; first += 2 {
+		page, err := c.ListUsers(ctx, first, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page {
+			pages = append(pages, p.ID)
+		}
+		if len(page) < 2 {
+			break
+		}
+	}
+	// The realm's service-account users are not counted or listed as users.
+	if n != 3 || len(pages) != 3 {
+		t.Fatalf("count %d, listed %d (%v), want 3", n, len(pages), pages)
+	}
+	for _, id := range ids {
+		if !slices.Contains(pages, id) {
+			t.Errorf("user %s not listed", id)
+		}
+	}
+
+	if err := c.DeleteUser(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetUser(ctx, ids[2]); !errors.Is(err, keycloak.ErrNotFound) {
+		t.Fatalf("get deleted: err = %v, want ErrNotFound", err)
+	}
+	var apiErr *keycloak.APIError
+	if err := c.DeleteUser(ctx, ids[2]); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("delete deleted: %v", err)
+	}
+}
+
+// TestEvents reads stored user and admin events with idp-hook's service account (view-events, view-users),
+// which may read but not change users.
+func TestEvents(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	ctx := context.Background()
+	start := time.Now().Add(-time.Second)
+	s := realm.SignUp(t, "events@example.com", "Events-Password-42", "Eve")
+	s.FollowVerification(t)
+	id, err := realm.Admin(t).CreateUser(ctx, keycloak.User{Username: "admin-made@example.com",
+		Email: "admin-made@example.com", Enabled: true, FirstName: "Made"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hook := realm.ServiceClient(t, "idp-hook")
+	evs, err := hook.Events(ctx, keycloak.EventQuery{Since: start, Types: []string{"REGISTER", "VERIFY_EMAIL"},
+		Ascending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Type != "REGISTER" || evs[1].Type != "VERIFY_EMAIL" || evs[0].UserID == "" ||
+		evs[0].Details["email"] != "events@example.com" || evs[0].ID == "" {
+		t.Fatalf("events = %+v", evs)
+	}
+	if later, err := hook.Events(ctx, keycloak.EventQuery{Since: time.Now().Add(time.Hour)}); err != nil || len(later) != 0 {
+		t.Fatalf("events since the future: %v, %v", later, err)
+	}
+	ads, err := hook.AdminEvents(ctx, keycloak.AdminEventQuery{Since: start, ResourceTypes: []string{"USER"},
+		OperationTypes: []string{"CREATE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ads) != 1 || ads[0].ResourcePath != "users/"+id || ads[0].Representation == "" {
+		t.Fatalf("admin events = %+v", ads)
+	}
+
+	if err := hook.DeleteUser(ctx, id); !errors.Is(err, keycloak.ErrUnauthorized) {
+		t.Fatalf("idp-hook deleting a user: err = %v, want ErrUnauthorized (403)", err)
+	}
+	bad, err := keycloak.New(keycloak.Config{BaseURL: kc.URL, Realm: realm.Name, ClientID: "idp-hook",
+		ClientSecret: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.CountUsers(ctx); !errors.Is(err, keycloak.ErrUnauthorized) {
+		t.Fatalf("wrong secret: err = %v, want ErrUnauthorized", err)
+	}
+}
+
+// TestGroups uses tenant-controller's service account.
+func TestGroups(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	c := realm.ServiceClient(t, "tenant-controller")
+	ctx := context.Background()
+	gid, err := c.EnsureGroup(ctx, "tenant-acme", map[string][]string{"tenant": {"acme"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.EnsureGroup(ctx, "tenant-acme", map[string][]string{"tenant": {"acme"}, "suspended": {"true"}})
+	if err != nil || again != gid {
+		t.Fatalf("ensure again: %s, %v (want %s)", again, err, gid)
+	}
+	g, err := c.GetGroup(ctx, gid)
+	if err != nil || g.Attributes["suspended"][0] != "true" {
+		t.Fatalf("group = %+v, %v", g, err)
+	}
+	uid, err := c.CreateUser(ctx, keycloak.User{Username: "member@example.com", Email: "member@example.com", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddUserToGroup(ctx, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	members, err := c.GroupMembers(ctx, gid, 0, 10)
+	if err != nil || len(members) != 1 || members[0].ID != uid {
+		t.Fatalf("members = %+v, %v", members, err)
+	}
+	if err := c.RemoveUserFromGroup(ctx, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteGroup(ctx, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteGroup(ctx, gid); err != nil {
+		t.Fatalf("deleting a missing group: %v", err)
+	}
+	if _, err := c.GetGroup(ctx, gid); !errors.Is(err, keycloak.ErrNotFound) {
+		t.Fatalf("get deleted group: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  keycloak.Config
+		ok   bool
+	}{
+		{"service account", keycloak.Config{BaseURL: "http://kc/auth", Realm: "bbq", ClientID: "x", ClientSecret: "s"}, true},
+		{"password grant", keycloak.Config{BaseURL: "http://kc/auth", Realm: "bbq", ClientID: "admin-cli", Username: "a", Password: "p"}, true},
+		{"no url", keycloak.Config{Realm: "bbq", ClientID: "x", ClientSecret: "s"}, false},
+		{"no realm", keycloak.Config{BaseURL: "http://kc/auth", ClientID: "x", ClientSecret: "s"}, false},
+		{"no secret", keycloak.Config{BaseURL: "http://kc/auth", Realm: "bbq", ClientID: "x"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

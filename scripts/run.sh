@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `make run`: everything on this machine. Installs what is missing first (idempotent, cached).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export BBQ_CACHE=${BBQ_CACHE:-$HOME/.cache/connected-bbq}
+for setup in scripts/setup-*.sh; do bash "$setup" >&2; done
+exec go run ./dev/cmd/bbq-dev "$@"
