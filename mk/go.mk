@@ -21,3 +21,8 @@ lint-proto: tools ## buf lint, and buf breaking against main so a published even
 
 generate: tools ## regenerate pkg/gen from proto/
 	buf generate
+
+BENCH_TARGETS += bench-pipeline
+.PHONY: bench-pipeline
+bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
+	go run ./dev/cmd/bbq-bench -out docs/benchmarks.md $(BENCH_ARGS)

@@ -4,8 +4,8 @@ go 1.26.0
 
 require (
 	github.com/caarlos0/env/v11 v11.4.2
+	github.com/connectedbbq/platform/pkg v0.0.0
 	github.com/go-logr/logr v1.4.3
-	github.com/google/uuid v1.6.0
 	k8s.io/apimachinery v0.36.3
 	k8s.io/client-go v0.36.3
 	k8s.io/utils v0.0.0-20260210185600-b8788abfbbc2

@@ -271,6 +271,17 @@ func (c *cluster) checkPodsAdmitted(t *testing.T, ns string, objs []*unstructure
 		if !ok || err != nil {
 			t.Fatalf("%s %s has no pod template", o.GetKind(), o.GetName())
 		}
+		if o.GetKind() == "StatefulSet" { // the StatefulSet controller adds a volume per claim template
+			claims, _, _ := unstructured.NestedSlice(o.Object, "spec", "volumeClaimTemplates")
+			vols, _, _ := unstructured.NestedSlice(tmpl, "spec", "volumes")
+			for _, c := range claims {
+				name, _, _ := unstructured.NestedString(c.(map[string]any), "metadata", "name")
+				vols = append(vols, map[string]any{"name": name, "persistentVolumeClaim": map[string]any{"claimName": name}})
+			}
+			if err := unstructured.SetNestedSlice(tmpl, vols, "spec", "volumes"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		pod := &unstructured.Unstructured{Object: tmpl}
 		pod.SetAPIVersion("v1")
 		pod.SetKind("Pod")
@@ -283,6 +294,13 @@ func (c *cluster) checkPodsAdmitted(t *testing.T, ns string, objs []*unstructure
 	}
 	if n < 6 {
 		t.Errorf("only %d workloads checked", n)
+	}
+	// And the check has teeth: a pod without the restricted settings is refused here.
+	bad := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "unrestricted", Namespace: ns},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if err := c.k8s.Create(context.Background(), bad, client.DryRunAll); err == nil ||
+		!strings.Contains(err.Error(), "PodSecurity") {
+		t.Errorf("Pod Security admission is not enforcing in %s: %v", ns, err)
 	}
 }
 

@@ -18,9 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/connectedbbq/platform/pkg/keycloak"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
-	"github.com/connectedbbq/platform/services/tenant-controller/internal/keycloak"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
 )
 
@@ -100,12 +100,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	hc := &http.Client{Timeout: cfg.HTTPTimeout}
+	kc, err := keycloak.New(keycloak.Config{BaseURL: cfg.KeycloakURL, Realm: cfg.KeycloakRealm,
+		ClientID: cfg.KeycloakClientID, ClientSecret: cfg.KeycloakClientSecret, HTTPClient: hc})
+	if err != nil {
+		return fmt.Errorf("keycloak client: %w", err)
+	}
 	r := &controller.TenantReconciler{
 		Client:      mgr.GetClient(),
 		UserService: userservice.New(cfg.UserServiceAdminURL, cfg.AdminToken, hc),
-		Groups: keycloak.NewGroups(keycloak.Config{URL: cfg.KeycloakURL, Realm: cfg.KeycloakRealm,
-			ClientID: cfg.KeycloakClientID, ClientSecret: cfg.KeycloakClientSecret}, hc),
-		RetryAfter: cfg.ConflictRetry,
+		Groups:      kc,
+		RetryAfter:  cfg.ConflictRetry,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up tenant reconciler: %w", err)

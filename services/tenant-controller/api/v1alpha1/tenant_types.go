@@ -83,7 +83,7 @@ type TenantStatus struct {
 // +kubebuilder:printcolumn:name="Tenant ID",type=string,JSONPath=`.status.tenantId`,priority=1
 // +kubebuilder:printcolumn:name="Domains",type=string,JSONPath=`.spec.emailDomains`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="a tenant name is at most 63 characters"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')",message="a tenant name is a DNS label: at most 63 lowercase letters, digits and '-'"
 type Tenant struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,10 +30,10 @@ type UserService interface {
 	DeleteTenant(ctx context.Context, id string) error
 }
 
-// Groups manages one Keycloak group per tenant.
+// Groups manages one top-level Keycloak group per tenant (pkg/keycloak.Client implements it).
 type Groups interface {
-	EnsureGroup(ctx context.Context, name string) (string, error)
-	DeleteGroup(ctx context.Context, name string) error
+	EnsureGroup(ctx context.Context, name string, attrs map[string][]string) (string, error)
+	DeleteGroup(ctx context.Context, id string) error
 }
 
 // TenantReconciler makes the user service and Keycloak hold each Tenant as specified.
@@ -102,7 +103,7 @@ func (r *TenantReconciler) syncUserService(ctx context.Context, t *v1.Tenant) er
 }
 
 func (r *TenantReconciler) syncKeycloak(ctx context.Context, t *v1.Tenant) error {
-	id, err := r.Groups.EnsureGroup(ctx, t.Name)
+	id, err := r.Groups.EnsureGroup(ctx, t.Name, groupAttributes(t))
 	c := metav1.Condition{Type: v1.ConditionKeycloakSynced, Status: metav1.ConditionTrue,
 		Reason: v1.ReasonReconciled, Message: "Keycloak has the tenant's group", ObservedGeneration: t.Generation}
 	if err != nil {
@@ -114,6 +115,12 @@ func (r *TenantReconciler) syncKeycloak(ctx context.Context, t *v1.Tenant) error
 	return err
 }
 
+// groupAttributes mirror the spec on the group, so Keycloak admins see what the tenant is.
+func groupAttributes(t *v1.Tenant) map[string][]string {
+	return map[string][]string{"displayName": {t.Spec.DisplayName}, "suspended": {strconv.FormatBool(t.Spec.Suspended)},
+		"tenant": {t.Name}}
+}
+
 // finalize removes the tenant from the user service and Keycloak, then lets the resource go.
 func (r *TenantReconciler) finalize(ctx context.Context, t *v1.Tenant) error {
 	if !controllerutil.ContainsFinalizer(t, Finalizer) {
@@ -122,7 +129,13 @@ func (r *TenantReconciler) finalize(ctx context.Context, t *v1.Tenant) error {
 	if err := r.UserService.DeleteTenant(ctx, t.Name); err != nil {
 		return fmt.Errorf("delete tenant from the user service: %w", err)
 	}
-	if err := r.Groups.DeleteGroup(ctx, t.Name); err != nil {
+	// Resolve the group by name rather than trusting status, which may predate a lost status update.
+	// (Ensuring a missing group only to delete it is rare and harmless.)
+	id, err := r.Groups.EnsureGroup(ctx, t.Name, nil)
+	if err != nil {
+		return fmt.Errorf("find Keycloak group: %w", err)
+	}
+	if err := r.Groups.DeleteGroup(ctx, id); err != nil {
 		return fmt.Errorf("delete Keycloak group: %w", err)
 	}
 	controllerutil.RemoveFinalizer(t, Finalizer)

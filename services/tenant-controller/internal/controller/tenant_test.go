@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,21 +23,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
-	"github.com/connectedbbq/platform/services/tenant-controller/internal/keycloak"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
 )
 
-const (
-	adminToken = "test-admin-token"
-	realm      = "bbq"
-)
+const adminToken = "test-admin-token"
+
+// kc is the real Keycloak of this test binary; every test gets its own realm in it.
+var kc *kctest.Keycloak
+
+func TestMain(m *testing.M) { os.Exit(kctest.Main(m, &kc)) }
 
 type harness struct {
-	k8s client.Client
-	us  *fakeUserService
-	kc  *fakeKeycloak
+	k8s   client.Client
+	us    *fakeUserService
+	admin *keycloak.Client // the realm's master admin, to look at groups independently of the controller
 }
 
 // start runs a real kube-apiserver and etcd with the chart's CRD, and the controller against them.
@@ -64,7 +69,9 @@ func start(t *testing.T) *harness {
 	if err := v1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{us: newFakeUserService(t, adminToken), kc: newFakeKeycloak(t, realm, "tenant-controller", "kc-secret")}
+	// The controller signs in as the shipped realm's tenant-controller service account, with its real roles.
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	h := &harness{us: newFakeUserService(t, adminToken), admin: realm.Admin(t)}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
@@ -82,9 +89,8 @@ func start(t *testing.T) *harness {
 	r := &controller.TenantReconciler{
 		Client:      mgr.GetClient(),
 		UserService: userservice.New(h.us.srv.URL, adminToken, hc),
-		Groups: keycloak.NewGroups(keycloak.Config{URL: h.kc.srv.URL + "/auth", Realm: realm,
-			ClientID: "tenant-controller", ClientSecret: "kc-secret"}, hc),
-		RetryAfter: 500 * time.Millisecond,
+		Groups:      realm.ServiceClient(t, "tenant-controller"),
+		RetryAfter:  500 * time.Millisecond,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -171,14 +177,15 @@ func TestTenantLifecycle(t *testing.T) {
 	if got, ok := h.us.get("acme"); !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("user service tenant = %+v (present %v), want %+v", got, ok, want)
 	}
-	groupID, ok := h.kc.group("acme")
-	if !ok {
-		t.Fatal("Keycloak has no group acme")
-	}
 	got, _ := h.tenant(t, "acme")
-	if got.Status.KeycloakGroupID != groupID || got.Status.TenantID != "acme" {
-		t.Fatalf("status ids = %q/%q, want %q/acme", got.Status.KeycloakGroupID, got.Status.TenantID, groupID)
+	group, err := h.admin.GetGroup(ctx, got.Status.KeycloakGroupID)
+	if err != nil || group.Name != "acme" || got.Status.TenantID != "acme" {
+		t.Fatalf("Keycloak group %q = %+v (%v), tenant id %q", got.Status.KeycloakGroupID, group, err, got.Status.TenantID)
 	}
+	if d := group.Attributes["displayName"]; len(d) != 1 || d[0] != "ACME Grills" {
+		t.Fatalf("group attributes = %v", group.Attributes)
+	}
+	groupID := group.ID
 	if !reflect.DeepEqual(got.Finalizers, []string{controller.Finalizer}) {
 		t.Fatalf("finalizers = %v", got.Finalizers)
 	}
@@ -195,6 +202,10 @@ func TestTenantLifecycle(t *testing.T) {
 		if !us.Suspended || us.DisplayName != "ACME Smokers" || len(us.EmailDomains) != 2 {
 			return false, "user service still has " + us.DisplayName
 		}
+		g, err := h.admin.GetGroup(ctx, groupID)
+		if err != nil || len(g.Attributes["suspended"]) != 1 || g.Attributes["suspended"][0] != "true" {
+			return false, fmt.Sprintf("Keycloak group %+v (%v)", g, err)
+		}
 		return h.synced(t, "acme", allTrue)
 	})
 
@@ -209,8 +220,8 @@ func TestTenantLifecycle(t *testing.T) {
 		if _, ok := h.us.get("acme"); ok {
 			return false, "user service still has acme"
 		}
-		if _, ok := h.kc.group("acme"); ok {
-			return false, "Keycloak still has group acme"
+		if _, err := h.admin.GetGroup(ctx, groupID); !errors.Is(err, keycloak.ErrNotFound) {
+			return false, fmt.Sprintf("Keycloak group acme: %v", err)
 		}
 		return true, ""
 	})

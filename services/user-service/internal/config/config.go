@@ -40,7 +40,8 @@ type Config struct {
 	WritebackInterval    time.Duration `env:"WRITEBACK_INTERVAL" envDefault:"1s"`
 
 	ConsumerName       string          `env:"CONSUMER_NAME" envDefault:"user-service"`
-	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"16"`
+	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"4"`
+	ConsumerBatch      int             `env:"CONSUMER_BATCH" envDefault:"100"`
 	ConsumerMaxDeliver int             `env:"CONSUMER_MAX_DELIVER" envDefault:"10"`
 	ConsumerBackOff    []time.Duration `env:"CONSUMER_BACKOFF" envDefault:"1s,5s,30s,2m"`
 	ConsumerAckWait    time.Duration   `env:"CONSUMER_ACK_WAIT" envDefault:"30s"`
@@ -80,8 +81,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("KEYCLOAK_*: %w", err))
 		}
 	}
-	if c.ConsumerWorkers < 1 || c.ConsumerMaxDeliver < 1 || len(c.ConsumerBackOff) == 0 || c.ConsumerAckWait < time.Second {
-		errs = append(errs, errors.New("CONSUMER_WORKERS, CONSUMER_MAX_DELIVER must be positive, CONSUMER_BACKOFF non-empty, CONSUMER_ACK_WAIT at least 1s"))
+	if c.ConsumerWorkers < 1 || c.ConsumerBatch < 1 || c.ConsumerMaxDeliver < 1 || len(c.ConsumerBackOff) == 0 || c.ConsumerAckWait < time.Second {
+		errs = append(errs, errors.New("CONSUMER_WORKERS, CONSUMER_BATCH, CONSUMER_MAX_DELIVER must be positive, CONSUMER_BACKOFF non-empty, CONSUMER_ACK_WAIT at least 1s"))
 	}
 	if c.OutboxBatch < 1 || c.OutboxPoll <= 0 || c.WritebackInterval <= 0 {
 		errs = append(errs, errors.New("OUTBOX_BATCH, OUTBOX_POLL and WRITEBACK_INTERVAL must be positive"))

@@ -28,12 +28,13 @@ type Config struct {
 	MaxDeliver int             // attempts before a message is dead-lettered
 	BackOff    []time.Duration // wait before attempt n+1; the last value repeats
 	AckWait    time.Duration
-	Workers    int // messages applied concurrently
+	Workers    int // batches applied concurrently
+	BatchSize  int // events applied in one transaction, at most
 }
 
 // Applier stores one event; store.Store is the real one.
 type Applier interface {
-	Apply(ctx context.Context, d events.Decoded) (store.Outcome, error)
+	ApplyBatch(ctx context.Context, ds []events.Decoded) ([]store.Outcome, []error, error)
 }
 
 // Consumer is the user service's subscription to events.idp.>.
@@ -59,7 +60,7 @@ func (c *Consumer) Ensure(ctx context.Context) (jetstream.Consumer, error) {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.cfg.AckWait,
 		MaxDeliver:    c.cfg.MaxDeliver,
-		MaxAckPending: 4 * c.cfg.Workers * 16,
+		MaxAckPending: 4 * c.cfg.Workers * c.cfg.BatchSize,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -74,7 +75,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.Workers))
+	it, err := cons.Messages(jetstream.PullMaxMessages(c.cfg.Workers * c.cfg.BatchSize))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
 	}
@@ -82,12 +83,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 		<-ctx.Done()
 		it.Drain()
 	}()
-	msgs := make(chan jetstream.Msg)
+	msgs := make(chan jetstream.Msg, c.cfg.BatchSize)
 	var wg sync.WaitGroup
 	for range c.cfg.Workers {
 		wg.Go(func() {
-			for msg := range msgs {
-				c.handle(ctx, msg)
+			for batch := c.nextBatch(msgs); len(batch) > 0; batch = c.nextBatch(msgs) {
+				c.handleBatch(ctx, batch)
 			}
 		})
 	}
@@ -106,42 +107,101 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// handle applies one message. Work in flight finishes even when ctx ends (graceful shutdown).
-func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) {
+// nextBatch waits for one message, then takes whatever else is already waiting, up to BatchSize:
+// batches grow with the load and a lone message is never delayed.
+func (c *Consumer) nextBatch(msgs <-chan jetstream.Msg) []jetstream.Msg {
+	first, ok := <-msgs
+	if !ok {
+		return nil
+	}
+	batch := []jetstream.Msg{first}
+	for len(batch) < c.cfg.BatchSize {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// pending is a message being handled.
+type pending struct {
+	msg jetstream.Msg
+	md  *jetstream.MsgMetadata
+	ev  events.Decoded
+}
+
+// handleBatch applies a batch in one transaction. Work in flight finishes even when ctx ends
+// (graceful shutdown).
+func (c *Consumer) handleBatch(ctx context.Context, batch []jetstream.Msg) {
 	work := context.WithoutCancel(ctx)
-	md, err := msg.Metadata()
-	if err != nil {
-		c.log.Error("message without metadata", "subject", msg.Subject(), "error", err)
+	var ps []pending
+	for _, msg := range batch {
+		md, err := msg.Metadata()
+		if err != nil {
+			c.log.Error("message without metadata", "subject", msg.Subject(), "error", err)
+			continue
+		}
+		d, err := events.Decode(msg.Data())
+		if err != nil { // poison: no attempt will ever decode it
+			c.deadLetter(work, msg, md, err)
+			continue
+		}
+		ps = append(ps, pending{msg: msg, md: md, ev: d})
+	}
+	if len(ps) == 0 {
 		return
 	}
-	d, err := events.Decode(msg.Data())
-	if err != nil { // poison: no attempt will ever decode it
-		c.deadLetter(work, msg, md, err)
-		return
+	ds := make([]events.Decoded, len(ps))
+	for i, p := range ps {
+		ds[i] = p.ev
 	}
-	log := c.log.With("event_id", d.Event.ID(), "type", d.Event.Type(), "user_id", d.Event.Subject(), "delivery", md.NumDelivered)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		applyCtx, cancel := context.WithTimeout(work, 10*time.Second)
-		outcome, err := c.store.Apply(applyCtx, d)
+		applyCtx, cancel := context.WithTimeout(work, 30*time.Second)
+		outcomes, errs, err := c.store.ApplyBatch(applyCtx, ds)
 		cancel()
 		if err == nil {
-			c.metrics.Applied.WithLabelValues(string(outcome)).Inc()
-			if err := msg.DoubleAck(work); err != nil {
-				log.Warn("ack not confirmed; the event will be redelivered and found in the inbox", "error", err)
-			}
-			c.metrics.Latency.Observe(time.Since(d.Event.Time()).Seconds())
+			c.settle(work, ps, outcomes, errs)
 			return
 		}
-		// While the database is away, hold the message instead of spending its attempts.
+		// While the database is away, hold the messages instead of spending their attempts.
 		if store.IsTransient(err) && ctx.Err() == nil {
-			log.Warn("database unavailable; holding the event", "error", err, "retry_in", wait)
-			_ = msg.InProgress()
+			c.log.Warn("database unavailable; holding events", "events", len(ps), "error", err, "retry_in", wait)
+			for _, p := range ps {
+				_ = p.msg.InProgress()
+			}
 			time.Sleep(wait)
 			continue
 		}
-		c.fail(work, msg, md, log, err)
+		for _, p := range ps {
+			c.fail(work, p.msg, p.md, c.log, err)
+		}
 		return
 	}
+}
+
+// settle acknowledges what was applied and retries or dead-letters what failed.
+func (c *Consumer) settle(ctx context.Context, ps []pending, outcomes []store.Outcome, errs []error) {
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		if errs[i] != nil {
+			c.fail(ctx, p.msg, p.md, c.log.With("event_id", p.ev.Event.ID(), "type", p.ev.Event.Type(), "user_id", p.ev.Event.Subject()), errs[i])
+			continue
+		}
+		c.metrics.Applied.WithLabelValues(string(outcomes[i])).Inc()
+		c.metrics.Latency.Observe(time.Since(p.ev.Event.Time()).Seconds())
+		wg.Go(func() {
+			if err := p.msg.DoubleAck(ctx); err != nil {
+				c.log.Warn("ack not confirmed; the event will be redelivered and found in the inbox", "event_id", p.ev.Event.ID(), "error", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func (c *Consumer) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, log *slog.Logger, cause error) {

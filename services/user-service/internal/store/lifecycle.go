@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,36 +54,76 @@ type change struct {
 // Apply applies one IdP event exactly once: the inbox row, the user change and its outbox events
 // commit together, or not at all.
 func (s *Store) Apply(ctx context.Context, d events.Decoded) (Outcome, error) {
+	outcomes, errs, err := s.ApplyBatch(ctx, []events.Decoded{d})
+	if err != nil {
+		return "", err
+	}
+	return outcomes[0], errs[0]
+}
+
+// ApplyBatch applies several events in one transaction, so that one commit (one fsync) serves
+// them all. Each event runs under its own savepoint: one that fails is rolled back alone and
+// reported in errs, the others commit. err is set when the transaction itself failed, and then
+// nothing was applied. Events are applied grouped by user, in their order, so that concurrent
+// batches lock users in the same order and cannot deadlock.
+func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes []Outcome, errs []error, err error) {
+	order := make([]int, len(ds))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ds[a].Event.Subject(), ds[b].Event.Subject()) })
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
+		for _, i := range order {
+			if _, err := tx.Exec(ctx, `SAVEPOINT event`); err != nil {
+				return err
+			}
+			outcomes[i], errs[i] = applyInTx(ctx, tx, ds[i])
+			release := `RELEASE SAVEPOINT event`
+			if errs[i] != nil {
+				if IsTransient(errs[i]) {
+					return errs[i] // the database, not the event: retry the whole batch
+				}
+				release = `ROLLBACK TO SAVEPOINT event`
+			}
+			if _, err := tx.Exec(ctx, release); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply %d events: %w", len(ds), err)
+	}
+	if slices.Contains(outcomes, Announced) {
+		s.Notify()
+	}
+	return outcomes, errs, nil
+}
+
+func applyInTx(ctx context.Context, tx pgx.Tx, d events.Decoded) (Outcome, error) {
 	userID := d.Event.Subject()
 	if userID == "" {
 		return "", fmt.Errorf("%w: %s %s has no subject (user id)", ErrInvalidEvent, d.Event.Type(), d.Event.ID())
 	}
-	var outcome Outcome
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.Event.ID())
-		if err != nil {
-			return fmt.Errorf("inbox: %w", err)
-		}
-		if tag.RowsAffected() == 0 {
-			outcome = Duplicate
-			return nil
-		}
-		u, err := lockUser(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		c := &change{tx: tx, u: u, cause: d}
-		if err := c.apply(ctx); err != nil {
-			return err
-		}
-		outcome, err = c.commit(ctx)
-		return err
-	})
+	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.Event.ID())
 	if err != nil {
+		return "", fmt.Errorf("inbox: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return Duplicate, nil
+	}
+	u, err := lockUser(ctx, tx, userID)
+	if err != nil {
+		return "", err
+	}
+	c := &change{tx: tx, u: u, cause: d}
+	if err := c.apply(ctx); err != nil {
 		return "", fmt.Errorf("apply %s %s: %w", d.Event.Type(), d.Event.ID(), err)
 	}
-	if outcome == Announced {
-		s.Notify()
+	outcome, err := c.commit(ctx)
+	if err != nil {
+		return "", fmt.Errorf("apply %s %s: %w", d.Event.Type(), d.Event.ID(), err)
 	}
 	return outcome, nil
 }
