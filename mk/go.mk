@@ -26,3 +26,15 @@ BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline
 bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
 	go run ./dev/cmd/bbq-bench -out docs/benchmarks.md $(BENCH_ARGS)
+
+# Fuzzers: each runs FUZZTIME, then its corpus (the inputs that found new coverage) is kept in
+# testdata/fuzz so that `go test` replays it on every run.
+FUZZTIME ?= 5m
+FUZZ_TARGETS := pkg/webhook:FuzzVerify services/idp-hook/internal/kcevent:FuzzMap services/idp-hook/internal/receiver:FuzzReceiver
+.PHONY: fuzz
+fuzz: ## run every fuzzer for FUZZTIME (default 5m) and keep the corpora
+	for t in $(FUZZ_TARGETS); do dir=$${t%%:*} name=$${t#*:}; \
+	  (cd $$dir && go test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) .) || exit 1; \
+	  pkg=$$(cd $$dir && go list .); mkdir -p $$dir/testdata/fuzz/$$name; \
+	  cp -n $$(go env GOCACHE)/fuzz/$$pkg/$$name/* $$dir/testdata/fuzz/$$name/ 2>/dev/null || true; \
+	  echo "$$name corpus: $$(ls $$dir/testdata/fuzz/$$name | wc -l) inputs"; done

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 )
 
 var (

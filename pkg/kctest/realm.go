@@ -41,8 +41,8 @@ type Options struct {
 type Realm struct {
 	KC           *Keycloak
 	Name         string
-	Issuer       string          // e.g. http://127.0.0.1:41234/auth/realms/t-x-abc
-	Mail         *smtpsink.Sink  // this realm's outgoing mail
+	Issuer       string            // e.g. http://127.0.0.1:41234/auth/realms/t-x-abc
+	Mail         *smtpsink.Sink    // this realm's outgoing mail
 	Secrets      map[string]string // client id -> client secret (user-service, idp-hook, tenant-controller, kctest)
 	RedirectURIs []string
 }

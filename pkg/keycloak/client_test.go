@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 )
 
 var kc *kctest.Keycloak

@@ -4,8 +4,8 @@ package smtpsink
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -257,8 +257,10 @@ func walk(contentType, encoding string, body io.Reader, m *Message) error {
 // slogErrorLog adapts the server's error log to slog.
 type slogErrorLog struct{ l *slog.Logger }
 
-func (e slogErrorLog) Printf(format string, v ...any) { e.l.Warn("smtpsink: " + fmt.Sprintf(format, v...)) }
-func (e slogErrorLog) Println(v ...any)               { e.l.Warn("smtpsink: " + fmt.Sprint(v...)) }
+func (e slogErrorLog) Printf(format string, v ...any) {
+	e.l.Warn("smtpsink: " + fmt.Sprintf(format, v...))
+}
+func (e slogErrorLog) Println(v ...any) { e.l.Warn("smtpsink: " + fmt.Sprint(v...)) }
 
 func newBase64Reader(r io.Reader) io.Reader {
 	// Mail wraps base64 at 76 columns; the decoder must skip the line breaks.

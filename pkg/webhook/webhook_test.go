@@ -3,6 +3,9 @@ package webhook_test
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +102,28 @@ func TestParseSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzVerify: whatever the headers and body, Verify never panics and accepts only what was signed
+// with the key.
+func FuzzVerify(f *testing.F) {
+	key := []byte("fuzz-secret-0123456789abcdef")
+	now := time.Unix(1_800_000_000, 0)
+	f.Add("msg_1", "1800000000", "v1,"+"AAAA", []byte(`{"type":"REGISTER"}`))
+	f.Add("", "", "", []byte{})
+	f.Add("id", "-1", "v1,x v2,y", []byte("{"))
+	v := webhook.NewVerifier([]webhook.Secret{key}, 5*time.Minute)
+	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte) {
+		h := http.Header{}
+		h.Set(webhook.HeaderID, id)
+		h.Set(webhook.HeaderTimestamp, ts)
+		h.Set(webhook.HeaderSignature, sig)
+		if _, err := v.Verify(h, body, now); err == nil {
+			// Only a real signature passes: it must be among the given ones.
+			sec, perr := strconv.ParseInt(h.Get(webhook.HeaderTimestamp), 10, 64)
+			if perr != nil || !slices.Contains(strings.Fields(h.Get(webhook.HeaderSignature)), webhook.Sign(key, h.Get(webhook.HeaderID), time.Unix(sec, 0), body)) {
+				t.Fatalf("accepted an unsigned request: id=%q ts=%q sig=%q", id, ts, sig)
+			}
+		}
+	})
 }

@@ -95,42 +95,51 @@ built_home() {
   echo "$DIST_ROOT/built-$stamp"
 }
 
+# with_lock runs a function under the cache's lock: test binaries and `make run` may call fetch/build at once.
+with_lock() {
+  mkdir -p "$DIST_ROOT"
+  (
+    flock 9
+    "$@"
+  ) 9>"$DIST_ROOT/.lock"
+}
+
 # build augments Keycloak once per provider jar and build options, so every start can be --optimized
-# (start-dev re-augments on each fresh home: ~50 s on 2 cores). Concurrent callers wait on a lock.
-build() {
+# (start-dev re-augments on each fresh home: ~50 s on 2 cores). The provider is built only when its jar is
+# missing (`build-provider` or `make test-keycloak` rebuild it).
+build_locked() {
   fetch >/dev/null
   [[ -f "$PROVIDER_JAR" ]] || build_provider >/dev/null
   local home
   home=$(built_home)
-  mkdir -p "$DIST_ROOT"
-  exec 9>"$DIST_ROOT/.build.lock"
-  flock 9
   if [[ -f "$home/.built" ]]; then
     echo "$home"
     return
   fi
-  local stage="$home" # built in place (under the lock): the build may record paths
-  rm -rf "$stage" && mkdir -p "$stage/lib" "$stage/providers"
-  cp -r "$DIST/bin" "$DIST/conf" "$stage/"
-  cp "$DIST/version.txt" "$stage/" 2>/dev/null || true
-  ln -s "$DIST/themes" "$stage/themes"
+  # Built in place (we hold the lock): Quarkus resolves paths from where the build ran.
+  rm -rf "$home" && mkdir -p "$home/lib" "$home/providers"
+  cp -r "$DIST/bin" "$DIST/conf" "$home/"
+  cp "$DIST/version.txt" "$home/" 2>/dev/null || true
+  ln -s "$DIST/themes" "$home/themes"
   local f
   for f in "$DIST"/lib/*; do
     case "$(basename "$f")" in
       # quarkus/ is rewritten by the build; quarkus-run.jar must be a real file here, because Quarkus finds
       # the build output and ../providers relative to its resolved location.
-      quarkus | quarkus-run.jar) cp -r "$f" "$stage/lib/" ;;
-      *) ln -s "$f" "$stage/lib/$(basename "$f")" ;;
+      quarkus | quarkus-run.jar) cp -r "$f" "$home/lib/" ;;
+      *) ln -s "$f" "$home/lib/$(basename "$f")" ;;
     esac
   done
-  cp "$PROVIDER_JAR" "$stage/providers/"
+  cp "$PROVIDER_JAR" "$home/providers/"
   log "kc.sh build ${BUILD_OPTS[*]} (once per provider jar)"
   local t0=$SECONDS
-  JAVA_HOME=$(java_home) "$stage/bin/kc.sh" build "${BUILD_OPTS[@]}" >&2
+  JAVA_HOME=$(java_home) "$home/bin/kc.sh" build "${BUILD_OPTS[@]}" >&2
   touch "$home/.built"
   log "built $home in $((SECONDS - t0)) s"
   echo "$home"
 }
+
+build() { with_lock build_locked; }
 
 # make_instance gives one running Keycloak its own home: its own data (H2 database, import dir) and conf,
 # everything else linked read-only from the built home, so several can run at once.
@@ -173,7 +182,9 @@ start() {
   export BBQ_SMTP_PORT=${BBQ_SMTP_PORT:-2525}
   export BBQ_SMTP_FROM=${BBQ_SMTP_FROM:-no-reply@connectedbbq.local}
   local host=(--hostname-strict=false)
-  if [[ -n "${KC_HOSTNAME:-}" ]]; then
+  if [[ -z "${KC_HOSTNAME:-}" ]]; then
+    unset KC_HOSTNAME # Keycloak reads KC_* itself; an empty hostname is a misconfiguration to it
+  else
     # Public URL (e.g. behind the dashboard's /auth proxy); services may still call Keycloak directly.
     host=(--hostname="$KC_HOSTNAME" --hostname-backchannel-dynamic=true)
   fi
@@ -184,10 +195,10 @@ start() {
 }
 
 case "${1:-}" in
-  fetch) fetch ;;
-  build-provider) build_provider ;;
+  fetch) with_lock fetch ;;
+  build-provider) with_lock build_provider ;;
   build) build ;;
-  setup) fetch >/dev/null && build_provider >/dev/null && build ;;
+  setup) with_lock build_provider >/dev/null && build ;;
   start) shift; start "$@" ;;
   home) echo "$DIST" ;;
   built-home) built_home ;;

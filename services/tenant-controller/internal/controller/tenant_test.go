@@ -25,6 +25,7 @@ import (
 
 	"github.com/connectedbbq/platform/pkg/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/pkg/pgtest"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
@@ -32,14 +33,38 @@ import (
 
 const adminToken = "test-admin-token"
 
-// kc is the real Keycloak of this test binary; every test gets its own realm in it.
-var kc *kctest.Keycloak
+// Shared by the tests of this binary: a real Keycloak (each test gets its own realm), a real Postgres
+// (each test its own database) and the user-service binary. Set once in TestMain, read-only after.
+var (
+	kc             *kctest.Keycloak
+	pg             *pgtest.Server
+	userServiceBin string
+)
 
-func TestMain(m *testing.M) { os.Exit(kctest.Main(m, &kc)) }
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "tenant-controller-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if userServiceBin, err = buildUserService(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if kc, err = kctest.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "start Keycloak:", err)
+		return 1
+	}
+	defer kc.Stop()
+	return pgtest.Main(m, &pg)
+}
 
 type harness struct {
 	k8s   client.Client
-	us    *fakeUserService
+	us    *userService
 	admin *keycloak.Client // the realm's master admin, to look at groups independently of the controller
 }
 
@@ -71,7 +96,7 @@ func start(t *testing.T) *harness {
 	}
 	// The controller signs in as the shipped realm's tenant-controller service account, with its real roles.
 	realm := kctest.NewRealm(t, kc, kctest.Options{})
-	h := &harness{us: newFakeUserService(t, adminToken), admin: realm.Admin(t)}
+	h := &harness{us: startUserService(t, userServiceBin, pg, realm, adminToken), admin: realm.Admin(t)}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
@@ -88,7 +113,7 @@ func start(t *testing.T) *harness {
 	hc := &http.Client{Timeout: 5 * time.Second}
 	r := &controller.TenantReconciler{
 		Client:      mgr.GetClient(),
-		UserService: userservice.New(h.us.srv.URL, adminToken, hc),
+		UserService: userservice.New(h.us.AdminURL, adminToken, hc),
 		Groups:      realm.ServiceClient(t, "tenant-controller"),
 		RetryAfter:  500 * time.Millisecond,
 	}
@@ -172,10 +197,9 @@ func TestTenantLifecycle(t *testing.T) {
 	}
 
 	eventually(t, "created tenant ready", func() (bool, string) { return h.synced(t, "acme", allTrue) })
-	want := userservice.Tenant{DisplayName: "ACME Grills", EmailDomains: []string{"acme.com"},
-		Admins: []string{"boss@acme.com"}}
-	if got, ok := h.us.get("acme"); !ok || !reflect.DeepEqual(got, want) {
-		t.Fatalf("user service tenant = %+v (present %v), want %+v", got, ok, want)
+	want := tenant{DisplayName: "ACME Grills", EmailDomains: []string{"acme.com"}, Admins: []string{"boss@acme.com"}}
+	if got, ok, err := h.us.get("acme"); err != nil || !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("user service tenant = %+v (present %v, %v), want %+v", got, ok, err, want)
 	}
 	got, _ := h.tenant(t, "acme")
 	group, err := h.admin.GetGroup(ctx, got.Status.KeycloakGroupID)
@@ -198,7 +222,10 @@ func TestTenantLifecycle(t *testing.T) {
 		t.Fatalf("update: %v", err)
 	}
 	eventually(t, "updated tenant synced", func() (bool, string) {
-		us, _ := h.us.get("acme")
+		us, _, err := h.us.get("acme")
+		if err != nil {
+			return false, err.Error()
+		}
 		if !us.Suspended || us.DisplayName != "ACME Smokers" || len(us.EmailDomains) != 2 {
 			return false, "user service still has " + us.DisplayName
 		}
@@ -217,8 +244,8 @@ func TestTenantLifecycle(t *testing.T) {
 		if _, ok := h.tenant(t, "acme"); ok {
 			return false, "resource still there"
 		}
-		if _, ok := h.us.get("acme"); ok {
-			return false, "user service still has acme"
+		if _, ok, err := h.us.get("acme"); ok || err != nil {
+			return false, fmt.Sprintf("user service still has acme (%v)", err)
 		}
 		if _, err := h.admin.GetGroup(ctx, groupID); !errors.Is(err, keycloak.ErrNotFound) {
 			return false, fmt.Sprintf("Keycloak group acme: %v", err)

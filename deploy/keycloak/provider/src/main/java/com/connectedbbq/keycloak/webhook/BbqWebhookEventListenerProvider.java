@@ -36,8 +36,9 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
         }
         try {
             String body = JsonSerialization.writeValueAsString(ModelToRepresentation.toRepresentation(event));
+            RealmModel realm = realm(event.getRealmId());
             enqueueAfterCommit(new Delivery(event.getId(), Delivery.EVENTS_PATH, event.getType().name(),
-                    event.getRealmId(), body, target(event.getRealmId())));
+                    name(realm, event.getRealmId()), body, target(realm)));
         } catch (IOException | RuntimeException e) {
             // Never break a registration because of the webhook; the reconciler reads the event store.
             LOG.warnf(e, "bbq-webhook: could not prepare %s %s", event.getType(), event.getId());
@@ -56,15 +57,23 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             }
             String body = JsonSerialization.writeValueAsString(rep);
             String kind = event.getResourceType() + "/" + event.getOperationType();
-            enqueueAfterCommit(new Delivery(event.getId(), Delivery.ADMIN_EVENTS_PATH, kind, event.getRealmId(),
-                    body, target(event.getRealmId())));
+            RealmModel realm = realm(event.getRealmId());
+            enqueueAfterCommit(new Delivery(event.getId(), Delivery.ADMIN_EVENTS_PATH, kind,
+                    name(realm, event.getRealmId()), body, target(realm)));
         } catch (IOException | RuntimeException e) {
             LOG.warnf(e, "bbq-webhook: could not prepare admin event %s", event.getId());
         }
     }
 
-    private WebhookConfig.Target target(String realmId) {
-        RealmModel realm = realmId == null ? null : session.realms().getRealm(realmId);
+    private RealmModel realm(String realmId) {
+        return realmId == null ? null : session.realms().getRealm(realmId);
+    }
+
+    private static String name(RealmModel realm, String realmId) {
+        return realm == null ? realmId : realm.getName();
+    }
+
+    private WebhookConfig.Target target(RealmModel realm) {
         if (realm == null) {
             return config.target(null, null);
         }

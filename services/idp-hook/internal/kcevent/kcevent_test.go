@@ -1,0 +1,111 @@
+package kcevent_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
+)
+
+// The fixtures are captured from a real Keycloak by pkg/kctest (see its capture test).
+func TestMapsCapturedKeycloakEvents(t *testing.T) {
+	tests := []struct {
+		file     string
+		admin    bool
+		kind     events.Kind
+		wantData string // canonical JSON of the payload, fields that matter
+	}{
+		{"register.json", false, events.UserRegistered, `{"userId":"cf076946-db3b-4884-9d29-675776f8505f","email":"ada.lovelace@example.com","userName":"ada.lovelace@example.com","name":"Ada Lovelace","realm":"8ef29ec1-a07b-4161-805a-8f634a19a562","method":"REGISTRATION_METHOD_SELF_SERVICE"}`},
+		{"verify_email.json", false, events.UserEmailVerified, ``},
+		{"update_profile.json", false, events.UserProfileUpdated, `{"userId":"cf076946-db3b-4884-9d29-675776f8505f","name":"Ada King","realm":"8ef29ec1-a07b-4161-805a-8f634a19a562"}`},
+		{"admin_user_create.json", true, events.UserRegistered, ``},
+		{"admin_user_update.json", true, events.UserProfileUpdated, `{"userId":"cf076946-db3b-4884-9d29-675776f8505f","email":"ada.lovelace@example.com","name":"Ada Lovelace","emailVerified":true,"realm":"8ef29ec1-a07b-4161-805a-8f634a19a562"}`},
+		{"admin_user_delete.json", true, events.IdPUserDeleted, ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := mapJSON(b, tt.admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Kind.Type != tt.kind.Type {
+				t.Fatalf("kind = %s, want %s", m.Kind.Type, tt.kind.Type)
+			}
+			if m.Meta.ID == "" || m.Meta.Subject == "" || m.Meta.Time.IsZero() {
+				t.Fatalf("incomplete envelope %+v", m.Meta)
+			}
+			if _, err := events.New(m.Kind, m.Meta, m.Data); err != nil {
+				t.Fatalf("not a valid CloudEvent: %v", err)
+			}
+			if tt.wantData != "" {
+				got, _ := protojson.Marshal(m.Data)
+				if !jsonEqual(t, got, []byte(tt.wantData)) {
+					t.Fatalf("data = %s\nwant  %s", got, tt.wantData)
+				}
+			}
+		})
+	}
+}
+
+func mapJSON(b []byte, admin bool) (kcevent.Mapped, error) {
+	if admin {
+		var e kcevent.AdminEvent
+		if err := json.Unmarshal(b, &e); err != nil {
+			return kcevent.Mapped{}, err
+		}
+		return kcevent.MapAdminEvent(e)
+	}
+	var e kcevent.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return kcevent.Mapped{}, err
+	}
+	return kcevent.MapEvent(e)
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		t.Fatalf("not JSON: %s / %s", a, b)
+	}
+	ax, _ := json.Marshal(x)
+	by, _ := json.Marshal(y)
+	return string(ax) == string(by)
+}
+
+// FuzzMap feeds arbitrary bodies to both mappers: they may refuse, never panic, and whatever
+// they accept must be a valid CloudEvent.
+func FuzzMap(f *testing.F) {
+	for _, name := range []string{"register.json", "verify_email.json", "update_profile.json", "admin_user_create.json", "admin_user_update.json", "admin_user_delete.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, name[:5] == "admin")
+	}
+	f.Fuzz(func(t *testing.T, body []byte, admin bool) {
+		m, err := mapJSON(body, admin)
+		if err != nil {
+			if !errors.Is(err, kcevent.ErrIgnored) && !errors.Is(err, kcevent.ErrInvalid) {
+				var syn *json.SyntaxError
+				var typ *json.UnmarshalTypeError
+				if !errors.As(err, &syn) && !errors.As(err, &typ) && err.Error() == "" {
+					t.Fatalf("unexplained error %v", err)
+				}
+			}
+			return
+		}
+		if _, err := events.New(m.Kind, m.Meta, m.Data); err != nil {
+			t.Fatalf("accepted %q but built no valid CloudEvent: %v", body, err)
+		}
+	})
+}
