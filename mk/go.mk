@@ -1,5 +1,7 @@
 # The Go services and shared packages: tests against real JetStream and Postgres, lint, generated code.
 GO_CORE := ./pkg/... ./services/idp-hook/... ./services/user-service/... ./dev/...
+# The Keycloak end-to-end tests start their own Keycloak; they run in test-keycloak-e2e.
+GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v /dev/kce2e)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 
 TEST_TARGETS += test-go
@@ -7,7 +9,7 @@ LINT_TARGETS += lint-go lint-proto
 
 .PHONY: test-go lint-go lint-proto generate
 test-go: ## unit and end-to-end tests of the pipeline (real NATS JetStream, real Postgres)
-	go test $(GO_TEST_FLAGS) $(GO_CORE)
+	go test $(GO_TEST_FLAGS) $(GO_TEST_PKGS)
 
 lint-go: tools
 	@unformatted=$$(gofmt -l $(GO_MODULES)); if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -21,6 +23,10 @@ lint-proto: tools ## buf lint, and buf breaking against main so a published even
 
 generate: tools ## regenerate pkg/gen from proto/
 	buf generate
+
+.PHONY: test-keycloak-e2e
+test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill
+	go test $(GO_TEST_FLAGS) ./dev/kce2e/
 
 BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline

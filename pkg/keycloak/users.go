@@ -85,8 +85,10 @@ func (c *Client) UpdateUser(ctx context.Context, id string, up UserUpdate) error
 			attrs[k] = v
 		}
 	}
-	u.Attributes = attrs
-	_, err = c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, u, nil)
+	// Only the profile goes back: fields left out (required actions, emailVerified, enabled) are kept by
+	// Keycloak, so a copy read before the person finished a required action cannot undo it.
+	body := map[string]any{"username": u.Username, "email": u.Email, "firstName": u.FirstName, "lastName": u.LastName, "attributes": attrs}
+	_, err = c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, body, nil)
 	return err
 }
 

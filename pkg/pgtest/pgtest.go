@@ -28,22 +28,30 @@ type Server struct {
 
 // Main starts a server, runs the tests and stops it. It returns the exit code for os.Exit.
 func Main(m *testing.M, srv **Server) int {
-	dir, err := os.MkdirTemp("", "pgtest-")
+	s, stop, err := Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: dir, Fast: true})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest: start postgres:", err)
-		return 1
-	}
-	defer pg.Stop()
-	*srv = &Server{PG: pg}
+	defer stop()
+	*srv = s
 	return m.Run()
+}
+
+// Start starts a server for a test binary that composes several harnesses in its TestMain.
+func Start() (*Server, func(), error) {
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: dir, Fast: true})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("start postgres: %w", err)
+	}
+	return &Server{PG: pg}, func() { _ = pg.Stop(); os.RemoveAll(dir) }, nil
 }
 
 // NewDatabase creates an empty database for t, dropped when t ends, and returns its URL.

@@ -1,6 +1,7 @@
 // Command idp-hook receives Keycloak's signed webhooks and publishes them as CloudEvents on the bus.
 //
-//	idp-hook [serve]   receive webhooks (default)
+//	idp-hook [serve]   receive webhooks, and reconcile with Keycloak's stored events (default)
+//	idp-hook backfill  publish a registration for every existing Keycloak user, then exit
 package main
 
 import (
@@ -12,16 +13,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/ops"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/config"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/receiver"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/reconcile"
 )
 
 func main() {
@@ -51,8 +55,8 @@ func run(ctx context.Context, args []string, environ map[string]string) error {
 	if len(args) > 0 {
 		cmd = args[0]
 	}
-	if cmd != "serve" {
-		return fmt.Errorf("unknown command %q (want serve)", cmd)
+	if cmd != "serve" && cmd != "backfill" {
+		return fmt.Errorf("unknown command %q (want serve or backfill)", cmd)
 	}
 	cfg, err := config.Load(environ)
 	if err != nil {
@@ -62,24 +66,56 @@ func run(ctx context.Context, args []string, environ map[string]string) error {
 	if err != nil {
 		return err
 	}
+	if cmd == "backfill" {
+		return backfill(ctx, cfg, log)
+	}
 	return serve(ctx, cfg, log)
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("idp-hook"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
-	defer nc.Drain() //nolint:errcheck // best effort at exit
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	if err := bus.Ensure(ctx, js, cfg.Bus); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func backfill(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.KeycloakURL == "" {
+		return errors.New("backfill needs KEYCLOAK_URL and the idp-hook client's credentials")
+	}
+	kc, err := keycloak.New(cfg.Keycloak())
+	if err != nil {
 		return err
 	}
+	nc, js, err := connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	start := time.Now()
+	walked, published, err := reconcile.Backfill(ctx, kc, bus.NewPublisher(js), log)
+	log.Info("backfill finished", "users", walked, "new_registrations", published, "duration", time.Since(start))
+	return err
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	nc, js, err := connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Drain() //nolint:errcheck // best effort at exit
 
 	reg := ops.NewRegistry()
 	mux := http.NewServeMux()
@@ -107,5 +143,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("idp-hook listening", "addr", srv.Addr(), "stream", cfg.Bus.Stream)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, cfg.ShutdownTimeout) })
+	if cfg.KeycloakURL == "" {
+		log.Warn("KEYCLOAK_URL is empty: no reconciliation; events lost by the webhook stay lost")
+		return g.Wait()
+	}
+	kc, err := keycloak.New(cfg.Keycloak())
+	if err != nil {
+		return err
+	}
+	kv, err := reconcile.EnsureBucket(ctx, js, cfg.CheckpointBucket, cfg.Bus.Replicas)
+	if err != nil {
+		return err
+	}
+	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap)
+	g.Go(func() error { return rec.Run(ctx, cfg.ReconcileInterval) })
 	return g.Wait()
 }

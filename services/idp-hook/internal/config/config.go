@@ -9,6 +9,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
 
@@ -24,6 +25,15 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	Bus             bus.Config
+
+	// Reconciliation and backfill read Keycloak's admin API; reconciliation is off when KEYCLOAK_URL is empty.
+	KeycloakURL          string        `env:"KEYCLOAK_URL"`
+	KeycloakRealm        string        `env:"KEYCLOAK_REALM" envDefault:"bbq"`
+	KeycloakClientID     string        `env:"KEYCLOAK_CLIENT_ID" envDefault:"idp-hook"`
+	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET,unset"`
+	ReconcileInterval    time.Duration `env:"RECONCILE_INTERVAL" envDefault:"30s"`
+	ReconcileOverlap     time.Duration `env:"RECONCILE_OVERLAP" envDefault:"2m"`
+	CheckpointBucket     string        `env:"RECONCILE_BUCKET" envDefault:"idp-hook"`
 
 	Secrets []webhook.Secret `env:"-"`
 }
@@ -56,8 +66,22 @@ func (c *Config) validate() error {
 	if c.PublishTimeout <= 0 || c.RetryAfter < time.Second {
 		errs = append(errs, errors.New("PUBLISH_TIMEOUT must be positive and RETRY_AFTER at least 1s"))
 	}
+	if c.KeycloakURL != "" {
+		if err := c.Keycloak().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("KEYCLOAK_*: %w", err))
+		}
+		if c.ReconcileInterval < time.Second || c.ReconcileOverlap < 0 || c.ReconcileOverlap+c.ReconcileInterval >= c.Bus.DuplicateWindow {
+			errs = append(errs, fmt.Errorf("RECONCILE_INTERVAL (%s) must be at least 1s and, with RECONCILE_OVERLAP (%s), stay within BUS_DUPLICATE_WINDOW (%s)",
+				c.ReconcileInterval, c.ReconcileOverlap, c.Bus.DuplicateWindow))
+		}
+	}
 	if err := c.Bus.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Keycloak is the admin client configuration of reconciliation and backfill.
+func (c Config) Keycloak() keycloak.Config {
+	return keycloak.Config{BaseURL: c.KeycloakURL, Realm: c.KeycloakRealm, ClientID: c.KeycloakClientID, ClientSecret: c.KeycloakClientSecret}
 }
