@@ -428,4 +428,3 @@ func writeSection(path, section string) error {
 	s = s[:i+len(beginMark)] + "\n" + section + s[j:]
 	return os.WriteFile(path, []byte(s), 0o644)
 }
-
