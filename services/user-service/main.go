@@ -177,7 +177,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.ShutdownTimeout) })
-	if cfg.AdminAddr != "" {
+	if cfg.AdminToken == "" {
+		log.Warn("ADMIN_TOKEN is empty: the admin API (declared tenants) is off")
+	} else {
 		adminMux := http.NewServeMux()
 		admin.New(cfg.AdminToken, db, log).Mount(adminMux)
 		adminSrv, err := ops.Listen(cfg.AdminAddr, adminMux)

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/envconfig"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
@@ -41,8 +40,8 @@ type Config struct {
 // Load reads and validates the environment.
 func Load(environ map[string]string) (Config, error) {
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+	if err := envconfig.Load(&c, environ); err != nil {
+		return Config{}, err
 	}
 	return c, c.validate()
 }

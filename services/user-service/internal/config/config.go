@@ -8,9 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/envconfig"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 )
 
@@ -18,7 +17,7 @@ import (
 type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
 	AdminAddr       string        `env:"ADMIN_ADDR" envDefault:":8081"`
-	AdminToken      string        `env:"ADMIN_TOKEN,unset"`
+	AdminToken      string        `env:"ADMIN_TOKEN,unset"` // empty: no admin API
 	DatabaseURL     string        `env:"DATABASE_URL,required,unset"`
 	DBMaxConns      int32         `env:"DB_MAX_CONNS" envDefault:"16"`
 	MigrateOnStart  bool          `env:"MIGRATE_ON_START" envDefault:"true"`
@@ -52,8 +51,8 @@ type Config struct {
 // Load reads and validates the environment.
 func Load(environ map[string]string) (Config, error) {
 	var c Config
-	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+	if err := envconfig.Load(&c, environ); err != nil {
+		return Config{}, err
 	}
 	return c, c.Validate()
 }
@@ -64,8 +63,8 @@ func (c Config) Validate() error {
 	if _, err := url.Parse(c.DatabaseURL); err != nil {
 		errs = append(errs, errors.New("DATABASE_URL is not a URL"))
 	}
-	if c.AdminAddr != "" && len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("ADMIN_TOKEN must be at least 16 characters (or set ADMIN_ADDR empty to disable the admin API)"))
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("ADMIN_TOKEN must be at least 16 characters (leave it empty to turn the admin API off)"))
 	}
 	if u, err := url.Parse(c.OIDCIssuer); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("OIDC_ISSUER %q is not an absolute URL", c.OIDCIssuer))

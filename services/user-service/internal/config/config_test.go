@@ -1,0 +1,63 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/connectedbbq/platform/services/user-service/internal/config"
+)
+
+func TestLoad(t *testing.T) {
+	valid := map[string]string{"DATABASE_URL": "postgres://u:hunter2@db/users", "NATS_URL": "nats://nats:4222",
+		"OIDC_ISSUER": "https://example.com/auth/realms/bbq", "ADMIN_TOKEN": "0123456789abcdef0123"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range valid {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "<unset>" {
+				delete(m, kv[i])
+				continue
+			}
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name, wantErr string
+		env           map[string]string
+	}{
+		{"defaults", "", valid},
+		{"admin API off without a token", "", with("ADMIN_TOKEN", "<unset>")},
+		{"no DATABASE_URL", "DATABASE_URL", with("DATABASE_URL", "<unset>")},
+		{"no NATS_URL", "NATS_URL", with("NATS_URL", "<unset>")},
+		{"no issuer", "OIDC_ISSUER", with("OIDC_ISSUER", "<unset>")},
+		{"relative issuer", "OIDC_ISSUER", with("OIDC_ISSUER", "/realms/bbq")},
+		{"alg none", "OIDC_ALGORITHMS", with("OIDC_ALGORITHMS", "RS256,none")},
+		{"symmetric algorithm", "OIDC_ALGORITHMS", with("OIDC_ALGORITHMS", "HS256")},
+		{"short admin token", "ADMIN_TOKEN", with("ADMIN_TOKEN", "short")},
+		{"no workers", "CONSUMER_WORKERS", with("CONSUMER_WORKERS", "0")},
+		{"bad back-off", "CONSUMER_BACKOFF", with("CONSUMER_BACKOFF", "soon")},
+		{"keycloak without secret", "ClientSecret", with("KEYCLOAK_URL", "http://kc/auth")},
+		{"tiny pool", "DB_MAX_CONNS", with("DB_MAX_CONNS", "1")},
+		{"bad bus limit", "BUS_MAX_BYTES", with("BUS_MAX_BYTES", "0")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(tt.env)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Load error = %v, want one mentioning %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatal("the error reveals the database password")
+			}
+		})
+	}
+}
