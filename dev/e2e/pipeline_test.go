@@ -49,33 +49,48 @@ func TestSignUpBecomesOneActiveUserWithTenantAndOneUserCreated(t *testing.T) {
 	}
 }
 
-// user-service is killed (SIGKILL) in the middle of a stream of sign-ups and restarted: every
-// user ends active exactly once, with exactly one UserCreated.
-func TestUserServiceKilledMidStreamLosesAndDuplicatesNothing(t *testing.T) {
-	// Messages the killed process held are redelivered after the ack wait.
-	e := newEnv(t, map[string]string{"CONSUMER_ACK_WAIT": "2s"})
-	const n = 200
-	for i := range n {
-		user, email := fmt.Sprintf("u%03d", i), fmt.Sprintf("u%03d@example.com", i)
-		e.mustPost(eventsPath, "r"+user, kcEvent("reg-"+user, "REGISTER", user, email))
-		e.mustPost(eventsPath, "v"+user, kcEvent("ver-"+user, "VERIFY_EMAIL", user, email))
-		if i == n/2 {
-			e.p.UserService.Kill()
-		}
+// user-service is killed (SIGKILL) or stopped (SIGTERM) in the middle of a stream of sign-ups and
+// restarted: every user ends active exactly once, with exactly one UserCreated.
+func TestUserServiceRestartedMidStreamLosesAndDuplicatesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(e *env)
+	}{
+		{"killed", func(e *env) { e.p.UserService.Kill() }},
+		{"stopped gracefully", func(e *env) {
+			if err := e.p.UserService.Stop(20 * time.Second); err != nil {
+				e.t.Errorf("graceful stop: %v", err)
+			}
+		}},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := e.p.UserService.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.eventually(30*time.Second, "all users created", func() bool { return len(e.userCreated()) == n })
-	time.Sleep(time.Second)
-	for user, c := range e.userCreated() {
-		if c != 1 {
-			t.Errorf("user %s: %d UserCreated events", user, c)
-		}
-	}
-	if got := e.scalar(`SELECT count(*) FROM users WHERE status = 'active'`); got != n {
-		t.Fatalf("%d active users, want %d", got, n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Messages a killed process held are redelivered after the ack wait.
+			e := newEnv(t, map[string]string{"CONSUMER_ACK_WAIT": "2s"})
+			const n = 200
+			for i := range n {
+				user, email := fmt.Sprintf("u%03d", i), fmt.Sprintf("u%03d@example.com", i)
+				e.mustPost(eventsPath, "r"+user, kcEvent("reg-"+user, "REGISTER", user, email))
+				e.mustPost(eventsPath, "v"+user, kcEvent("ver-"+user, "VERIFY_EMAIL", user, email))
+				if i == n/2 {
+					tt.stop(e)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := e.p.UserService.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.eventually(30*time.Second, "all users created", func() bool { return len(e.userCreated()) == n })
+			time.Sleep(time.Second)
+			for user, c := range e.userCreated() {
+				if c != 1 {
+					t.Errorf("user %s: %d UserCreated events", user, c)
+				}
+			}
+			if got := e.scalar(`SELECT count(*) FROM users WHERE status = 'active'`); got != n {
+				t.Fatalf("%d active users, want %d", got, n)
+			}
+		})
 	}
 }
