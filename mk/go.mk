@@ -28,6 +28,10 @@ generate: tools ## regenerate pkg/gen from proto/
 test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill
 	go test $(GO_TEST_FLAGS) ./dev/kce2e/
 
+.PHONY: test-faults
+test-faults: ## 2,000 sign-ups while services, NATS and Postgres are killed and restarted (300 in make test)
+	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./dev/faults/ | grep -v '^=== '
+
 BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline
 bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md

@@ -131,9 +131,9 @@ func (p *Postgres) Stop() error {
 	return nil
 }
 
-// Kill ends the server with SIGKILL, as a crash would.
+// Kill ends the server and its backends with SIGKILL, as a crash of the machine would.
 func (p *Postgres) Kill() {
-	_ = p.cmd.Process.Kill()
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
 
