@@ -4,7 +4,7 @@ GO_CORE := ./pkg/... ./services/idp-hook/... ./services/user-service/... ./dev/.
 GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v /dev/kce2e)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 
-TEST_TARGETS += test-go
+TEST_TARGETS += test-go test-keycloak-e2e
 LINT_TARGETS += lint-go lint-proto
 
 .PHONY: test-go lint-go lint-proto generate
