@@ -44,3 +44,6 @@ bench-dashboard: web ## print the production bundle size
 	done; printf 'dashboard bundle: %-36s %8d B  gzip %7d B\n' TOTAL "$$total" "$$gz"
 
 BENCH_TARGETS += bench-dashboard
+
+# test-dashboard-e2e needs the whole local stack (make run); it joins TEST_TARGETS once that starts reliably.
+TEST_TARGETS += test-dashboard

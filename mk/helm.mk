@@ -20,7 +20,7 @@ helm-lint: ## helm lint --strict and kube-score on every value set
 	    | grep -E '^\[(CRITICAL|WARNING)\]' | sort | uniq -c | sort -rn || true; \
 	done
 
-test-helm: ## install the chart into a real kube-apiserver + etcd for every value set; upgrade keeps secrets
+test-helm: ## helm lint --strict, kube-score (0 critical), and installs into a real kube-apiserver + etcd
 	@assets=$$(scripts/setup-helm.sh | tail -n1); \
 	cd $(HELM_TEST_DIR) && KUBEBUILDER_ASSETS=$$assets HELM=$$(command -v helm) go test -count=1 -timeout 20m ./...
 
@@ -29,7 +29,7 @@ chart: ## package the chart into out/
 	@mkdir -p out
 	helm package $(CHART) -d out
 
-images-build: ## build every image with docker, podman or buildah (tags = the chart's appVersion)
+images-build: ## build every image with docker or podman (tags = the chart's appVersion)
 	@builder=""; \
 	for b in docker podman; do \
 	  if command -v $$b >/dev/null && $$b info >/dev/null 2>&1; then builder=$$b; break; fi; \
@@ -40,8 +40,10 @@ images-build: ## build every image with docker, podman or buildah (tags = the ch
 	fi; \
 	set -x; \
 	$$builder build -f build/Dockerfile.go --build-arg MODULE=services/idp-hook --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE_REGISTRY)/idp-hook:$(IMAGE_TAG) .; \
-	$$builder build -f build/Dockerfile.go --build-arg MODULE=services/user-service --build-arg PKG=./cmd/user-service --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE_REGISTRY)/user-service:$(IMAGE_TAG) .; \
+	$$builder build -f build/Dockerfile.go --build-arg MODULE=services/user-service --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE_REGISTRY)/user-service:$(IMAGE_TAG) .; \
 	$$builder build -f build/Dockerfile.go --build-arg MODULE=services/tenant-controller --build-arg PKG=./cmd --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE_REGISTRY)/tenant-controller:$(IMAGE_TAG) .; \
 	$$builder build -f build/Dockerfile.dashboard --build-arg VERSION=$(IMAGE_TAG) -t $(IMAGE_REGISTRY)/dashboard:$(IMAGE_TAG) .; \
 	$$builder build -f build/Dockerfile.keycloak-provider -t $(IMAGE_REGISTRY)/keycloak-provider:$(IMAGE_TAG) .
 IMAGE_TARGETS += images-build
+LINT_TARGETS += helm-lint
+TEST_TARGETS += test-helm

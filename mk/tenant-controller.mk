@@ -12,6 +12,6 @@ tenant-controller-generate: ## regenerate DeepCopy, the Tenant CRD (into the cha
 
 test-tenant-controller: ## envtest: Tenant create/update/delete against a real kube-apiserver + etcd
 	@assets=$$(scripts/setup-helm.sh | tail -n1); \
-	cd $(TC_DIR) && KUBEBUILDER_ASSETS=$$assets go test -count=1 -race ./...
+	cd $(TC_DIR) && KUBEBUILDER_ASSETS=$$assets go test -count=1 -timeout 15m ./...
 
 TEST_TARGETS += test-tenant-controller

@@ -87,13 +87,7 @@ func (r *Realm) SignUp(t testing.TB, email, password, name string) *Session {
 	t.Helper()
 	s := &Session{Email: email, Password: password, Name: name, HTTP: r.Browser(), realm: r,
 		verifier: randomToken(32), state: randomToken(12)}
-	sum := sha256.Sum256([]byte(s.verifier))
-	q := url.Values{
-		"client_id": {"dashboard"}, "response_type": {"code"}, "scope": {"openid email profile"},
-		"redirect_uri": {r.RedirectURIs[0]}, "state": {s.state}, "nonce": {randomToken(12)},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-	}
-	page := s.get(t, r.Issuer+"/protocol/openid-connect/registrations?"+q.Encode())
+	page := s.get(t, r.Issuer+"/protocol/openid-connect/registrations?"+s.authParams().Encode())
 	action, ok := formAction(page.body, "kc-register-form")
 	if !ok {
 		t.Fatalf("kctest: no registration form at %s:\n%s", page.url, snippet(page.body))
@@ -108,6 +102,34 @@ func (r *Realm) SignUp(t testing.TB, email, password, name string) *Session {
 		t.Fatalf("kctest: registration of %s refused: %s", email, pageErrors(page.body))
 	}
 	return s
+}
+
+// authParams are the dashboard's authorization request parameters (code flow, PKCE S256).
+func (s *Session) authParams() url.Values {
+	sum := sha256.Sum256([]byte(s.verifier))
+	return url.Values{
+		"client_id": {"dashboard"}, "response_type": {"code"}, "scope": {"openid email profile"},
+		"redirect_uri": {s.realm.RedirectURIs[0]}, "state": {s.state}, "nonce": {randomToken(12)},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+}
+
+// DeleteAccount deletes the signed-in person's own account through Keycloak's delete_account application-
+// initiated action (a user event DELETE_ACCOUNT). The realm needs Options.AllowDeleteAccount, and the session
+// must be signed in (after FollowVerification).
+func (s *Session) DeleteAccount(t testing.TB) {
+	t.Helper()
+	q := s.authParams()
+	q.Set("kc_action", "delete_account")
+	page := s.get(t, s.realm.Issuer+"/protocol/openid-connect/auth?"+q.Encode())
+	if login, ok := formAction(page.body, "kc-form-login"); ok { // no SSO session (or too old): sign in again
+		page = s.post(t, login, url.Values{"username": {s.Email}, "password": {s.Password}})
+	}
+	action, ok := formAction(page.body, "kc-deleteaccount-form")
+	if !ok {
+		t.Fatalf("kctest: no delete-account form for %s at %s:\n%s", s.Email, page.url, snippet(page.body))
+	}
+	s.post(t, action, url.Values{})
 }
 
 // VerificationMail waits for the verification mail to the session's address.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/http"
 	"os"
@@ -29,7 +30,8 @@ func TestMain(m *testing.M) { os.Exit(kctest.Main(m, &kc)) }
 // claim after write-back, and captures the payloads as idp-hook's fixtures.
 func TestSignUpDeliversSignedWebhooks(t *testing.T) {
 	recv := kctest.NewReceiver(t)
-	realm := kctest.NewRealm(t, kc, kctest.Options{WebhookURL: recv.URL, WebhookSecrets: recv.Secrets})
+	realm := kctest.NewRealm(t, kc, kctest.Options{WebhookURL: recv.URL, WebhookSecrets: recv.Secrets,
+		AllowDeleteAccount: true})
 	const wait = 30 * time.Second
 	ctx := context.Background()
 	email := "ada.lovelace@example.com"
@@ -60,7 +62,19 @@ func TestSignUpDeliversSignedWebhooks(t *testing.T) {
 	if err := us.SetAttribute(ctx, uid, "tenant", "tenant-0001"); err != nil {
 		t.Fatal(err)
 	}
-	adminUpdate := recv.Wait(t, wait, kctest.AdminUserEvent("UPDATE", uid))
+	writeback := recv.Wait(t, wait, kctest.AdminUserEvent("UPDATE", uid))
+	// An admin saving the user in the console PUTs the whole representation (with emailVerified, enabled...).
+	var full map[string]any
+	userPath := "/admin/realms/" + realm.Name + "/users/" + uid
+	if err := kc.AdminRequest(ctx, http.MethodGet, userPath, nil, &full); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.AdminRequest(ctx, http.MethodPut, userPath, full, nil); err != nil {
+		t.Fatal(err)
+	}
+	adminUpdate := recv.Wait(t, wait, func(d kctest.Delivery) bool {
+		return kctest.AdminUserEvent("UPDATE", uid)(d) && d.ID != writeback.ID
+	})
 	user, err := us.GetUser(ctx, uid)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +108,13 @@ func TestSignUpDeliversSignedWebhooks(t *testing.T) {
 	}
 	adminDelete := recv.Wait(t, wait, kctest.AdminUserEvent("DELETE", other))
 
-	for _, d := range []kctest.Delivery{register, verify, updateProfile, adminCreate, adminUpdate, adminDelete} {
+	s.DeleteAccount(t)
+	deleteAccount := recv.Wait(t, wait, kctest.UserEvent("DELETE_ACCOUNT", uid))
+	if _, err := us.GetUser(ctx, uid); !errors.Is(err, keycloak.ErrNotFound) {
+		t.Errorf("user after DELETE_ACCOUNT: err = %v, want ErrNotFound", err)
+	}
+
+	for _, d := range []kctest.Delivery{register, verify, updateProfile, adminCreate, writeback, adminUpdate, adminDelete, deleteAccount} {
 		if d.Attempt != 1 || d.Status != http.StatusAccepted {
 			t.Errorf("%s %s: attempt %d status %d", d.Type, d.OperationType, d.Attempt, d.Status)
 		}
@@ -103,6 +123,8 @@ func TestSignUpDeliversSignedWebhooks(t *testing.T) {
 		writeFixtures(t, map[string]kctest.Delivery{
 			"register": register, "verify_email": verify, "update_profile": updateProfile,
 			"admin_user_create": adminCreate, "admin_user_update": adminUpdate, "admin_user_delete": adminDelete,
+			"admin_user_update_writeback": writeback,
+			"delete_account":              deleteAccount,
 		})
 	}
 }

@@ -33,6 +33,10 @@ type Options struct {
 	WebhookURL     string   // idp-hook base URL: the realm attribute bbqWebhookUrl
 	WebhookSecrets []string // whsec_ secrets: bbqWebhookSecrets
 	RedirectURIs   []string // the dashboard client's redirect URIs; default DefaultRedirectURI
+	// AllowDeleteAccount enables the delete_account required action and gives every new user the account
+	// role delete-account, so Session.DeleteAccount can produce a real DELETE_ACCOUNT event. The shipped realm
+	// leaves both off (see docs/keycloak.md).
+	AllowDeleteAccount bool
 	// Realm changes the parsed realm representation before it is created.
 	Realm func(rep map[string]any)
 }
@@ -62,6 +66,9 @@ func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
 	if r.Name == "" {
 		r.Name = realmName(t.Name())
 	}
+	if len(r.Name) > 36 {
+		t.Fatalf("kctest: realm name %q is longer than 36 characters (it is also the realm id)", r.Name)
+	}
 	if len(r.RedirectURIs) == 0 {
 		r.RedirectURIs = []string{DefaultRedirectURI}
 	}
@@ -74,6 +81,11 @@ func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
 	defer cancel()
 	if err := kc.adminDo(ctx, http.MethodPost, "/admin/realms", rep); err != nil {
 		t.Fatalf("kctest: create realm %s: %v", r.Name, err)
+	}
+	if opts.AllowDeleteAccount {
+		if err := kc.allowDeleteAccount(ctx, r.Name); err != nil {
+			t.Fatalf("kctest: allow delete account in %s: %v", r.Name, err)
+		}
 	}
 	t.Cleanup(func() {
 		if os.Getenv(EnvKeep) != "" {
@@ -130,6 +142,7 @@ func (r *Realm) representation(opts Options) (map[string]any, error) {
 	if err := json.Unmarshal([]byte(resolved), &rep); err != nil {
 		return nil, fmt.Errorf("parse realm: %w", err)
 	}
+	rep["id"] = r.Name // events carry realmId; equal to the name, as in the shipped realm
 	rep["realm"] = r.Name
 	rep["displayName"] = r.Name
 	attrs, _ := rep["attributes"].(map[string]any)
@@ -200,8 +213,43 @@ func (r *Realm) ServiceClient(t testing.TB, clientID string) *keycloak.Client {
 	return c
 }
 
+func (k *Keycloak) allowDeleteAccount(ctx context.Context, realm string) error {
+	base := "/admin/realms/" + realm
+	var action map[string]any
+	if err := k.adminJSON(ctx, http.MethodGet, base+"/authentication/required-actions/delete_account", nil, &action); err != nil {
+		return err
+	}
+	action["enabled"] = true
+	if err := k.adminDo(ctx, http.MethodPut, base+"/authentication/required-actions/delete_account", action); err != nil {
+		return err
+	}
+	var clients []map[string]any
+	if err := k.adminJSON(ctx, http.MethodGet, base+"/clients?clientId=account", nil, &clients); err != nil || len(clients) == 0 {
+		return fmt.Errorf("account client: %v", err)
+	}
+	var role, defaults map[string]any
+	if err := k.adminJSON(ctx, http.MethodGet, fmt.Sprintf("%s/clients/%s/roles/delete-account", base, clients[0]["id"]), nil, &role); err != nil {
+		return err
+	}
+	if err := k.adminJSON(ctx, http.MethodGet, base+"/roles/default-roles-"+realm, nil, &defaults); err != nil {
+		return err
+	}
+	return k.adminDo(ctx, http.MethodPost, fmt.Sprintf("%s/roles-by-id/%s/composites", base, defaults["id"]), []any{role})
+}
+
+// AdminRequest sends one request to the admin REST API as the master admin (path from the base URL, e.g.
+// "/admin/realms/x/users/id") and decodes the JSON answer into out when it is not nil.
+func (k *Keycloak) AdminRequest(ctx context.Context, method, path string, in, out any) error {
+	return k.adminJSON(ctx, method, path, in, out)
+}
+
 // adminDo sends one master-admin request (realm create/delete).
 func (k *Keycloak) adminDo(ctx context.Context, method, path string, body any) error {
+	return k.adminJSON(ctx, method, path, body, nil)
+}
+
+// adminJSON sends one master-admin request and decodes the answer into out (when not nil).
+func (k *Keycloak) adminJSON(ctx context.Context, method, path string, body, out any) error {
 	tok, err := k.adminToken(ctx)
 	if err != nil {
 		return err
@@ -225,9 +273,12 @@ func (k *Keycloak) adminDo(ctx context.Context, method, path string, body any) e
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data)
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data[:min(len(data), 2048)])
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
 	}
 	return nil
 }
@@ -247,8 +298,8 @@ var (
 
 func realmName(testName string) string {
 	n := strings.Trim(nameCleanRE.ReplaceAllString(strings.ToLower(testName), "-"), "-")
-	if len(n) > 30 {
-		n = n[:30]
+	if len(n) > 26 { // the realm id is the name, and Keycloak's id columns hold 36 characters
+		n = strings.TrimRight(n[:26], "-")
 	}
 	return "t-" + n + "-" + strings.ToLower(randomToken(4))
 }

@@ -1,102 +1,60 @@
 package server
 
-// A real Keycloak for the server tests: started once per package run from the cached distribution with
-// deploy/keycloak/scripts/keycloak.sh (or reused from KEYCLOAK_TEST_URL), with a fresh realm per test.
+// The server tests run against a real Keycloak from pkg/kctest (one per test binary, a fresh realm per test
+// made from the shipped deploy/keycloak/realm/bbq-realm.json), with the realm's frontend URL set to the
+// dashboard's /auth proxy, as `make run` and the chart do with Keycloak's --hostname.
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/connectedbbq/platform/dashboard/internal/session"
+	"github.com/connectedbbq/platform/pkg/kctest"
 )
 
 type keycloak struct {
-	base   string // internal base, incl. /auth
-	client *http.Client
+	kc *kctest.Keycloak
 }
 
-// startKeycloak starts Keycloak and returns it with a stop function; logs go to a file whose path is printed on failure.
-func startKeycloak() (*keycloak, func(), error) {
-	kc := &keycloak{client: &http.Client{Timeout: 30 * time.Second}}
-	if u := os.Getenv("KEYCLOAK_TEST_URL"); u != "" {
-		kc.base = strings.TrimRight(u, "/")
-		return kc, func() {}, kc.waitReady(2 * time.Minute)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy", "keycloak", "scripts", "keycloak.sh")
-	httpPort, mgmtPort := freePort(), freePort()
-	// keycloak.sh builds (augments) Keycloak once into the cache; each start gets its own data home.
-	inst, err := os.MkdirTemp("", "dashboard-kc-")
-	if err != nil {
-		return nil, nil, err
-	}
-	logPath := filepath.Join(inst, "keycloak.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	cmd := exec.Command("bash", script, "start")
-	cmd.Env = append(os.Environ(), "KC_IMPORT_REALM=false", "KC_INSTANCE_DIR="+filepath.Join(inst, "home"), "KC_HOSTNAME=",
-		fmt.Sprintf("KC_PORT=%d", httpPort), fmt.Sprintf("KC_MANAGEMENT_PORT=%d", mgmtPort),
-		"KC_BOOTSTRAP_ADMIN_USERNAME=admin", "KC_BOOTSTRAP_ADMIN_PASSWORD=admin")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group so stop reaches java; Pdeathsig so a killed test binary leaves no server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start keycloak: %w", err)
-	}
-	stop := func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		logf.Close()
-		os.RemoveAll(inst)
-	}
-	kc.base = fmt.Sprintf("http://127.0.0.1:%d/auth", httpPort)
-	if err := kc.waitReady(4 * time.Minute); err != nil {
-		tail, _ := os.ReadFile(logPath)
-		stop()
-		return nil, nil, fmt.Errorf("%w\nkeycloak log tail:\n%s", err, lastLines(string(tail), 40))
-	}
-	return kc, stop, nil
-}
-
-func (kc *keycloak) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if resp, err := kc.client.Get(kc.base + "/realms/master/.well-known/openid-configuration"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	return fmt.Errorf("keycloak at %s not ready after %s", kc.base, limit)
-}
-
-func (kc *keycloak) adminToken(t *testing.T) string {
+// testRealm makes a realm whose public URL is dashboardURL/auth, whose `dashboard` client redirects to
+// dashboardURL, and which holds one verified user (pat@example.com). It returns the realm's name.
+func (k *keycloak) testRealm(t *testing.T, dashboardURL string, accessTokenLifespan int) string {
 	t.Helper()
-	form := url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {"admin"}, "password": {"admin"}}
-	resp, err := kc.client.PostForm(kc.base+"/realms/master/protocol/openid-connect/token", form)
+	r := kctest.NewRealm(t, k.kc, kctest.Options{
+		// Short names: with the shipped realm, Keycloak refuses names of ~39 characters ("Database operation failed").
+		Name:         "dash-" + session.RandomToken(6),
+		RedirectURIs: []string{dashboardURL + "/login/callback"},
+		Realm: func(rep map[string]any) {
+			attrs, _ := rep["attributes"].(map[string]any)
+			if attrs == nil {
+				attrs = map[string]any{}
+			}
+			attrs["frontendUrl"] = dashboardURL + "/auth"
+			rep["attributes"] = attrs
+			rep["accessTokenLifespan"] = accessTokenLifespan
+			rep["bruteForceProtected"] = false
+			rep["users"] = []map[string]any{{
+				"username": "pat@example.com", "email": "pat@example.com", "emailVerified": true, "enabled": true,
+				"firstName": "Pat", "lastName": "Griller",
+				"credentials": []map[string]any{{"type": "password", "value": "Str0ng!Passw0rd", "temporary": false}},
+			}}
+		},
+	})
+	return r.Name
+}
+
+func (k *keycloak) base() string { return k.kc.URL }
+
+func (k *keycloak) adminToken(t *testing.T) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"}, "username": {k.kc.AdminUser}, "password": {k.kc.AdminPassword}}
+	resp, err := http.PostForm(k.kc.URL+"/realms/master/protocol/openid-connect/token", form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,18 +68,20 @@ func (kc *keycloak) adminToken(t *testing.T) string {
 	return tok.AccessToken
 }
 
-// admin calls the admin REST API and decodes the JSON answer into out (if not nil).
-func (kc *keycloak) admin(t *testing.T, method, path string, body, out any) int {
+// admin calls Keycloak's admin REST API and decodes the JSON answer into out (if not nil).
+func (k *keycloak) admin(t *testing.T, method, path string, body, out any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequestWithContext(context.Background(), method, kc.base+"/admin"+path, rd)
-	req.Header.Set("Authorization", "Bearer "+kc.adminToken(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, k.kc.URL+"/admin"+path, rd)
+	req.Header.Set("Authorization", "Bearer "+k.adminToken(t))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := kc.client.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,45 +95,4 @@ func (kc *keycloak) admin(t *testing.T, method, path string, body, out any) int 
 			t.Fatalf("admin %s %s: decode: %v", method, path, err)
 		}
 	}
-	return resp.StatusCode
-}
-
-// testRealm makes a realm whose public URL is the dashboard's /auth (like the bbq realm with --hostname),
-// a public PKCE client `dashboard`, and one verified user. It is deleted when the test ends.
-func (kc *keycloak) testRealm(t *testing.T, dashboardURL string, accessTokenLifespan int) (realm string) {
-	t.Helper()
-	realm = fmt.Sprintf("dash-%d", time.Now().UnixNano())
-	kc.admin(t, "POST", "/realms", map[string]any{
-		"realm": realm, "enabled": true, "registrationAllowed": true, "accessTokenLifespan": accessTokenLifespan,
-		"attributes": map[string]string{"frontendUrl": dashboardURL + "/auth"},
-		"clients": []map[string]any{{
-			"clientId": "dashboard", "publicClient": true, "standardFlowEnabled": true, "directAccessGrantsEnabled": false,
-			"redirectUris": []string{dashboardURL + "/login/callback"}, "webOrigins": []string{dashboardURL},
-			"attributes": map[string]string{"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": dashboardURL + "/"},
-		}},
-		"users": []map[string]any{{
-			"username": "pat@example.com", "email": "pat@example.com", "emailVerified": true, "enabled": true,
-			"firstName": "Pat", "lastName": "Griller",
-			"credentials": []map[string]any{{"type": "password", "value": "Str0ng!Passw0rd", "temporary": false}},
-		}},
-	}, nil)
-	t.Cleanup(func() { kc.admin(t, "DELETE", "/realms/"+realm, nil, nil) })
-	return realm
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

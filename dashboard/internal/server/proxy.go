@@ -1,17 +1,26 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 )
 
+// noTenantClaim is user-service's problem type for a token issued before the user's tenant was assigned
+// (right after sign-up): a refreshed token carries the claim.
+const noTenantClaim = "urn:bbq:problem:no-tenant-claim"
+
 // apiProxy forwards /api/* to user-service as /* with the session's access token. Requests without a
 // session get 401 JSON; state-changing ones also need the CSRF token. Cookies and any Authorization header
 // from the browser are dropped, so a caller can only ever act as the session's user.
 func (s *Server) apiProxy(target *url.URL) http.Handler {
 	rp := &httputil.ReverseProxy{
+		Transport: tenantRetry{next: http.DefaultTransport},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.URL.Path = singleJoin(target.Path, strings.TrimPrefix(pr.In.URL.Path, "/api"))
@@ -43,8 +52,47 @@ func (s *Server) apiProxy(target *url.URL) http.Handler {
 			writeProblem(w, http.StatusForbidden, "CSRF check failed", "The request did not come from this dashboard.")
 			return
 		}
-		rp.ServeHTTP(w, r.WithContext(withBearer(r.Context(), sess.AccessToken)))
+		ctx := withBearer(r.Context(), sess.AccessToken)
+		ctx = context.WithValue(ctx, refresherKey{}, func() (string, error) {
+			fresh, err := s.refresh(r.Context(), sess)
+			if err != nil {
+				return "", err
+			}
+			s.metrics.refreshes.WithLabelValues("tenant_claim").Inc()
+			return fresh.AccessToken, s.codec.Write(w, r, sessionCookie, fresh, s.cfg.SessionTTL)
+		})
+		rp.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+type refresherKey struct{}
+
+// tenantRetry repeats a safe request once with refreshed tokens when user-service answers that the token
+// predates the user's tenant. The refresher (from the request context) also stores the new session cookie;
+// the reverse proxy has not written the response headers yet when the transport returns.
+type tenantRetry struct{ next http.RoundTripper }
+
+func (t tenantRetry) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	refresh, ok := req.Context().Value(refresherKey{}).(func() (string, error))
+	if err != nil || !ok || resp.StatusCode != http.StatusForbidden || !safeMethod(req.Method) || req.ContentLength > 0 {
+		return resp, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var p struct{ Type string }
+	if err != nil || json.Unmarshal(body, &p) != nil || p.Type != noTenantClaim {
+		return resp, nil
+	}
+	token, err := refresh()
+	if err != nil {
+		return resp, nil
+	}
+	retry := req.Clone(req.Context())
+	retry.Body = http.NoBody // the first attempt closed the (empty) body
+	retry.Header.Set("Authorization", "Bearer "+token)
+	return t.next.RoundTrip(retry)
 }
 
 // authProxy forwards /auth/* to Keycloak unchanged (Keycloak runs with --http-relative-path=/auth), keeping

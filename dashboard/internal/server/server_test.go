@@ -25,35 +25,25 @@ import (
 
 	"github.com/connectedbbq/platform/dashboard/internal/config"
 	"github.com/connectedbbq/platform/dashboard/internal/session"
+	"github.com/connectedbbq/platform/pkg/kctest"
 )
 
-var (
-	testKC    *keycloak
-	testKCErr error
-)
+var testKC *kctest.Keycloak
 
-func TestMain(m *testing.M) {
-	var stop func()
-	testKC, stop, testKCErr = startKeycloak()
-	code := m.Run()
-	if stop != nil {
-		stop()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(kctest.Main(m, &testKC)) }
 
 func needKeycloak(t *testing.T) *keycloak {
 	t.Helper()
-	if testKCErr != nil {
-		t.Fatalf("keycloak: %v", testKCErr)
+	if testKC == nil {
+		t.Fatal("no Keycloak")
 	}
-	return testKC
+	return &keycloak{kc: testKC}
 }
 
 // upstreamCall is what the stand-in user-service saw.
 type upstreamCall struct {
 	Method, Path, Cookie, CSRF, Token string
-	Subject                           string
+	Subject, Tenant                   string
 	TokenErr                          string
 }
 
@@ -77,7 +67,7 @@ func newHarness(t *testing.T, accessTokenLifespan int) *harness {
 	h := &harness{url: "http://" + ln.Addr().String(), kc: kc}
 	h.realm = kc.testRealm(t, h.url, accessTokenLifespan)
 	issuer := h.url + "/auth/realms/" + h.realm
-	keys := oidc.NewRemoteKeySet(context.Background(), kc.base+"/realms/"+h.realm+"/protocol/openid-connect/certs")
+	keys := oidc.NewRemoteKeySet(context.Background(), kc.base()+"/realms/"+h.realm+"/protocol/openid-connect/certs")
 	verifier := oidc.NewVerifier(issuer, keys, &oidc.Config{SkipClientIDCheck: true})
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := upstreamCall{Method: r.Method, Path: r.URL.Path, Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF-Token")}
@@ -85,16 +75,24 @@ func newHarness(t *testing.T, accessTokenLifespan int) *harness {
 		if tok, err := verifier.Verify(r.Context(), c.Token); err != nil {
 			c.TokenErr = err.Error()
 		} else {
-			c.Subject = tok.Subject
+			var claims struct{ Tenant string }
+			_ = tok.Claims(&claims)
+			c.Subject, c.Tenant = tok.Subject, claims.Tenant
 		}
 		h.mu.Lock()
 		h.calls = append(h.calls, c)
 		h.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]string{"id": c.Subject})
+		// Like user-service: the tenant needs the token's tenant claim, which tokens issued before the
+		// tenant was assigned lack.
+		if r.URL.Path == "/v1/tenant" && c.Tenant == "" {
+			writeJSON(w, http.StatusForbidden, map[string]any{"type": noTenantClaim, "title": "No tenant in token", "status": 403})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": c.Subject, "tenant": c.Tenant})
 	}))
 	t.Cleanup(upstream.Close)
 	cfg := config.Config{
-		PublicURL: h.url, OIDCIssuer: issuer, KeycloakURL: kc.base, ClientID: "dashboard",
+		PublicURL: h.url, OIDCIssuer: issuer, KeycloakURL: kc.base(), ClientID: "dashboard",
 		Scopes: []string{"openid", "profile", "email"}, UserServiceURL: upstream.URL, SessionTTL: time.Hour,
 	}
 	if err := cfg.Validate(); err != nil {
@@ -115,13 +113,21 @@ func newServer(t *testing.T, cfg config.Config) *Server {
 	}
 	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>app</title>")}, "assets/app.js": {Data: []byte("//")}}
 	srv, err := New(cfg, Deps{
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Codec: codec, UI: ui,
+		Log: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), Codec: codec, UI: ui,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// tWriter sends the server's warnings and errors to the test log.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 func (h *harness) lastCall(t *testing.T) upstreamCall {
@@ -226,6 +232,34 @@ func TestLoginSessionAndAPIProxy(t *testing.T) {
 		if strings.HasPrefix(ck.Name, sessionCookie) && strings.Contains(ck.Value, "eyJ") {
 			t.Fatalf("cookie %s carries a readable JWT", ck.Name)
 		}
+	}
+}
+
+func TestTokenWithoutTenantClaimIsRefreshed(t *testing.T) {
+	h := newHarness(t, 300)
+	c := h.login(t)
+	// The tenant is assigned after the login (as user-service does after sign-up): the session's token
+	// lacks the claim until it is refreshed.
+	var users []map[string]any
+	h.kc.admin(t, "GET", "/realms/"+h.realm+"/users?email=pat@example.com", nil, &users)
+	u := users[0]
+	u["attributes"] = map[string][]string{"tenant": {"tenant-42"}}
+	h.kc.admin(t, "PUT", fmt.Sprintf("/realms/%s/users/%s", h.realm, u["id"]), u, nil)
+	var check map[string]any
+	h.kc.admin(t, "GET", fmt.Sprintf("/realms/%s/users/%s", h.realm, u["id"]), nil, &check)
+	t.Logf("user after PUT: %v", check["attributes"])
+
+	resp := do(t, c, "GET", h.url+"/api/v1/tenant", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/tenant: %d; calls %+v", resp.StatusCode, h.calls)
+	}
+	if got := h.lastCall(t).Tenant; got != "tenant-42" {
+		t.Fatalf("retried with tenant claim %q", got)
+	}
+	// The refreshed token is kept in the session: the next call carries the claim at once.
+	before := h.callCount()
+	if resp := do(t, c, "GET", h.url+"/api/v1/tenant", nil); resp.StatusCode != 200 || h.callCount() != before+1 {
+		t.Fatalf("second call: %d after %d upstream calls", resp.StatusCode, h.callCount()-before)
 	}
 }
 

@@ -14,13 +14,14 @@ export function readEnvFile(path) {
   return env
 }
 
-async function waitFor(what, fn, timeoutMs) {
+async function waitFor(what, fn, timeoutMs, fatalErrors = false) {
   const deadline = Date.now() + timeoutMs
   let last
   while (Date.now() < deadline) {
     try {
       if (await fn()) return
     } catch (e) {
+      if (fatalErrors) throw e
       last = e
     }
     await new Promise((r) => setTimeout(r, 1000))
@@ -31,41 +32,54 @@ async function waitFor(what, fn, timeoutMs) {
 export async function startStack(repoRoot, outDir) {
   let env
   let child
-  if (process.env.E2E_RUN_ENV) {
-    env = readEnvFile(process.env.E2E_RUN_ENV)
-  } else {
-    const data = mkdtempSync(join(tmpdir(), 'bbq-e2e-'))
-    const logPath = join(outDir, 'stack.log')
-    const log = openSync(logPath, 'w')
-    child = spawn('bash', [resolve(repoRoot, 'scripts/run.sh'), '--data', data], {
-      cwd: repoRoot,
-      env: { ...process.env, BBQ_DATA: data },
-      stdio: ['ignore', log, log],
-      detached: true,
-    })
-    const runEnv = join(data, 'run.env')
-    console.log(`e2e: starting the stack (scripts/run.sh, BBQ_DATA=${data}, log ${join(outDir, 'stack.log')})`)
-    await waitFor('run.env', () => child.exitCode === null && existsSync(runEnv), 10 * 60_000)
-    env = readEnvFile(runEnv)
-    env.STACK_LOG ||= logPath
-    env.BBQ_DATA_DIR = data
-  }
-  // run.env of `make run` (dev/cmd/bbq-dev) names the parts BBQ_<PART>; its secrets.json has the admin password.
-  env.DASHBOARD_URL ||= env.BBQ_DASHBOARD || env.PUBLIC_URL || 'http://localhost:3000'
-  env.KEYCLOAK_URL ||= env.BBQ_KEYCLOAK || 'http://127.0.0.1:8180/auth'
-  env.KEYCLOAK_REALM ||= 'bbq'
-  env.MAIL_DIR ||= env.BBQ_MAIL_DIR || ''
-  env.MAIL_URL ||= env.BBQ_MAIL_URL || ''
-  const secretsPath = env.BBQ_DATA_DIR && join(env.BBQ_DATA_DIR, 'secrets.json')
-  if (!env.KEYCLOAK_ADMIN_PASSWORD && secretsPath && existsSync(secretsPath)) {
-    env.KEYCLOAK_ADMIN_USER ||= 'admin'
-    env.KEYCLOAK_ADMIN_PASSWORD = JSON.parse(readFileSync(secretsPath, 'utf8')).KeycloakAdmin
-  }
-  await waitFor('dashboard /readyz', async () => (await fetch(`${env.DASHBOARD_URL}/readyz`)).ok, 5 * 60_000)
   const stop = async () => {
     if (!child || child.exitCode !== null) return
     process.kill(-child.pid, 'SIGTERM')
     await waitFor('stack exit', () => child.exitCode !== null, 60_000).catch(() => process.kill(-child.pid, 'SIGKILL'))
+  }
+  try {
+    if (process.env.E2E_RUN_ENV) {
+      env = readEnvFile(process.env.E2E_RUN_ENV)
+    } else {
+      const data = mkdtempSync(join(tmpdir(), 'bbq-e2e-'))
+      const logPath = join(outDir, 'stack.log')
+      child = spawn('bash', [resolve(repoRoot, 'scripts/run.sh'), '--data', data], {
+        cwd: repoRoot,
+        env: { ...process.env, BBQ_DATA: data },
+        stdio: ['ignore', openSync(logPath, 'w'), openSync(logPath, 'a')],
+        detached: true,
+      })
+      // Ending the e2e (Ctrl-C, a CI time-out) ends the stack too.
+      for (const sig of ['SIGINT', 'SIGTERM']) {
+        process.once(sig, () => {
+          if (child.exitCode === null) process.kill(-child.pid, 'SIGTERM')
+          process.exit(130)
+        })
+      }
+      const runEnv = join(data, 'run.env')
+      console.log(`e2e: starting the stack (scripts/run.sh --data ${data}; log ${logPath})`)
+      const ready = () => {
+        if (child.exitCode !== null) throw new Error(`scripts/run.sh exited with ${child.exitCode}; see ${logPath}`)
+        return existsSync(runEnv)
+      }
+      await waitFor('run.env', ready, 15 * 60_000, true)
+      env = { ...readEnvFile(runEnv), STACK_LOG: logPath, BBQ_DATA_DIR: data }
+    }
+    // run.env of `make run` (dev/cmd/bbq-dev) names the parts BBQ_<PART>; its secrets.json has the admin password.
+    env.DASHBOARD_URL ||= env.BBQ_DASHBOARD || env.PUBLIC_URL || 'http://localhost:3000'
+    env.KEYCLOAK_URL ||= env.BBQ_KEYCLOAK || 'http://127.0.0.1:8180/auth'
+    env.KEYCLOAK_REALM ||= 'bbq'
+    env.MAIL_DIR ||= env.BBQ_MAIL_DIR || ''
+    env.MAIL_URL ||= env.BBQ_MAIL_URL || ''
+    const secretsPath = env.BBQ_DATA_DIR && join(env.BBQ_DATA_DIR, 'secrets.json')
+    if (!env.KEYCLOAK_ADMIN_PASSWORD && secretsPath && existsSync(secretsPath)) {
+      env.KEYCLOAK_ADMIN_USER ||= 'admin'
+      env.KEYCLOAK_ADMIN_PASSWORD = JSON.parse(readFileSync(secretsPath, 'utf8')).KeycloakAdmin
+    }
+    await waitFor('dashboard /readyz', async () => (await fetch(`${env.DASHBOARD_URL}/readyz`)).ok, 5 * 60_000)
+  } catch (e) {
+    await stop()
+    throw e
   }
   return { env, stop }
 }

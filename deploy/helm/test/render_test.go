@@ -11,10 +11,7 @@ import (
 // helmTemplate renders the chart without a cluster.
 func helmTemplate(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	helm := os.Getenv("HELM")
-	if helm == "" {
-		helm = "helm"
-	}
+	helm := envOr("HELM", "helm")
 	home := t.TempDir()
 	cmd := exec.Command(helm, append([]string{"template", "bbq", chartDir}, args...)...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)

@@ -12,7 +12,8 @@
 # start reads: KC_PORT (8080), KC_MANAGEMENT_PORT (9000), KC_HOSTNAME (public URL incl. /auth, e.g.
 # http://localhost:3000/auth; unset = derived from each request), KC_INSTANCE_DIR (data dir, default
 # $BBQ_CACHE/keycloak/instances/$KC_PORT), KC_IMPORT_REALM (true), KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD,
-# BBQ_SMTP_HOST/PORT/FROM, BBQ_DASHBOARD_URL, BBQ_*_SECRET (realm placeholders), BBQ_WEBHOOK_URL/SECRETS.
+# BBQ_SMTP_HOST/PORT/FROM, BBQ_DASHBOARD_URL, BBQ_*_SECRET (realm placeholders), BBQ_WEBHOOK_URL/SECRETS,
+# KC_WATCH_PID (stop Keycloak when this process is gone; tests set it).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -82,7 +83,7 @@ java_home() {
 
 build_provider() {
   # Maven Central is reachable from CI; -o would fail on a fresh ~/.m2.
-  (cd "$KC_DIR/provider" && JAVA_HOME=$(java_home) mvn -B -q -Dkeycloak.version="$KEYCLOAK_VERSION" \
+  (cd "$KC_DIR/provider" && JAVA_HOME=$(java_home) mvn -B -q -Dstyle.color=never -Dkeycloak.version="$KEYCLOAK_VERSION" \
     ${BBQ_PROVIDER_SKIP_TESTS:+-DskipTests} package)
   echo "$PROVIDER_JAR"
 }
@@ -187,6 +188,16 @@ start() {
   else
     # Public URL (e.g. behind the dashboard's /auth proxy); services may still call Keycloak directly.
     host=(--hostname="$KC_HOSTNAME" --hostname-backchannel-dynamic=true)
+  fi
+  if [[ -n "${KC_WATCH_PID:-}" ]]; then
+    # Test harnesses die without cleaning up (timeouts, SIGKILL); kc.sh runs java as a child, so a parent-death
+    # signal on this shell alone would orphan it. Watch the owner and stop our process group when it is gone.
+    local pgid
+    pgid=$(ps -o pgid= -p $$ | tr -d ' ')
+    (
+      while kill -0 "$KC_WATCH_PID" 2>/dev/null; do sleep 2; done
+      kill -TERM -- "-$pgid" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
   fi
   log "java $JAVA_HOME; home $inst; http://localhost:$port/auth (admin console /auth/admin), management :$mgmt"
   exec "$inst/bin/kc.sh" start --optimized \

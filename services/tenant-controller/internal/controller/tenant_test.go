@@ -49,7 +49,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	if userServiceBin, err = buildUserService(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

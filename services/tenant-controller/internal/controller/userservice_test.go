@@ -67,7 +67,7 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
 		}
-		logf.Close()
+		_ = logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("user-service log:\n%s", tail(b, 4000))
@@ -77,7 +77,7 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 	for {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
@@ -113,7 +113,7 @@ func (u *userService) get(id string) (tenant, bool, error) {
 	if err != nil {
 		return tenant{}, false, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		return tenant{}, false, nil
@@ -131,7 +131,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String()
 }
 

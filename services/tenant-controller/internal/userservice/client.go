@@ -72,7 +72,7 @@ func (c *Client) do(ctx context.Context, method, id string, body []byte, ok ...i
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	detail, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	for _, code := range ok {
 		if resp.StatusCode == code {
