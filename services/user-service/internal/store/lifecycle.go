@@ -75,19 +75,20 @@ func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes [
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
 		for _, i := range order {
-			if _, err := tx.Exec(ctx, `SAVEPOINT event`); err != nil {
-				return err
-			}
 			outcomes[i], errs[i] = applyInTx(ctx, tx, ds[i])
-			release := `RELEASE SAVEPOINT event`
-			if errs[i] != nil {
-				if IsTransient(errs[i]) {
-					return errs[i] // the database, not the event: retry the whole batch
-				}
-				release = `ROLLBACK TO SAVEPOINT event`
+			var end string
+			switch {
+			case errs[i] != nil && IsTransient(errs[i]):
+				return errs[i] // the database, not the event: retry the whole batch
+			case errs[i] != nil:
+				end = `ROLLBACK TO SAVEPOINT event`
+			case outcomes[i] == Duplicate || outcomes[i] == Unchanged:
+				end = `RELEASE SAVEPOINT event` // changed rows release it with their writes
 			}
-			if _, err := tx.Exec(ctx, release); err != nil {
-				return err
+			if end != "" {
+				if _, err := tx.Exec(ctx, end); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -101,21 +102,19 @@ func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes [
 	return outcomes, errs, nil
 }
 
+// applyInTx applies one event under a savepoint named "event", which it opens. Statements are
+// pipelined: one round trip to read and lock, one to write.
 func applyInTx(ctx context.Context, tx pgx.Tx, d events.Decoded) (Outcome, error) {
+	if _, err := tx.Exec(ctx, `SAVEPOINT event`); err != nil {
+		return "", err
+	}
 	userID := d.Event.Subject()
 	if userID == "" {
 		return "", fmt.Errorf("%w: %s %s has no subject (user id)", ErrInvalidEvent, d.Event.Type(), d.Event.ID())
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, d.Event.ID())
-	if err != nil {
-		return "", fmt.Errorf("inbox: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return Duplicate, nil
-	}
-	u, err := lockUser(ctx, tx, userID)
-	if err != nil {
-		return "", err
+	duplicate, u, err := lockUser(ctx, tx, d.Event.ID(), userID)
+	if err != nil || duplicate {
+		return Duplicate, err
 	}
 	c := &change{tx: tx, u: u, cause: d}
 	if err := c.apply(ctx); err != nil {
@@ -128,21 +127,31 @@ func applyInTx(ctx context.Context, tx pgx.Tx, d events.Decoded) (Outcome, error
 	return outcome, nil
 }
 
-// lockUser returns the user row, creating an empty pending one first, locked for this transaction
-// so that two events about one user are applied one after the other.
-func lockUser(ctx context.Context, tx pgx.Tx, id string) (*user, error) {
-	if _, err := tx.Exec(ctx, `INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING`, id); err != nil {
-		return nil, fmt.Errorf("ensure user %s: %w", id, err)
+// lockUser records the event in the inbox and returns the user row, creating an empty pending
+// one first, locked for this transaction so that two events about one user are applied one
+// after the other. duplicate is true when the inbox already had the event.
+func lockUser(ctx context.Context, tx pgx.Tx, eventID, userID string) (duplicate bool, u *user, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, eventID)
+	b.Queue(`INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING`, userID)
+	b.Queue(`SELECT realm, email, user_name, name, method, status, email_verified, registered,
+		tenant_id, role, created_at, activated_at FROM users WHERE id = $1 FOR UPDATE`, userID)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	tag, err := br.Exec()
+	if err != nil {
+		return false, nil, fmt.Errorf("inbox: %w", err)
 	}
-	u := &user{ID: id}
-	err := tx.QueryRow(ctx, `SELECT realm, email, user_name, name, method, status, email_verified, registered,
-		tenant_id, role, created_at, activated_at FROM users WHERE id = $1 FOR UPDATE`, id).Scan(
-		&u.Realm, &u.Email, &u.UserName, &u.Name, &u.Method, &u.Status, &u.EmailVerified, &u.Registered,
+	if _, err := br.Exec(); err != nil {
+		return false, nil, fmt.Errorf("ensure user %s: %w", userID, err)
+	}
+	u = &user{ID: userID}
+	err = br.QueryRow().Scan(&u.Realm, &u.Email, &u.UserName, &u.Name, &u.Method, &u.Status, &u.EmailVerified, &u.Registered,
 		&u.TenantID, &u.Role, &u.CreatedAt, &u.ActivatedAt)
 	if err != nil {
-		return nil, fmt.Errorf("lock user %s: %w", id, err)
+		return false, nil, fmt.Errorf("lock user %s: %w", userID, err)
 	}
-	return u, nil
+	return tag.RowsAffected() == 0, u, br.Close()
 }
 
 func (c *change) apply(ctx context.Context) error {
@@ -247,24 +256,24 @@ func (c *change) delete(ctx context.Context) error {
 	return c.announce(events.UserRemoved, &eventsv1.UserRemoved{UserId: c.u.ID, TenantId: tenantID})
 }
 
+// commit writes the changed row, its outbox events and its Keycloak sync request, and releases the
+// event's savepoint, in one round trip.
 func (c *change) commit(ctx context.Context) (Outcome, error) {
 	if !c.dirty {
 		return Unchanged, nil
 	}
-	_, err := c.tx.Exec(ctx, `UPDATE users SET realm=$2, email=$3, user_name=$4, name=$5, method=$6, status=$7,
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE users SET realm=$2, email=$3, user_name=$4, name=$5, method=$6, status=$7,
 		email_verified=$8, registered=$9, tenant_id=$10, role=$11, activated_at=$12, updated_at=now() WHERE id=$1`,
 		c.u.ID, c.u.Realm, c.u.Email, c.u.UserName, c.u.Name, c.u.Method, c.u.Status, c.u.EmailVerified,
 		c.u.Registered, c.u.TenantID, c.u.Role, c.u.ActivatedAt)
-	if err != nil {
-		return "", fmt.Errorf("update user %s: %w", c.u.ID, err)
-	}
 	if c.sync {
-		if err := requestKeycloakSync(ctx, c.tx, c.u.ID); err != nil {
-			return "", err
-		}
+		queueKeycloakSync(b, c.u.ID)
 	}
-	if err := insertOutbox(ctx, c.tx, c.outbox); err != nil {
-		return "", err
+	queueOutbox(b, c.outbox)
+	b.Queue(`RELEASE SAVEPOINT event`)
+	if err := c.tx.SendBatch(ctx, b).Close(); err != nil {
+		return "", fmt.Errorf("write user %s: %w", c.u.ID, err)
 	}
 	if len(c.outbox) > 0 {
 		return Announced, nil
@@ -336,6 +345,17 @@ func newOutboxEvent(k events.Kind, subject, traceParent string, data proto.Messa
 		return outboxEvent{}, err
 	}
 	return outboxEvent{id: id, subject: k.Subject, body: body}, nil
+}
+
+func queueOutbox(b *pgx.Batch, evs []outboxEvent) {
+	for _, ev := range evs {
+		b.Queue(`INSERT INTO outbox (id, subject, event) VALUES ($1, $2, $3)`, ev.id, ev.subject, ev.body)
+	}
+}
+
+func queueKeycloakSync(b *pgx.Batch, userID string) {
+	b.Queue(`INSERT INTO keycloak_sync (user_id) VALUES ($1)
+		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0`, userID)
 }
 
 func insertOutbox(ctx context.Context, tx pgx.Tx, evs []outboxEvent) error {
