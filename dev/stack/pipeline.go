@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -62,7 +63,7 @@ func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
 		return nil, err
 	}
 	if err := p.IdPHook.Start(ctx); err != nil {
-		p.Stop()
+		_ = p.Stop()
 		return nil, err
 	}
 	return p, nil
@@ -73,7 +74,7 @@ func (p *Pipeline) Stop() error {
 	e1 := p.IdPHook.Stop(20 * time.Second)
 	e2 := p.UserService.Stop(20 * time.Second)
 	if e1 != nil || e2 != nil {
-		return fmt.Errorf("stop pipeline: %v %v", e1, e2)
+		return fmt.Errorf("stop pipeline: %w", errors.Join(e1, e2))
 	}
 	return nil
 }

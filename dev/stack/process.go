@@ -125,7 +125,7 @@ func (p *Process) waitReady(ctx context.Context) error {
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("%s exited during start-up (%v); log: %s\n%s", p.Name, err, p.LogPath, tail(p.LogPath, 20))
+			return fmt.Errorf("%s exited during start-up (%w); log: %s\n%s", p.Name, err, p.LogPath, tail(p.LogPath, 20))
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready at %s: %w; log: %s\n%s", p.Name, p.Ready, ctx.Err(), p.LogPath, tail(p.LogPath, 20))
 		case <-time.After(50 * time.Millisecond):
@@ -154,7 +154,7 @@ func (p *Process) Stop(grace time.Duration) error {
 		p.cmd = nil
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return fmt.Errorf("%s exited with %v", p.Name, err)
+			return fmt.Errorf("%s exited with %w", p.Name, err)
 		}
 		return nil
 	case <-time.After(grace):

@@ -107,7 +107,7 @@ func (p *Postgres) waitReady(ctx context.Context) error {
 		select {
 		case err := <-p.done:
 			log, _ := os.ReadFile(filepath.Join(p.dir, "server.log"))
-			return fmt.Errorf("postgres exited (%v): %s", err, lastLines(log, 10))
+			return fmt.Errorf("postgres exited (%w): %s", err, lastLines(log, 10))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):

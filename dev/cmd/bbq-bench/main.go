@@ -215,7 +215,7 @@ func (e *benchEnv) push(ctx context.Context, prefix string, n, conc, rate int) (
 	if err != nil {
 		return pushResult{}, err
 	}
-	defer sub.Unsubscribe()
+	defer sub.Unsubscribe() //nolint:errcheck // the connection closes anyway
 
 	var failed atomic.Int64
 	jobs := make(chan int)

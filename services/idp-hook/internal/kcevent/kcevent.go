@@ -136,7 +136,7 @@ func MapAdminEvent(e AdminEvent) (Mapped, error) {
 	}
 	var u userRepresentation
 	if err := json.Unmarshal([]byte(e.Representation), &u); err != nil {
-		return Mapped{}, fmt.Errorf("%w: admin %s representation: %v", ErrInvalid, e.OperationType, err)
+		return Mapped{}, fmt.Errorf("%w: admin %s representation: %w", ErrInvalid, e.OperationType, err)
 	}
 	if e.OperationType == "CREATE" {
 		m.Kind, m.Data = events.UserRegistered, &eventsv1.UserRegistered{

@@ -79,7 +79,7 @@ var errMalformed = errors.New("malformed body")
 
 func decodeStrict(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: %v", errMalformed, err)
+		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	return nil
 }

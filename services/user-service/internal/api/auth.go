@@ -94,7 +94,7 @@ func (a *Authenticator) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier,
 	}
 	p, err := oidc.NewProvider(dctx, a.cfg.DiscoveryURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrIdPUnreached, err)
+		return nil, fmt.Errorf("%w: %w", ErrIdPUnreached, err)
 	}
 	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), a.client), jwksURL(p))
 	a.verifier = oidc.NewVerifier(a.cfg.Issuer, keys, &oidc.Config{ClientID: a.cfg.Audience, SupportedSigningAlgs: a.cfg.Algorithms})

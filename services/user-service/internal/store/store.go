@@ -62,7 +62,7 @@ func Migrate(ctx context.Context, url string) (applied []string, err error) {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
+	defer db.Close() //nolint:errcheck // nothing to do about it on the way out
 	return migrate(ctx, db)
 }
 
