@@ -37,6 +37,9 @@ BENCH_TARGETS += bench-pipeline
 bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
 	go run ./dev/cmd/bbq-bench -out docs/benchmarks.md $(BENCH_ARGS)
 
+# The soak lasts 10 minutes; make bench BENCH_ARGS="-soak 1m" gives a quicker look.
+BENCH_ARGS ?= -soak 10m
+
 # Fuzzers: each runs FUZZTIME, then its corpus (the inputs that found new coverage) is kept in
 # testdata/fuzz so that `go test` replays it on every run.
 FUZZTIME ?= 5m

@@ -49,6 +49,9 @@ type options struct {
 	rateFor     time.Duration
 	rawN        int
 	out         string
+	soak        time.Duration
+	soakRate    int
+	rampStep    time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -60,6 +63,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.rateFor, "rate-for", 10*time.Second, "length of the fixed-rate run")
 	fs.IntVar(&o.rawN, "raw", 20000, "messages and rows in the raw JetStream and Postgres runs")
 	fs.StringVar(&o.out, "out", "", "write the results as markdown into this file's generated section")
+	fs.DurationVar(&o.soak, "soak", 0, "length of the soak at -soak-rate (0: no soak)")
+	fs.IntVar(&o.soakRate, "soak-rate", 300, "users per second during the soak")
+	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +93,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "fixed rate: %d users/s for %s…\n", o.rate, o.rateFor)
 	if r.fixed, err = env.push(ctx, "r", n, o.concurrency, o.rate); err != nil {
 		return err
+	}
+	if o.rampStep > 0 {
+		fmt.Fprintln(out, "searching the sustainable rate…")
+		if r.ramp, r.sustainable, err = env.ramp(ctx, []int{250, 500, 750, 1000, 1500, 2000, 3000}, o.rampStep, o.concurrency); err != nil {
+			return err
+		}
+	}
+	if o.soak > 0 {
+		fmt.Fprintf(out, "soak: %d users/s for %s…\n", o.soakRate, o.soak)
+		s, err := env.soak(ctx, o.soakRate, o.soak, o.concurrency)
+		if err != nil {
+			return err
+		}
+		r.soak = &s
 	}
 	r.memHook, r.memUsers = peakRSS(env.p.IdPHook.Pid()), peakRSS(env.p.UserService.Pid())
 	report := r.markdown(o)
@@ -190,6 +210,11 @@ type pushResult struct {
 // push signs up n users: REGISTER then VERIFY_EMAIL for each, by conc senders, at rate users/s
 // (0 = as fast as possible), and waits for every UserCreated.
 func (e *benchEnv) push(ctx context.Context, prefix string, n, conc, rate int) (pushResult, error) {
+	return e.pushCounting(ctx, prefix, n, conc, rate, func() {})
+}
+
+// pushCounting is push, calling onCreated for every UserCreated.
+func (e *benchEnv) pushCounting(ctx context.Context, prefix string, n, conc, rate int, onCreated func()) (pushResult, error) {
 	accepted := make([]time.Time, n)
 	created := make([]time.Time, n)
 	var seen atomic.Int64
@@ -207,6 +232,7 @@ func (e *benchEnv) push(ctx context.Context, prefix string, n, conc, rate int) (
 		i, _ := strconv.Atoi(id)
 		if created[i].IsZero() {
 			created[i] = now
+			onCreated()
 			if seen.Add(1) == int64(n) {
 				close(done)
 			}
@@ -246,7 +272,7 @@ func (e *benchEnv) push(ctx context.Context, prefix string, n, conc, rate int) (
 	sendTime := time.Since(start)
 	select {
 	case <-done:
-	case <-time.After(2 * time.Minute):
+	case <-time.After(5 * time.Minute):
 		return pushResult{}, fmt.Errorf("only %d of %d UserCreated after 2 minutes", seen.Load(), n)
 	case <-ctx.Done():
 		return pushResult{}, ctx.Err()
@@ -386,6 +412,9 @@ type results struct {
 	pgInsert          float64
 	full, fixed       pushResult
 	memHook, memUsers float64
+	ramp              []rampStep
+	sustainable       int
+	soak              *soakResult
 }
 
 func (r results) markdown(o options) string {
@@ -404,6 +433,22 @@ func (r results) markdown(o options) string {
 	fmt.Fprintf(&b, "| Latency at %d users/s for %d users (p50 / p99 / p99.9) | %s / %s / %s |\n", x.offeredRate, x.users, ms(x.p50), ms(x.p99), ms(x.p999))
 	fmt.Fprintf(&b, "| Refused or failed webhooks | %d |\n", f.failedResponses+x.failedResponses)
 	fmt.Fprintf(&b, "| Peak memory (VmHWM): idp-hook / user-service | %.0f MiB / %.0f MiB |\n", r.memHook, r.memUsers)
+	if len(r.ramp) > 0 {
+		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = every user announced within 2 s of the window and p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)
+		fmt.Fprintf(&b, "| Offered users/s | Achieved users/s | p99 | Sustained |\n|---|---|---|---|\n")
+		for _, s := range r.ramp {
+			fmt.Fprintf(&b, "| %d | %.0f | %s | %v |\n", s.rate, s.achieved, ms(s.p99), s.ok)
+		}
+	}
+	if r.soak != nil {
+		p := r.soak.push
+		fmt.Fprintf(&b, "\nSoak: %d users/s for %s (%d users): p50 %s, p99 %s, p99.9 %s, failed webhooks %d.\n\n",
+			o.soakRate, o.soak, p.users, ms(p.p50), ms(p.p99), ms(p.p999), p.failedResponses)
+		fmt.Fprintf(&b, "| t | users announced | idp-hook RSS | user-service RSS | idp-hook goroutines | user-service goroutines |\n|---|---|---|---|---|---|\n")
+		for _, s := range r.soak.samples {
+			fmt.Fprintf(&b, "| %s | %d | %.0f MiB | %.0f MiB | %d | %d |\n", s.at, s.created, s.hookRSS, s.usersRSS, s.hookGor, s.usersGor)
+		}
+	}
 	return b.String()
 }
 
