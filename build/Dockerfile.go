@@ -8,14 +8,8 @@ ARG MODULE
 ARG PKG=.
 ARG VERSION=dev
 WORKDIR /src
-# Module files first, so the download layer is cached until a go.mod/go.sum changes.
-COPY go.work go.work.sum ./
-COPY pkg/go.mod pkg/go.sum pkg/
-COPY services/idp-hook/go.mod services/idp-hook/go.sum services/idp-hook/
-COPY services/user-service/go.mod services/user-service/go.sum* services/user-service/
-COPY services/tenant-controller/go.mod services/tenant-controller/go.sum services/tenant-controller/
-COPY dashboard/go.mod dashboard/go.sum dashboard/
-RUN --mount=type=cache,target=/root/go/pkg/mod go mod download -x >/dev/null 2>&1 || true
+# The whole workspace: the services require the shared pkg module through go.work. The module and build
+# caches are BuildKit cache mounts, so a rebuild downloads and compiles only what changed.
 COPY . .
 RUN --mount=type=cache,target=/root/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     test -n "$MODULE" || { echo "set --build-arg MODULE=<module dir>" >&2; exit 1; }; \

@@ -34,6 +34,7 @@ test-dashboard: test-dashboard-web test-dashboard-go ## vitest component tests +
 # The browser journey against the whole local stack (scripts/run.sh --data <tmp>), in Debian's Chromium
 # (scripts/setup-dashboard.sh --e2e installs it). Screenshots and axe.json land in dashboard/web/e2e-out/<time>/.
 test-dashboard-e2e: web ## Playwright journey: sign up, verify, profile, tenant, log out
+	scripts/setup-dashboard.sh --e2e
 	cd $(DASHBOARD_WEB) && node e2e/journey.mjs
 
 bench-dashboard: web ## print the production bundle size
@@ -45,5 +46,6 @@ bench-dashboard: web ## print the production bundle size
 
 BENCH_TARGETS += bench-dashboard
 
-# test-dashboard-e2e needs the whole local stack (make run); it joins TEST_TARGETS once that starts reliably.
-TEST_TARGETS += test-dashboard
+# test-dashboard-e2e starts the whole local stack on make run's fixed ports (3000, 8180, 8080, ...): it must not
+# run beside another `make run`.
+TEST_TARGETS += test-dashboard test-dashboard-e2e

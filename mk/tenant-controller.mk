@@ -4,7 +4,7 @@ CHART_DIR := deploy/helm/connected-bbq
 
 .PHONY: tenant-controller-generate test-tenant-controller
 tenant-controller-generate: ## regenerate DeepCopy, the Tenant CRD (into the chart) and RBAC from markers
-	@scripts/setup-helm.sh >/dev/null
+	@CONTROLLER_GEN=1 scripts/setup-helm.sh >/dev/null
 	cd $(TC_DIR) && controller-gen object paths=./api/... \
 	  crd paths=./api/... output:crd:dir=../../$(CHART_DIR)/crds \
 	  rbac:roleName=tenant-controller paths=./internal/... output:rbac:dir=config/rbac

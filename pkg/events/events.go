@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -75,8 +76,9 @@ const (
 	UsersSource = "/users"
 )
 
-// IdPSource is the CloudEvents source of events from a Keycloak realm.
-func IdPSource(realm string) string { return "/idp/keycloak/realms/" + realm }
+// IdPSource is the CloudEvents source of events from a Keycloak realm. The realm is path-escaped so that any
+// name Keycloak allows still makes a valid URI-reference.
+func IdPSource(realm string) string { return "/idp/keycloak/realms/" + url.PathEscape(realm) }
 
 // Meta is the CloudEvents envelope of one event.
 type Meta struct {

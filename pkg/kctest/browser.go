@@ -32,6 +32,16 @@ type Token struct {
 // Claims decodes the access token's payload without verifying it (tests verify with go-oidc where it matters).
 func (t Token) Claims() (map[string]any, error) { return jwtClaims(t.AccessToken) }
 
+// Subject is the access token's sub: the Keycloak user id.
+func (t Token) Subject() string {
+	c, err := t.Claims()
+	if err != nil {
+		return ""
+	}
+	sub, _ := c["sub"].(string)
+	return sub
+}
+
 // IDClaims decodes the ID token's payload.
 func (t Token) IDClaims() (map[string]any, error) { return jwtClaims(t.IDToken) }
 
@@ -195,6 +205,13 @@ func (s *Session) exchange(t testing.TB, redirect string) Token {
 	return tok
 }
 
+// ConfirmedUser signs a person up and verifies the email, returning the user id and the dashboard's tokens.
+func (r *Realm) ConfirmedUser(t testing.TB, email, password, name string) (string, Token) {
+	t.Helper()
+	tok := r.SignUp(t, email, password, name).FollowVerification(t)
+	return tok.Subject(), tok
+}
+
 // PasswordToken gets a real user token with the test-only client's password grant (the user must be
 // verified and have a password).
 func (r *Realm) PasswordToken(t testing.TB, email, password string) Token {
@@ -210,14 +227,28 @@ func (r *Realm) PasswordToken(t testing.TB, email, password string) Token {
 // (a user event UPDATE_PROFILE).
 func (r *Realm) UpdateProfile(t testing.TB, tok Token, firstName string) {
 	t.Helper()
+	if err := r.UpdateAccount(tok, map[string]any{"firstName": firstName}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Account reads the user's own account representation (what the account console shows).
+func (r *Realm) Account(tok Token) (map[string]any, error) {
 	var acct map[string]any
-	if err := r.account(http.MethodGet, tok, nil, &acct); err != nil {
-		t.Fatal(err)
+	return acct, r.account(http.MethodGet, tok, nil, &acct)
+}
+
+// UpdateAccount reads the account, applies changes (top-level fields such as firstName, or "attributes")
+// and posts it back, as the account console does. It returns Keycloak's refusal as an error.
+func (r *Realm) UpdateAccount(tok Token, changes map[string]any) error {
+	acct, err := r.Account(tok)
+	if err != nil {
+		return err
 	}
-	acct["firstName"] = firstName
-	if err := r.account(http.MethodPost, tok, acct, nil); err != nil {
-		t.Fatal(err)
+	for k, v := range changes {
+		acct[k] = v
 	}
+	return r.account(http.MethodPost, tok, acct, nil)
 }
 
 func (r *Realm) account(method string, tok Token, in, out any) error {

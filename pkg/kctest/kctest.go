@@ -38,7 +38,7 @@ const (
 	EnvAdminUser     = "KCTEST_ADMIN_USER"     // its master admin (default admin)
 	EnvAdminPassword = "KCTEST_ADMIN_PASSWORD" // (default admin)
 	EnvKeep          = "KCTEST_KEEP"           // keep realms and the server's directory after the tests
-	EnvStartTimeout  = "KCTEST_START_TIMEOUT"  // how long to wait for start-up (default 4m)
+	EnvStartTimeout  = "KCTEST_START_TIMEOUT"  // how long to wait for start-up (default 6m)
 	EnvJavaOpts      = "KCTEST_JAVA_OPTS"      // extra JVM options of the test server (JAVA_OPTS_APPEND)
 )
 
@@ -134,7 +134,7 @@ func Start(ctx context.Context) (*Keycloak, error) {
 		_ = cmd.Wait()
 		close(k.exited)
 	}()
-	timeout := 4 * time.Minute
+	timeout := 6 * time.Minute // two servers starting at once on 2 busy cores took up to 90 s; leave room
 	if d, err := time.ParseDuration(os.Getenv(EnvStartTimeout)); err == nil {
 		timeout = d
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,6 +47,9 @@ func TestSignUpDeliversSignedWebhooks(t *testing.T) {
 
 	tok := s.FollowVerification(t)
 	verify := recv.Wait(t, wait, kctest.UserEvent("VERIFY_EMAIL", uid))
+	if tok.Subject() != uid {
+		t.Errorf("token sub %q, want the registered user %q", tok.Subject(), uid)
+	}
 	claims, err := tok.Claims()
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +95,22 @@ func TestSignUpDeliversSignedWebhooks(t *testing.T) {
 		if c["tenant"] != "tenant-0001" {
 			t.Errorf("%s token tenant claim = %v, want tenant-0001", name, c["tenant"])
 		}
+	}
+
+	// The user sees the tenant but cannot change it.
+	acct, err := realm.Account(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs, _ := acct["attributes"].(map[string]any); fmt.Sprint(attrs["tenant"]) != "[tenant-0001]" {
+		t.Errorf("account API shows attributes %v, want tenant [tenant-0001]", acct["attributes"])
+	}
+	err = realm.UpdateAccount(fresh, map[string]any{"attributes": map[string]any{"tenant": []string{"someone-else"}}})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("user changing the tenant: err = %v, want HTTP 400 (read-only attribute)", err)
+	}
+	if u, err := us.GetUser(ctx, uid); err != nil || u.Attribute("tenant") != "tenant-0001" {
+		t.Fatalf("after the user tried to change the tenant: %v, %v", u.Attributes, err)
 	}
 
 	realm.UpdateProfile(t, fresh, "Ada King")
@@ -199,4 +219,31 @@ func writeFixtures(t *testing.T, fixtures map[string]kctest.Delivery) {
 		}
 		t.Logf("fixture %s: %s %s", name, d.Path, strings.TrimSpace(d.Type+" "+d.ResourceType+" "+d.OperationType))
 	}
+}
+
+// TestSlowReceiverNeitherSlowsNorBreaksSignUp: the receiver takes 5 s to answer the first attempt (longer than
+// the provider's 3 s test timeout). The registration page must come back before any webhook is answered, and the
+// provider must retry the timed-out delivery with the same webhook-id.
+func TestSlowReceiverNeitherSlowsNorBreaksSignUp(t *testing.T) {
+	recv := kctest.NewReceiver(t)
+	recv.Respond(func(d kctest.Delivery) (int, http.Header) {
+		if d.Attempt == 1 {
+			time.Sleep(5 * time.Second)
+		}
+		return http.StatusAccepted, nil
+	})
+	realm := kctest.NewRealm(t, kc, kctest.Options{WebhookURL: recv.URL, WebhookSecrets: recv.Secrets})
+	start := time.Now()
+	realm.SignUp(t, "slow@example.com", "Slow-Receiver-2024", "Slow")
+	took := time.Since(start)
+	if n := len(recv.Deliveries()); n != 0 {
+		t.Fatalf("sign-up returned after %s with %d webhook(s) already answered: it waited for the receiver", took, n)
+	}
+	retried := recv.Wait(t, time.Minute, func(d kctest.Delivery) bool {
+		return kctest.UserEvent("REGISTER", "")(d) && d.Attempt >= 2
+	})
+	if retried.Status != http.StatusAccepted {
+		t.Fatalf("retry answered %d", retried.Status)
+	}
+	t.Logf("sign-up took %s; REGISTER %s delivered on attempt %d after a timeout", took, retried.ID, retried.Attempt)
 }

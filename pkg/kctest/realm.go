@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,6 +57,7 @@ func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
 	t.Helper()
 	if kc == nil {
 		t.Fatal("kctest: no Keycloak; call kctest.Main from TestMain")
+		return nil
 	}
 	sink, err := smtpsink.Start(smtpsink.Config{})
 	if err != nil {
@@ -224,8 +226,11 @@ func (k *Keycloak) allowDeleteAccount(ctx context.Context, realm string) error {
 		return err
 	}
 	var clients []map[string]any
-	if err := k.adminJSON(ctx, http.MethodGet, base+"/clients?clientId=account", nil, &clients); err != nil || len(clients) == 0 {
-		return fmt.Errorf("account client: %v", err)
+	if err := k.adminJSON(ctx, http.MethodGet, base+"/clients?clientId=account", nil, &clients); err != nil {
+		return fmt.Errorf("account client: %w", err)
+	}
+	if len(clients) == 0 {
+		return errors.New("no account client")
 	}
 	var role, defaults map[string]any
 	if err := k.adminJSON(ctx, http.MethodGet, fmt.Sprintf("%s/clients/%s/roles/delete-account", base, clients[0]["id"]), nil, &role); err != nil {

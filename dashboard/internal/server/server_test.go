@@ -194,7 +194,11 @@ func getSession(t *testing.T, c *http.Client, base string) sessionInfo {
 
 func do(t *testing.T, c *http.Client, method, u string, hdr map[string]string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(method, u, strings.NewReader(`{"name":"Pat"}`))
+	var body io.Reader
+	if !safeMethod(method) {
+		body = strings.NewReader(`{"name":"Pat"}`)
+	}
+	req, _ := http.NewRequest(method, u, body)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -245,13 +249,10 @@ func TestTokenWithoutTenantClaimIsRefreshed(t *testing.T) {
 	u := users[0]
 	u["attributes"] = map[string][]string{"tenant": {"tenant-42"}}
 	h.kc.admin(t, "PUT", fmt.Sprintf("/realms/%s/users/%s", h.realm, u["id"]), u, nil)
-	var check map[string]any
-	h.kc.admin(t, "GET", fmt.Sprintf("/realms/%s/users/%s", h.realm, u["id"]), nil, &check)
-	t.Logf("user after PUT: %v", check["attributes"])
 
 	resp := do(t, c, "GET", h.url+"/api/v1/tenant", nil)
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET /api/v1/tenant: %d; calls %+v", resp.StatusCode, h.calls)
+		t.Fatalf("GET /api/v1/tenant: %d", resp.StatusCode)
 	}
 	if got := h.lastCall(t).Tenant; got != "tenant-42" {
 		t.Fatalf("retried with tenant claim %q", got)

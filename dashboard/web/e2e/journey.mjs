@@ -19,6 +19,7 @@ mkdirSync(outDir, { recursive: true })
 
 const results = []
 const axeReport = {}
+const PASSWORD = 'Smoky-Ribs-2026!'
 let shot = 0
 let currentPage
 
@@ -82,6 +83,52 @@ async function eventually(what, fn, timeoutMs = 20_000) {
   throw new Error(`${what}: ${last?.message}`)
 }
 
+/** signUp fills Keycloak's registration form, reached from the landing page's Sign up button. */
+async function signUp(page, email, name, { shots = false } = {}) {
+  await page.getByRole('link', { name: 'Sign up' }).click()
+  await page.waitForURL(/\/auth\/realms\/.+\/(registrations|login-actions\/registration)/)
+  await page.locator('#email').waitFor()
+  if (shots) {
+    await capture(page, 'keycloak-register')
+    await axe(page, 'keycloak-register', { ours: false })
+  }
+  await page.fill('#email', email)
+  await page.fill('#firstName', name)
+  // Keycloak 26.7 can ask for the password only after the email is verified (RegistrationPassword config).
+  if (await page.locator('#password').count()) {
+    await page.fill('#password', PASSWORD)
+    await page.fill('#password-confirm', PASSWORD)
+  }
+  await page.locator('form#kc-register-form [type=submit]').click()
+  await page.waitForURL(/login-actions/)
+  if (shots) await capture(page, 'keycloak-verify-email')
+}
+
+/** followVerification opens the mailed link in the same browser and goes on until the dashboard's profile. */
+async function followVerification(page, env, email, { shots = false } = {}) {
+  const base = env.DASHBOARD_URL
+  const link = await waitForLink(env, email, /action-token|verify/i)
+  await page.goto(link)
+  // Then Keycloak goes on to the app, or first asks for the password, or shows a "proceed" link.
+  const deadline = Date.now() + 60_000
+  while (!page.url().startsWith(`${base}/profile`)) {
+    if (Date.now() > deadline) throw new Error(`stuck on ${page.url()}`)
+    const proceed = page.getByRole('link', { name: /proceed|back to application/i })
+    if (await page.locator('#password-new').isVisible().catch(() => false)) {
+      if (shots) await capture(page, 'keycloak-set-password')
+      await page.fill('#password-new', PASSWORD)
+      await page.fill('#password-confirm', PASSWORD)
+      await page.locator('form [type=submit]').first().click()
+      await page.waitForLoadState()
+    } else if (await proceed.isVisible().catch(() => false)) {
+      await proceed.click()
+      await page.waitForLoadState()
+    } else {
+      await page.waitForTimeout(300)
+    }
+  }
+}
+
 async function main() {
   let stack
   await step('start the local stack', async () => {
@@ -94,7 +141,7 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   })
   const email = `griller-${Date.now()}@example.com`
-  const password = 'Smoky-Ribs-2026!'
+  let tenant1 = ''
   const newName = `Pat Pitmaster ${Math.floor(Math.random() * 1000)}`
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
@@ -109,49 +156,12 @@ async function main() {
       await axe(page, 'landing')
     })
 
-    await step('sign up on the Keycloak page', async () => {
-      await page.getByRole('link', { name: 'Sign up' }).click()
-      await page.waitForURL(/\/auth\/realms\/.+\/(registrations|login-actions\/registration)/)
-      await page.locator('#email').waitFor()
-      await capture(page, 'keycloak-register')
-      await axe(page, 'keycloak-register', { ours: false })
-      await page.fill('#email', email)
-      await page.fill('#firstName', 'Pat Griller')
-      if (await page.locator('#lastName').count()) await page.fill('#lastName', 'Griller')
-      // Keycloak 26.7 can ask for the password only after the email is verified (RegistrationPassword config).
-      if (await page.locator('#password').count()) {
-        await page.fill('#password', password)
-        await page.fill('#password-confirm', password)
-      }
-      await page.locator('form#kc-register-form [type=submit]').click()
-      await page.waitForURL(/login-actions/)
-      await capture(page, 'keycloak-verify-email')
-    })
-
-    await step('follow the verification mail', async () => {
-      const link = await waitForLink(env, email, /action-token|verify/i)
-      await page.goto(link)
-      // Then Keycloak goes on to the app, or first asks for the password, or shows a "proceed" link.
-      const deadline = Date.now() + 60_000
-      while (!page.url().startsWith(`${base}/profile`)) {
-        if (Date.now() > deadline) throw new Error(`stuck on ${page.url()}`)
-        if (await page.locator('#password-new').isVisible().catch(() => false)) {
-          await capture(page, 'keycloak-set-password')
-          await page.fill('#password-new', password)
-          await page.fill('#password-confirm', password)
-          await page.locator('form [type=submit]').first().click()
-          await page.waitForLoadState()
-        } else if (await page.getByRole('link', { name: /proceed|back to application/i }).isVisible().catch(() => false)) {
-          await page.getByRole('link', { name: /proceed|back to application/i }).click()
-          await page.waitForLoadState()
-        } else {
-          await page.waitForTimeout(300)
-        }
-      }
-    })
+    await step('sign up on the Keycloak page', () => signUp(page, email, 'Pat Griller', { shots: true }))
+    await step('follow the verification mail', () => followVerification(page, env, email, { shots: true }))
 
     await step('profile shows the tenant', async () => {
       await page.getByTestId('tenant-id').filter({ hasNotText: '—' }).waitFor({ timeout: 60_000 })
+      tenant1 = await page.getByTestId('tenant-id').textContent()
       await page.getByText(email).first().waitFor()
       await page.getByText('Verified', { exact: true }).waitFor()
       await capture(page, 'profile')
@@ -191,6 +201,30 @@ async function main() {
       await axe(page, 'tenant')
     })
 
+    await step("another tenant's admin sees only their own tenant", async () => {
+      const other = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+      const page2 = await other.newPage()
+      page2.setDefaultTimeout(30_000)
+      const email2 = `other-${Date.now()}@example.com`
+      try {
+        await page2.goto(base + '/')
+        await signUp(page2, email2, 'Sam Smoker')
+        await followVerification(page2, env, email2)
+        const tenant2 = page2.getByTestId('tenant-id').filter({ hasNotText: '—' })
+        await tenant2.waitFor({ timeout: 60_000 })
+        const t2 = await tenant2.textContent()
+        if (t2 === tenant1) throw new Error(`both users are in tenant ${t2}`)
+        await page2.getByRole('link', { name: 'Tenant' }).click()
+        await page2.getByRole('table').getByText(email2).waitFor()
+        if (await page2.getByText(email).count()) throw new Error(`${email2} sees ${email} in its tenant`)
+        // Whatever the second browser asks for, the server uses its own session's token: one tenant only.
+        const members = await page2.evaluate(async () => (await (await fetch('/api/v1/tenant/members?pageSize=100')).json()).members)
+        if (members.some((m) => m.email === email)) throw new Error('the members API leaked another tenant')
+      } finally {
+        await other.close()
+      }
+    })
+
     await step('log out ends the session', async () => {
       await page.getByRole('button', { name: 'Log out' }).click()
       await page.waitForURL(`${base}/`)
@@ -217,5 +251,5 @@ main()
     const failed = results.length - passed
     console.log(`e2e: screenshots and axe.json in ${outDir}`)
     console.log(`dashboard e2e: ${passed} passed, ${failed} failed`)
-    process.exitCode = failed || results.length < 10 ? 1 : 0
+    process.exitCode = failed || results.length < 11 ? 1 : 0
   })

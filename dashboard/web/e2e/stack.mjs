@@ -29,20 +29,39 @@ async function waitFor(what, fn, timeoutMs, fatalErrors = false) {
   throw new Error(`${what} not ready within ${timeoutMs / 1000} s${last ? `: ${last.message}` : ''}`)
 }
 
-export async function startStack(repoRoot, outDir) {
+/** startStack starts the stack, once more if the first start fails (a slow Keycloak start on a busy machine). */
+export async function startStack(repoRoot, outDir, attempts = 2) {
+  for (let i = 1; ; i++) {
+    try {
+      return await startStackOnce(repoRoot, outDir, i)
+    } catch (e) {
+      if (i >= attempts || process.env.E2E_RUN_ENV) throw e
+      console.log(`e2e: the stack did not start (${e.message}); trying again`)
+    }
+  }
+}
+
+async function startStackOnce(repoRoot, outDir, attempt) {
   let env
   let child
+  const signal = (sig) => {
+    try {
+      process.kill(-child.pid, sig)
+    } catch {
+      // the process group is already gone
+    }
+  }
   const stop = async () => {
     if (!child || child.exitCode !== null) return
-    process.kill(-child.pid, 'SIGTERM')
-    await waitFor('stack exit', () => child.exitCode !== null, 60_000).catch(() => process.kill(-child.pid, 'SIGKILL'))
+    signal('SIGTERM')
+    await waitFor('stack exit', () => child.exitCode !== null, 60_000).catch(() => signal('SIGKILL'))
   }
   try {
     if (process.env.E2E_RUN_ENV) {
       env = readEnvFile(process.env.E2E_RUN_ENV)
     } else {
       const data = mkdtempSync(join(tmpdir(), 'bbq-e2e-'))
-      const logPath = join(outDir, 'stack.log')
+      const logPath = join(outDir, attempt > 1 ? `stack-${attempt}.log` : 'stack.log')
       child = spawn('bash', [resolve(repoRoot, 'scripts/run.sh'), '--data', data], {
         cwd: repoRoot,
         env: { ...process.env, BBQ_DATA: data },
@@ -52,7 +71,7 @@ export async function startStack(repoRoot, outDir) {
       // Ending the e2e (Ctrl-C, a CI time-out) ends the stack too.
       for (const sig of ['SIGINT', 'SIGTERM']) {
         process.once(sig, () => {
-          if (child.exitCode === null) process.kill(-child.pid, 'SIGTERM')
+          if (child.exitCode === null) signal('SIGTERM')
           process.exit(130)
         })
       }

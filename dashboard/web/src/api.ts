@@ -23,6 +23,7 @@ export interface Profile {
 export interface Tenant {
   id: string
   name: string
+  memberCount?: number
   createdAt?: string
 }
 
@@ -61,8 +62,8 @@ const first = (o: Json, ...keys: string[]): string => {
   return ''
 }
 
-// user-service speaks camelCase JSON (protojson); a few alternative names are accepted so the UI does not
-// break if a field is renamed before the contract settles.
+// user-service's JSON (services/user-service/api/openapi.yaml): profiles are {userId, email, name,
+// emailVerified, status, tenantId, role, memberSince}; a few alternative names are accepted as well.
 export function toProfile(o: Json): Profile {
   const tenant = (typeof o.tenant === 'object' && o.tenant !== null ? o.tenant : {}) as Json
   return {
@@ -79,7 +80,12 @@ export function toProfile(o: Json): Profile {
 }
 
 export function toTenant(o: Json): Tenant {
-  return { id: first(o, 'id', 'tenantId'), name: first(o, 'name', 'displayName'), createdAt: first(o, 'createdAt') || undefined }
+  return {
+    id: first(o, 'id', 'tenantId'),
+    name: first(o, 'displayName', 'name'),
+    memberCount: typeof o.members === 'number' ? o.members : undefined,
+    createdAt: first(o, 'createdAt') || undefined,
+  }
 }
 
 export function toMembersPage(o: Json): MembersPage {

@@ -17,7 +17,7 @@ interface MeContextValue {
 const MeContext = createContext<MeContextValue | null>(null)
 
 /** Loads the caller's profile once for every signed-in page; retries while the account is being set up. */
-export function MeProvider({ children, pollMs = 2000 }: { children: ReactNode; pollMs?: number }) {
+export function MeProvider({ children, pollMs = 2000, maxPolls = 30 }: { children: ReactNode; pollMs?: number; maxPolls?: number }) {
   const { api, reload: reloadSession } = useSession()
   const [state, setState] = useState<MeState>({ kind: 'loading' })
   const [generation, setGeneration] = useState(0)
@@ -25,14 +25,25 @@ export function MeProvider({ children, pollMs = 2000 }: { children: ReactNode; p
   useEffect(() => {
     let live = true
     let timer: ReturnType<typeof setTimeout> | undefined
+    let polls = 0
     const load = () =>
       api
         .me()
-        .then((profile) => live && setState({ kind: 'ready', profile }))
+        .then((profile) => {
+          if (!live) return
+          // Right after sign-up the account may still be pending, without a tenant: wait for the pipeline.
+          const settling = (profile.status !== undefined && profile.status !== 'active') || !profile.tenantId
+          if (settling && ++polls < maxPolls) {
+            setState({ kind: 'provisioning' })
+            timer = setTimeout(load, pollMs)
+            return
+          }
+          setState({ kind: 'ready', profile })
+        })
         .catch((error: ApiError) => {
           if (!live) return
           if (error.status === 401) return reloadSession()
-          if (error.status === 404) {
+          if (error.status === 404 && ++polls < maxPolls) {
             setState({ kind: 'provisioning' })
             timer = setTimeout(load, pollMs)
             return
@@ -44,7 +55,7 @@ export function MeProvider({ children, pollMs = 2000 }: { children: ReactNode; p
       live = false
       clearTimeout(timer)
     }
-  }, [api, generation, pollMs, reloadSession])
+  }, [api, generation, pollMs, maxPolls, reloadSession])
 
   const reload = useCallback(() => {
     setState({ kind: 'loading' })

@@ -78,17 +78,27 @@ func startCluster(t *testing.T) *cluster {
 	return &cluster{k8s: c, kubeconfig: path, helm: helm}
 }
 
-// run runs helm with a private cache and config, so tests never touch the user's helm setup.
+// run runs helm with a private cache and config, so tests never touch the user's helm setup. It returns
+// stdout; stderr (warnings from the API server, helm's logs) goes to the test log, and into the error.
 func (c *cluster) run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, stderr, err := c.runStderr(t, args...)
+	if err != nil {
+		return out + stderr, err
+	}
+	return out, nil
+}
+
+func (c *cluster) runStderr(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(c.helm, append(args, "--kubeconfig", c.kubeconfig)...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config",
 		"HELM_DATA_HOME="+home+"/data")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 // restrictedNamespace makes a namespace that enforces the restricted Pod Security Standard.
@@ -171,12 +181,12 @@ func TestChartInstallsIntoRealAPIServer(t *testing.T) {
 				args = append(args, "-f", vs.values)
 			}
 			start := time.Now()
-			out, err := c.run(t, append([]string{"install", vs.name}, args...)...)
+			out, stderr, err := c.runStderr(t, append([]string{"install", vs.name}, args...)...)
 			if err != nil {
-				t.Fatalf("helm install: %v\n%s", err, out)
+				t.Fatalf("helm install: %v\n%s%s", err, out, stderr)
 			}
-			if strings.Contains(out, "PodSecurity") {
-				t.Errorf("the API server warned about Pod Security:\n%s", out)
+			if strings.Contains(stderr, "PodSecurity") || strings.Contains(stderr, "Warning") {
+				t.Errorf("the API server warned:\n%s", stderr)
 			}
 			t.Logf("helm install %s: %v", vs.name, time.Since(start).Round(time.Millisecond))
 

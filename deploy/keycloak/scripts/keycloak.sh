@@ -190,13 +190,17 @@ start() {
     host=(--hostname="$KC_HOSTNAME" --hostname-backchannel-dynamic=true)
   fi
   if [[ -n "${KC_WATCH_PID:-}" ]]; then
-    # Test harnesses die without cleaning up (timeouts, SIGKILL); kc.sh runs java as a child, so a parent-death
-    # signal on this shell alone would orphan it. Watch the owner and stop our process group when it is gone.
-    local pgid
-    pgid=$(ps -o pgid= -p $$ | tr -d ' ')
+    # Test harnesses die without cleaning up (timeouts, SIGKILL), and kc.sh runs java as a child, so java
+    # would outlive them. Watch the owner; when it is gone, stop Keycloak: the whole process group when we lead
+    # one (kctest starts us with setpgid, and may have killed kc.sh already), else this pid (kc.sh after the
+    # exec below), whose trap forwards TERM to java.
+    local self=$$ target=$$
+    if [[ "$(ps -o pgid= -p $$ | tr -d ' ')" == "$$" ]]; then
+      target=-$$
+    fi
     (
       while kill -0 "$KC_WATCH_PID" 2>/dev/null; do sleep 2; done
-      kill -TERM -- "-$pgid" 2>/dev/null
+      kill -TERM -- "$target" 2>/dev/null || kill -TERM "$self" 2>/dev/null
     ) </dev/null >/dev/null 2>&1 &
   fi
   log "java $JAVA_HOME; home $inst; http://localhost:$port/auth (admin console /auth/admin), management :$mgmt"

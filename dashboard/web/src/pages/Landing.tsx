@@ -18,7 +18,7 @@ export function Landing() {
   const [params] = useSearchParams()
   const loginError = params.get('login_error') || params.get('notice')
   return (
-    <div className="flex min-h-screen flex-col bg-linear-to-b from-ember-50 to-stone-50">
+    <div className="flex min-h-screen flex-col bg-[linear-gradient(180deg,var(--color-ember-50),var(--color-stone-50)_60%)]">
       <header className="mx-auto flex w-full max-w-5xl items-center justify-between px-4 py-5 sm:px-6">
         <Logo />
         {!session.authenticated && (

@@ -36,6 +36,17 @@ describe('Profile', () => {
     expect(await screen.findByTestId('profile-name')).toHaveTextContent('Pat Griller')
   })
 
+  it('waits while the account is still pending, without a tenant, and then shows it', async () => {
+    let calls = 0
+    fakeServer({
+      'GET /session': () => signedIn,
+      'GET /api/v1/me': () => ({ body: ++calls < 2 ? { ...patProfile, status: 'pending', tenantId: '' } : patProfile }),
+    })
+    renderAt('/profile')
+    expect(await screen.findByText(/setting up your account/i)).toBeInTheDocument()
+    expect(await screen.findByTestId('tenant-id', {}, { timeout: 4000 })).toHaveTextContent('t-42')
+  })
+
   it('waits while the account is being set up (404) and then shows it', async () => {
     let calls = 0
     fakeServer({

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { fakeServer, patProfile, signedIn } from '../test/fakeServer'
 import { renderAt } from '../test/render'
 
-const tenant = { body: { id: 't-42', name: "Pat's Smokehouse", createdAt: '2026-03-01T10:00:00Z' } }
-const member = (i: number) => ({ id: `u-${i}`, name: `Member ${i}`, email: `m${i}@example.com`, role: i === 1 ? 'admin' : 'member' })
+const tenant = { body: { id: 't-42', displayName: "Pat's Smokehouse", kind: 'personal', suspended: false, members: 11 } }
+const member = (i: number) => ({ userId: `u-${i}`, name: `Member ${i}`, email: `m${i}@example.com`, role: i === 1 ? 'admin' : 'member', memberSince: '2026-03-01T10:00:00Z' })
 
 describe('Tenant', () => {
   it('lists members and pages forward and back with opaque tokens', async () => {
@@ -20,6 +20,7 @@ describe('Tenant', () => {
     })
     renderAt('/tenant')
     expect(await screen.findByRole('heading', { name: "Pat's Smokehouse" })).toBeInTheDocument()
+    expect(screen.getByText('11')).toBeInTheDocument() // member count
     expect(await screen.findByText('m1@example.com')).toBeInTheDocument()
     expect(screen.getByRole('button', { name: 'Previous' })).toBeDisabled()
     await userEvent.click(screen.getByRole('button', { name: 'Next' }))

@@ -66,10 +66,18 @@ function TenantDetails() {
           <dt className="text-sm font-medium text-stone-600">Tenant ID</dt>
           <dd className="mt-1 break-all font-mono text-sm">{state.data.id}</dd>
         </div>
-        <div>
-          <dt className="text-sm font-medium text-stone-600">Created</dt>
-          <dd className="mt-1">{formatDate(state.data.createdAt)}</dd>
-        </div>
+        {state.data.memberCount !== undefined && (
+          <div>
+            <dt className="text-sm font-medium text-stone-600">Members</dt>
+            <dd className="mt-1">{state.data.memberCount}</dd>
+          </div>
+        )}
+        {state.data.createdAt && (
+          <div>
+            <dt className="text-sm font-medium text-stone-600">Created</dt>
+            <dd className="mt-1">{formatDate(state.data.createdAt)}</dd>
+          </div>
+        )}
       </dl>
     </Card>
   )

@@ -28,12 +28,14 @@ function json(status: number, body: unknown): Response {
 
 export const signedIn = { status: 200, body: { authenticated: true, csrfToken: 'csrf-123', user: { id: 'u-1', email: 'pat@example.com', name: 'Pat Griller' } } }
 export const signedOut = { status: 200, body: { authenticated: false } }
+// Shaped like user-service's profile (services/user-service/api/openapi.yaml).
 export const patProfile = {
-  id: 'u-1',
+  userId: 'u-1',
   name: 'Pat Griller',
   email: 'pat@example.com',
   emailVerified: true,
+  status: 'active',
   tenantId: 't-42',
   role: 'admin',
-  createdAt: '2026-03-01T10:00:00Z',
+  memberSince: '2026-03-01T10:00:00Z',
 }

@@ -288,18 +288,21 @@ func TestTenantDomainConflict(t *testing.T) {
 
 func TestTenantValidation(t *testing.T) {
 	h := start(t)
+	ok := v1.TenantSpec{DisplayName: "x"}
 	tests := []struct {
-		name string
-		spec v1.TenantSpec
+		name   string
+		tenant string
+		spec   v1.TenantSpec
 	}{
-		{"empty display name", v1.TenantSpec{}},
-		{"bad domain", v1.TenantSpec{DisplayName: "x", EmailDomains: []string{"not a domain"}}},
-		{"bad admin", v1.TenantSpec{DisplayName: "x", Admins: []string{"nobody"}}},
-		{"duplicate domain", v1.TenantSpec{DisplayName: "x", EmailDomains: []string{"a.com", "a.com"}}},
+		{"empty display name", "invalid", v1.TenantSpec{}},
+		{"bad domain", "invalid", v1.TenantSpec{DisplayName: "x", EmailDomains: []string{"not a domain"}}},
+		{"bad admin", "invalid", v1.TenantSpec{DisplayName: "x", Admins: []string{"nobody"}}},
+		{"duplicate domain", "invalid", v1.TenantSpec{DisplayName: "x", EmailDomains: []string{"a.com", "a.com"}}},
+		{"name not a DNS label", "acme.example", ok}, // the tenant id user-service accepts
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tn := &v1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: "invalid"}, Spec: tc.spec}
+			tn := &v1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: tc.tenant}, Spec: tc.spec}
 			if err := h.k8s.Create(context.Background(), tn); err == nil {
 				t.Fatal("the API server accepted an invalid Tenant")
 			}

@@ -1,6 +1,7 @@
 package com.connectedbbq.keycloak.webhook;
 
 import java.io.IOException;
+import java.util.UUID;
 import org.jboss.logging.Logger;
 import org.keycloak.events.Event;
 import org.keycloak.events.EventListenerProvider;
@@ -37,7 +38,7 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
         try {
             String body = JsonSerialization.writeValueAsString(ModelToRepresentation.toRepresentation(event));
             RealmModel realm = realm(event.getRealmId());
-            enqueueAfterCommit(new Delivery(event.getId(), Delivery.EVENTS_PATH, event.getType().name(),
+            enqueueAfterCommit(new Delivery(idOf(event.getId()), Delivery.EVENTS_PATH, event.getType().name(),
                     name(realm, event.getRealmId()), body, target(realm)));
         } catch (IOException | RuntimeException e) {
             // Never break a registration because of the webhook; the reconciler reads the event store.
@@ -58,11 +59,16 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             String body = JsonSerialization.writeValueAsString(rep);
             String kind = event.getResourceType() + "/" + event.getOperationType();
             RealmModel realm = realm(event.getRealmId());
-            enqueueAfterCommit(new Delivery(event.getId(), Delivery.ADMIN_EVENTS_PATH, kind,
+            enqueueAfterCommit(new Delivery(idOf(event.getId()), Delivery.ADMIN_EVENTS_PATH, kind,
                     name(realm, event.getRealmId()), body, target(realm)));
         } catch (IOException | RuntimeException e) {
             LOG.warnf(e, "bbq-webhook: could not prepare admin event %s", event.getId());
         }
+    }
+
+    /** Keycloak 26 gives every event an id; should one lack it, make one now so retries still share it. */
+    private static String idOf(String id) {
+        return id != null && !id.isBlank() ? id : UUID.randomUUID().toString();
     }
 
     private RealmModel realm(String realmId) {
