@@ -13,8 +13,7 @@ test-go: ## unit and end-to-end tests of the pipeline (real NATS JetStream, real
 
 lint-go: tools
 	@unformatted=$$(gofmt -l $(GO_MODULES)); if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	go vet $(GO_CORE)
-	for m in pkg services/idp-hook services/user-service dev; do (cd $$m && golangci-lint run ./...); done
+	for m in $(GO_MODULES); do (cd $$m && go vet ./... && golangci-lint run ./...) || exit 1; done
 
 lint-proto: tools ## buf lint, and buf breaking against main so a published event never changes incompatibly
 	buf lint

@@ -131,14 +131,20 @@ func (l *Local) startInfrastructure(ctx context.Context) error {
 		return err
 	}
 	l.URLs["postgres"] = pg.URL("users")
+	mailDir := filepath.Join(c.Dir, "mail")
+	if err := os.MkdirAll(mailDir, 0o700); err != nil {
+		return fmt.Errorf("mail folder: %w", err)
+	}
 	sink, err := smtpsink.Start(smtpsink.Config{Addr: fmt.Sprintf("127.0.0.1:%d", c.SMTPPort), Logger: c.Log, OnMessage: func(m smtpsink.Message) {
 		c.Log.Info("mail caught by the SMTP sink", "to", m.To, "subject", m.Subject, "links", m.Links())
+		saveMail(c.Log, mailDir, m)
 	}})
 	if err != nil {
 		return err
 	}
 	l.SMTP = sink
 	l.URLs["smtp"] = sink.Addr()
+	l.URLs["mail dir"] = mailDir
 	return nil
 }
 
@@ -172,7 +178,9 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 	l.Dash = &Process{Name: "dashboard", Bin: bins["dashboard"], LogPath: filepath.Join(c.Dir, "logs", "dashboard.log"),
 		Ready: "http://" + addr + "/healthz", Env: map[string]string{"DASHBOARD_ADDR": addr, "PUBLIC_URL": public,
 			"OIDC_ISSUER": public + "/auth/realms/bbq", "KEYCLOAK_URL": kcInternal, "OIDC_CLIENT_ID": "dashboard",
-			"USER_SERVICE_URL": p.UserServiceURL, "SESSION_KEY": sec.SessionKey}}
+			"USER_SERVICE_URL": p.UserServiceURL, "SESSION_KEY": sec.SessionKey,
+			// Local only: the printed admin console URL goes through the dashboard like everything else.
+			"DASHBOARD_PROXY_KEYCLOAK_ADMIN": "true"}}
 	if err := l.Dash.Start(ctx); err != nil {
 		return err
 	}
@@ -189,18 +197,17 @@ func (l *Local) startKeycloak(ctx context.Context, public, hookURL string, sec s
 	c.Log.Info("starting Keycloak (the first start downloads and builds it; later ones take ~20 s)")
 	l.Keycloak = &Process{Name: "keycloak", Bin: "bash", Args: []string{filepath.Join(root, "deploy/keycloak/scripts/keycloak.sh"), "start"},
 		LogPath: filepath.Join(c.Dir, "logs", "keycloak.log"),
-		Ready:   fmt.Sprintf("http://127.0.0.1:%d/auth/health/ready", c.KeycloakMgmtPort),
+		Ready:   fmt.Sprintf("http://127.0.0.1:%d/auth/health/ready", c.KeycloakMgmtPort), StartTimeout: 10 * time.Minute,
 		Env: map[string]string{"KC_PORT": fmt.Sprint(c.KeycloakPort), "KC_MANAGEMENT_PORT": fmt.Sprint(c.KeycloakMgmtPort),
 			"KC_HOSTNAME": public + "/auth", "KC_INSTANCE_DIR": filepath.Join(c.Dir, "keycloak"),
 			"BBQ_CACHE": cacheDir(), "KC_BOOTSTRAP_ADMIN_USERNAME": "admin", "KC_BOOTSTRAP_ADMIN_PASSWORD": sec.KeycloakAdmin,
 			"BBQ_DASHBOARD_URL": public, "BBQ_SMTP_HOST": "127.0.0.1", "BBQ_SMTP_PORT": fmt.Sprint(c.SMTPPort),
 			"BBQ_WEBHOOK_URL": hookURL, "BBQ_WEBHOOK_SECRETS": sec.Webhook, "BBQ_USER_SERVICE_SECRET": sec.UserServiceClient,
 			"BBQ_IDP_HOOK_SECRET": sec.IdPHookClient, "BBQ_TENANT_CONTROLLER_SECRET": sec.TenantControllerClient}}
-	startCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-	defer cancel()
-	if err := l.Keycloak.Start(startCtx); err != nil {
+	if err := l.Keycloak.Start(ctx); err != nil {
 		return err
 	}
+	l.URLs["keycloak"] = fmt.Sprintf("http://127.0.0.1:%d/auth", c.KeycloakPort)
 	l.URLs["keycloak admin console"] = public + "/auth/admin (admin / see secrets.json)"
 	return nil
 }
@@ -236,6 +243,14 @@ func (l *Local) Stop() {
 	}
 	if err := errors.Join(errs...); err != nil {
 		l.cfg.Log.Warn("stopping", "error", err)
+	}
+}
+
+// saveMail keeps a caught mail as a raw .eml file, for people (any mail reader opens it) and tests.
+func saveMail(log *slog.Logger, dir string, m smtpsink.Message) {
+	name := filepath.Join(dir, fmt.Sprintf("%s.eml", m.Received.UTC().Format("20060102T150405.000000000Z")))
+	if err := os.WriteFile(name, m.Raw, 0o600); err != nil {
+		log.Warn("could not save a caught mail", "file", name, "err", err)
 	}
 }
 

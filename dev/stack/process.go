@@ -80,6 +80,8 @@ type Process struct {
 	LogPath string
 	// Ready is polled after start until it answers 200 (a /readyz URL), if set.
 	Ready string
+	// StartTimeout bounds the wait for Ready (default 60 s; Keycloak's first start on 2 busy cores takes minutes).
+	StartTimeout time.Duration
 
 	cmd  *exec.Cmd
 	done chan error
@@ -111,7 +113,11 @@ func (p *Process) Start(ctx context.Context) error {
 }
 
 func (p *Process) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	timeout := p.StartTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.Ready, nil)

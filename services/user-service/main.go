@@ -66,6 +66,9 @@ func run(ctx context.Context, args []string, env map[string]string, out io.Write
 	if cmd != "serve" && cmd != "migrate" && cmd != "deadletters" {
 		return fmt.Errorf("unknown command %q (want serve, migrate or deadletters)", cmd)
 	}
+	if cmd == "migrate" {
+		return migrate(ctx, env)
+	}
 	cfg, err := config.Load(env)
 	if err != nil {
 		return err
@@ -75,16 +78,27 @@ func run(ctx context.Context, args []string, env map[string]string, out io.Write
 		return err
 	}
 	switch cmd {
-	case "migrate":
-		return migrate(ctx, cfg, log)
 	case "deadletters":
 		return deadLetters(ctx, cfg, args, out)
 	}
 	return serve(ctx, cfg, log)
 }
 
-func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	applied, err := store.Migrate(ctx, cfg.DatabaseURL)
+// migrate applies the schema migrations; it needs only DATABASE_URL.
+func migrate(ctx context.Context, env map[string]string) error {
+	cfg, err := config.LoadMigrate(env)
+	if err != nil {
+		return err
+	}
+	log, err := ops.NewLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	return migrateSchema(ctx, cfg.DatabaseURL, log)
+}
+
+func migrateSchema(ctx context.Context, databaseURL string, log *slog.Logger) error {
+	applied, err := store.Migrate(ctx, databaseURL)
 	if err != nil {
 		return err
 	}
@@ -121,7 +135,7 @@ func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nat
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.MigrateOnStart {
-		if err := migrate(ctx, cfg, log); err != nil {
+		if err := migrateSchema(ctx, cfg.DatabaseURL, log); err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,10 @@ func TestMapsCapturedKeycloakEvents(t *testing.T) {
 		{"admin_user_create.json", true, events.UserRegistered, ``},
 		{"admin_user_update.json", true, events.UserProfileUpdated, `{"userId":"$USER","email":"ada.lovelace@example.com","name":"Ada Lovelace","emailVerified":true,"realm":"$REALM"}`},
 		{"admin_user_delete.json", true, events.IdPUserDeleted, ``},
+		{"delete_account.json", false, events.IdPUserDeleted, `{"userId":"$USER","realm":"$REALM"}`},
+		// user-service's own write-back of the tenant: the representation carries no emailVerified, and the
+		// mapped event must not claim one (user-service recognises it as its own and does not loop).
+		{"admin_user_update_writeback.json", true, events.UserProfileUpdated, `{"userId":"$USER","email":"ada.lovelace@example.com","name":"Ada Lovelace","realm":"$REALM"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -99,7 +103,8 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // FuzzMap feeds arbitrary bodies to both mappers: they may refuse, never panic, and whatever
 // they accept must be a valid CloudEvent.
 func FuzzMap(f *testing.F) {
-	for _, name := range []string{"register.json", "verify_email.json", "update_profile.json", "admin_user_create.json", "admin_user_update.json", "admin_user_delete.json"} {
+	for _, name := range []string{"register.json", "verify_email.json", "update_profile.json", "delete_account.json",
+		"admin_user_create.json", "admin_user_update.json", "admin_user_update_writeback.json", "admin_user_delete.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", name))
 		if err != nil {
 			f.Fatal(err)

@@ -48,6 +48,25 @@ type Config struct {
 	OutboxPoll         time.Duration   `env:"OUTBOX_POLL" envDefault:"1s"`
 }
 
+// Migrate is all that `user-service migrate` needs (a Kubernetes Job or init container runs it before the
+// service, with no NATS or OIDC settings at hand).
+type Migrate struct {
+	DatabaseURL string `env:"DATABASE_URL,required,unset"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// LoadMigrate reads the environment of the migrate command.
+func LoadMigrate(environ map[string]string) (Migrate, error) {
+	var m Migrate
+	if err := envconfig.Load(&m, environ); err != nil {
+		return Migrate{}, err
+	}
+	if _, err := url.Parse(m.DatabaseURL); err != nil {
+		return Migrate{}, errors.New("DATABASE_URL is not a URL")
+	}
+	return m, nil
+}
+
 // Load reads and validates the environment.
 func Load(environ map[string]string) (Config, error) {
 	var c Config

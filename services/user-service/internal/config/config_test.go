@@ -61,3 +61,28 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadMigrateNeedsOnlyTheDatabase(t *testing.T) {
+	tests := []struct {
+		name, wantErr string
+		env           map[string]string
+	}{
+		{"database only", "", map[string]string{"DATABASE_URL": "postgres://u:hunter2@db/users"}},
+		{"no DATABASE_URL", "DATABASE_URL", map[string]string{"NATS_URL": "nats://nats:4222"}},
+		{"with a log level", "", map[string]string{"DATABASE_URL": "postgres://db/users", "LOG_LEVEL": "debug"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.LoadMigrate(tt.env)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("LoadMigrate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("LoadMigrate error = %v, want one mentioning %q", err, tt.wantErr)
+			}
+		})
+	}
+}
