@@ -1,5 +1,5 @@
-// Package faults streams sign-ups through the real pipeline while its parts crash and restart,
-// then checks from Postgres and from the bus that every user is active exactly once, with exactly
+// Package faults streams sign-ups through the real pipeline while its parts crash and restart and its
+// network paths to NATS and Postgres are cut, then checks from Postgres and from the bus that every user is active exactly once, with exactly
 // one UserCreated, and that nothing was dead-lettered. BBQ_FAULT_USERS sets N (make test-faults:
 // 2,000; make test: 300).
 package faults
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,8 @@ type system struct {
 	pg       *embedded.Postgres
 	p        *stack.Pipeline
 	cfg      stack.PipelineConfig
+	// Each service reaches NATS and Postgres through its own link, which a fault can cut.
+	hookNATS, usNATS, usPostgres *stack.Link
 }
 
 func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
@@ -71,6 +74,14 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 			time.Sleep(time.Second)
 			s.startPostgres()
 			s.restart(s.p.UserService)
+		}},
+		{"partition idp-hook from NATS for 5 s", func() { partition(s.hookNATS, 5*time.Second) }},
+		{"partition user-service from NATS for 5 s", func() { partition(s.usNATS, 5*time.Second) }},
+		{"partition user-service from Postgres for 5 s", func() { partition(s.usPostgres, 5*time.Second) }},
+		{"partition user-service from NATS and Postgres for 5 s", func() {
+			s.usNATS.Cut()
+			partition(s.usPostgres, 5*time.Second)
+			s.usNATS.Heal()
 		}},
 	}
 
@@ -176,9 +187,17 @@ func start(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cfg = stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: s.bus.URL, DatabaseURL: s.pg.URL("postgres"),
+	s.hookNATS, s.usNATS = s.link(fmt.Sprintf("127.0.0.1:%d", s.natsPort)), s.link(fmt.Sprintf("127.0.0.1:%d", s.natsPort))
+	s.usPostgres = s.link(fmt.Sprintf("127.0.0.1:%d", s.pgPort))
+	pgURL, err := url.Parse(s.pg.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgURL.Host = s.usPostgres.Addr()
+	s.cfg = stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: "nats://" + s.usNATS.Addr(), DatabaseURL: pgURL.String(),
 		OIDCIssuer: "http://127.0.0.1:1/realms/faults", WebhookSecrets: webhook.FormatSecret(secretKey),
-		AdminToken: "faults-admin-token-0123456789", UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s"}}
+		AdminToken: "faults-admin-token-0123456789", UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s"},
+		IdPHookEnv: map[string]string{"NATS_URL": "nats://" + s.hookNATS.Addr()}}
 	if s.p, err = stack.StartPipeline(ctx, s.cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +214,24 @@ func start(t *testing.T) *system {
 		}
 	})
 	return s
+}
+
+// link makes a cuttable path to target, closed with the test.
+func (s *system) link(target string) *stack.Link {
+	s.t.Helper()
+	l, err := stack.NewLink(target)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// partition cuts a link for d, then heals it.
+func partition(l *stack.Link, d time.Duration) {
+	l.Cut()
+	time.Sleep(d)
+	l.Heal()
 }
 
 // startPostgres starts (or restarts, after a crash) the system's Postgres on its directory and port.
