@@ -49,3 +49,7 @@ BENCH_TARGETS += bench-dashboard
 # test-dashboard-e2e starts the whole local stack on make run's fixed ports (3000, 8180, 8080, ...): it must not
 # run beside another `make run`.
 TEST_TARGETS += test-dashboard test-dashboard-e2e
+
+.PHONY: audit-dashboard
+audit-dashboard: ## npm audit of what ships in the bundle (production dependencies)
+	cd $(DASHBOARD_WEB) && npm audit --omit=dev

@@ -46,7 +46,15 @@ FUZZ_TARGETS := pkg/webhook:FuzzVerify services/idp-hook/internal/kcevent:FuzzMa
 .PHONY: fuzz
 fuzz: ## run every fuzzer for FUZZTIME (default 5m) and keep the corpora
 	for t in $(FUZZ_TARGETS); do dir=$${t%%:*} name=$${t#*:}; \
-	  (cd $$dir && go test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) .) || exit 1; \
+	  (cd $$dir && go test -run=NONE -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $(FUZZFLAGS) .) || exit 1; \
 	  pkg=$$(cd $$dir && go list .); mkdir -p $$dir/testdata/fuzz/$$name; \
 	  cp -n $$(go env GOCACHE)/fuzz/$$pkg/$$name/* $$dir/testdata/fuzz/$$name/ 2>/dev/null || true; \
 	  echo "$$name corpus: $$(ls $$dir/testdata/fuzz/$$name | wc -l) inputs"; done
+
+# govulncheck reports the known vulnerabilities our code can reach. Where vuln.go.dev is not reachable, build a
+# copy of the database (github.com/golang/vulndb: go run ./cmd/indexdb -vulns data/osv -out DIR) and pass
+# GOVULNDB=file://DIR. It runs per module, in workspace mode.
+GOVULNDB ?= https://vuln.go.dev
+.PHONY: vulncheck
+vulncheck: tools ## govulncheck on every Go module (GOVULNDB=file:///path for an offline database copy)
+	for m in $(GO_MODULES); do echo "== $$m"; (cd $$m && govulncheck -db $(GOVULNDB) ./...) || exit 1; done
