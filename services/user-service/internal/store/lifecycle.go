@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -49,6 +50,7 @@ type change struct {
 	dirty   bool
 	changed []string
 	sync    bool // bring Keycloak in line (tenant written back)
+	isolate bool // the event runs under a savepoint, released with its writes
 }
 
 // Apply applies one IdP event exactly once: the inbox row, the user change and its outbox events
@@ -62,37 +64,21 @@ func (s *Store) Apply(ctx context.Context, d events.Decoded) (Outcome, error) {
 }
 
 // ApplyBatch applies several events in one transaction, so that one commit (one fsync) serves
-// them all. Each event runs under its own savepoint: one that fails is rolled back alone and
-// reported in errs, the others commit. err is set when the transaction itself failed, and then
-// nothing was applied. Events are applied grouped by user, in their order, so that concurrent
-// batches lock users in the same order and cannot deadlock.
+// them all. err is set when the transaction itself failed, and then nothing was applied. An event
+// that fails is reported in errs and the others commit: the batch first runs without savepoints
+// (the common case, fewer statements); if an event fails, it runs again with one savepoint per
+// event, so the failed one is rolled back alone. Events are applied grouped by user, in their
+// order, so that concurrent batches lock users in the same order and cannot deadlock.
 func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes []Outcome, errs []error, err error) {
 	order := make([]int, len(ds))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ds[a].Event.Subject(), ds[b].Event.Subject()) })
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
-		for _, i := range order {
-			outcomes[i], errs[i] = applyInTx(ctx, tx, ds[i])
-			var end string
-			switch {
-			case errs[i] != nil && IsTransient(errs[i]):
-				return errs[i] // the database, not the event: retry the whole batch
-			case errs[i] != nil:
-				end = `ROLLBACK TO SAVEPOINT event`
-			case outcomes[i] == Duplicate || outcomes[i] == Unchanged:
-				end = `RELEASE SAVEPOINT event` // changed rows release it with their writes
-			}
-			if end != "" {
-				if _, err := tx.Exec(ctx, end); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	outcomes, errs, err = s.applyOrdered(ctx, ds, order, false)
+	if errors.Is(err, errEventFailed) {
+		outcomes, errs, err = s.applyOrdered(ctx, ds, order, true)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply %d events: %w", len(ds), err)
 	}
@@ -102,21 +88,46 @@ func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes [
 	return outcomes, errs, nil
 }
 
-// applyInTx applies one event under a savepoint named "event", which it opens. Statements are
-// pipelined: one round trip to read and lock, one to write.
-func applyInTx(ctx context.Context, tx pgx.Tx, d events.Decoded) (Outcome, error) {
-	if _, err := tx.Exec(ctx, `SAVEPOINT event`); err != nil {
+// errEventFailed aborts a batch run without savepoints: one event failed, so the batch is run again
+// with savepoints.
+var errEventFailed = errors.New("an event of the batch failed")
+
+func (s *Store) applyOrdered(ctx context.Context, ds []events.Decoded, order []int, isolate bool) (outcomes []Outcome, errs []error, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
+		for _, i := range order {
+			if ds[i].Event.Subject() == "" {
+				errs[i] = fmt.Errorf("%w: %s %s has no subject (user id)", ErrInvalidEvent, ds[i].Event.Type(), ds[i].Event.ID())
+				continue
+			}
+			outcomes[i], errs[i] = applyInTx(ctx, tx, ds[i], isolate)
+			switch {
+			case errs[i] != nil && IsTransient(errs[i]):
+				return errs[i] // the database, not the event: retry the whole batch
+			case errs[i] != nil && !isolate:
+				return errEventFailed
+			case errs[i] != nil:
+				if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT event`); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return outcomes, errs, err
+}
+
+// applyInTx applies one event; with isolate, under a savepoint named "event" that it opens and, unless
+// the event fails, releases. Statements are pipelined: one round trip to read and lock, one to write.
+func applyInTx(ctx context.Context, tx pgx.Tx, d events.Decoded, isolate bool) (Outcome, error) {
+	duplicate, u, err := lockUser(ctx, tx, d.Event.ID(), d.Event.Subject(), isolate)
+	if err != nil {
 		return "", err
 	}
-	userID := d.Event.Subject()
-	if userID == "" {
-		return "", fmt.Errorf("%w: %s %s has no subject (user id)", ErrInvalidEvent, d.Event.Type(), d.Event.ID())
+	c := &change{tx: tx, u: u, cause: d, isolate: isolate}
+	if duplicate {
+		return Duplicate, c.release(ctx)
 	}
-	duplicate, u, err := lockUser(ctx, tx, d.Event.ID(), userID)
-	if err != nil || duplicate {
-		return Duplicate, err
-	}
-	c := &change{tx: tx, u: u, cause: d}
 	if err := c.apply(ctx); err != nil {
 		return "", fmt.Errorf("apply %s %s: %w", d.Event.Type(), d.Event.ID(), err)
 	}
@@ -129,29 +140,30 @@ func applyInTx(ctx context.Context, tx pgx.Tx, d events.Decoded) (Outcome, error
 
 // lockUser records the event in the inbox and returns the user row, creating an empty pending
 // one first, locked for this transaction so that two events about one user are applied one
-// after the other. duplicate is true when the inbox already had the event.
-func lockUser(ctx context.Context, tx pgx.Tx, eventID, userID string) (duplicate bool, u *user, err error) {
+// after the other. duplicate is true when the inbox already had the event. With isolate, it opens
+// the event's savepoint first.
+func lockUser(ctx context.Context, tx pgx.Tx, eventID, userID string, isolate bool) (duplicate bool, u *user, err error) {
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, eventID)
+	if isolate {
+		b.Queue(`SAVEPOINT event`)
+	}
+	inbox := b.Queue(`INSERT INTO processed_events (id) VALUES ($1) ON CONFLICT DO NOTHING`, eventID)
 	b.Queue(`INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING`, userID)
-	b.Queue(`SELECT realm, email, user_name, name, method, status, email_verified, registered,
+	lock := b.Queue(`SELECT realm, email, user_name, name, method, status, email_verified, registered,
 		tenant_id, role, created_at, activated_at FROM users WHERE id = $1 FOR UPDATE`, userID)
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	tag, err := br.Exec()
-	if err != nil {
-		return false, nil, fmt.Errorf("inbox: %w", err)
-	}
-	if _, err := br.Exec(); err != nil {
-		return false, nil, fmt.Errorf("ensure user %s: %w", userID, err)
-	}
+	inbox.Exec(func(tag pgconn.CommandTag) error {
+		duplicate = tag.RowsAffected() == 0
+		return nil
+	})
 	u = &user{ID: userID}
-	err = br.QueryRow().Scan(&u.Realm, &u.Email, &u.UserName, &u.Name, &u.Method, &u.Status, &u.EmailVerified, &u.Registered,
-		&u.TenantID, &u.Role, &u.CreatedAt, &u.ActivatedAt)
-	if err != nil {
-		return false, nil, fmt.Errorf("lock user %s: %w", userID, err)
+	lock.QueryRow(func(row pgx.Row) error {
+		return row.Scan(&u.Realm, &u.Email, &u.UserName, &u.Name, &u.Method, &u.Status, &u.EmailVerified, &u.Registered,
+			&u.TenantID, &u.Role, &u.CreatedAt, &u.ActivatedAt)
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return false, nil, fmt.Errorf("record event %s and lock user %s: %w", eventID, userID, err)
 	}
-	return tag.RowsAffected() == 0, u, br.Close()
+	return duplicate, u, nil
 }
 
 func (c *change) apply(ctx context.Context) error {
@@ -260,7 +272,7 @@ func (c *change) delete(ctx context.Context) error {
 // event's savepoint, in one round trip.
 func (c *change) commit(ctx context.Context) (Outcome, error) {
 	if !c.dirty {
-		return Unchanged, nil
+		return Unchanged, c.release(ctx)
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE users SET realm=$2, email=$3, user_name=$4, name=$5, method=$6, status=$7,
@@ -271,7 +283,9 @@ func (c *change) commit(ctx context.Context) (Outcome, error) {
 		queueKeycloakSync(b, c.u.ID)
 	}
 	queueOutbox(b, c.outbox)
-	b.Queue(`RELEASE SAVEPOINT event`)
+	if c.isolate {
+		b.Queue(`RELEASE SAVEPOINT event`)
+	}
 	if err := c.tx.SendBatch(ctx, b).Close(); err != nil {
 		return "", fmt.Errorf("write user %s: %w", c.u.ID, err)
 	}
@@ -279,6 +293,17 @@ func (c *change) commit(ctx context.Context) (Outcome, error) {
 		return Announced, nil
 	}
 	return Updated, nil
+}
+
+// release ends the event's savepoint when nothing was written.
+func (c *change) release(ctx context.Context) error {
+	if !c.isolate {
+		return nil
+	}
+	if _, err := c.tx.Exec(ctx, `RELEASE SAVEPOINT event`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
 }
 
 // announce adds an event about the user to the outbox of this transaction.
@@ -347,10 +372,18 @@ func newOutboxEvent(k events.Kind, subject, traceParent string, data proto.Messa
 	return outboxEvent{id: id, subject: k.Subject, body: body}, nil
 }
 
+// queueOutbox adds the events, in order, in one statement.
 func queueOutbox(b *pgx.Batch, evs []outboxEvent) {
-	for _, ev := range evs {
-		b.Queue(`INSERT INTO outbox (id, subject, event) VALUES ($1, $2, $3)`, ev.id, ev.subject, ev.body)
+	if len(evs) == 0 {
+		return
 	}
+	ids, subjects, bodies := make([]uuid.UUID, len(evs)), make([]string, len(evs)), make([][]byte, len(evs))
+	for i, ev := range evs {
+		ids[i], subjects[i], bodies[i] = ev.id, ev.subject, ev.body
+	}
+	b.Queue(`INSERT INTO outbox (id, subject, event)
+		SELECT id, subject, event FROM unnest($1::uuid[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(id, subject, event, n) ORDER BY n`,
+		ids, subjects, bodies)
 }
 
 func queueKeycloakSync(b *pgx.Batch, userID string) {

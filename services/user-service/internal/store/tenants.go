@@ -34,28 +34,31 @@ type assignment struct {
 // admin if the tenant lists their email; otherwise in a new personal tenant that they administer.
 func assignTenant(ctx context.Context, tx pgx.Tx, u *user) (assignment, error) {
 	email := strings.ToLower(u.Email)
-	if _, domain, ok := strings.Cut(email, "@"); ok {
-		var a assignment
-		var admins []string
-		err := tx.QueryRow(ctx, `SELECT t.id, t.display_name, t.admins FROM tenant_domains d
-			JOIN tenants t ON t.id = d.tenant_id WHERE d.domain = $1`, domain).Scan(&a.id, &a.name, &admins)
-		switch {
-		case err == nil:
-			a.role = "member"
-			if slices.ContainsFunc(admins, func(s string) bool { return strings.EqualFold(s, email) }) {
-				a.role = "admin"
-			}
-			return a, nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return assignment{}, fmt.Errorf("find tenant of %s: %w", domain, err)
-		}
-	}
-	a := assignment{id: PersonalTenantID(u.ID), name: personalName(u), role: "admin"}
-	tag, err := tx.Exec(ctx, `INSERT INTO tenants (id, display_name, kind) VALUES ($1, $2, 'personal') ON CONFLICT DO NOTHING`, a.id, a.name)
+	_, domain, _ := strings.Cut(email, "@")
+	personal := assignment{id: PersonalTenantID(u.ID), name: personalName(u), role: "admin"}
+	// One round trip: the tenant claiming the domain, else the personal tenant, created here.
+	var a assignment
+	var admins []string
+	err := tx.QueryRow(ctx, `WITH claimed AS (
+			SELECT t.id, t.display_name, t.admins FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id
+			WHERE d.domain = $1 AND $1 <> ''),
+		created AS (
+			INSERT INTO tenants (id, display_name, kind) SELECT $2, $3, 'personal'
+			WHERE NOT EXISTS (SELECT 1 FROM claimed) ON CONFLICT DO NOTHING RETURNING id)
+		SELECT id, display_name, admins, false FROM claimed
+		UNION ALL SELECT $2, $3, '{}'::text[], EXISTS (SELECT 1 FROM created) WHERE NOT EXISTS (SELECT 1 FROM claimed)`,
+		domain, personal.id, personal.name).Scan(&a.id, &a.name, &admins, &a.created)
 	if err != nil {
-		return assignment{}, fmt.Errorf("create personal tenant of %s: %w", u.ID, err)
+		return assignment{}, fmt.Errorf("assign tenant of %s: %w", u.ID, err)
 	}
-	a.created = tag.RowsAffected() == 1
+	if a.id == personal.id {
+		a.role = "admin"
+		return a, nil
+	}
+	a.role = "member"
+	if slices.ContainsFunc(admins, func(s string) bool { return strings.EqualFold(s, email) }) {
+		a.role = "admin"
+	}
 	return a, nil
 }
 
