@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
 
@@ -127,4 +128,29 @@ func FuzzMap(f *testing.F) {
 			t.Fatalf("accepted %q but built no valid CloudEvent: %v", body, err)
 		}
 	})
+}
+
+// UPDATE_EMAIL is not in the captured fixtures (it needs Keycloak's update-email feature); its details
+// are previous_email and updated_email, as Keycloak's UpdateEmail action records them.
+func TestMapsUpdateEmail(t *testing.T) {
+	tests := []struct {
+		name    string
+		details map[string]string
+		want    string
+	}{
+		{"updated_email", map[string]string{"previous_email": "old@example.com", "updated_email": "new@example.com"}, "new@example.com"},
+		{"email only", map[string]string{"email": "new@example.com"}, "new@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := kcevent.MapEvent(kcevent.Event{ID: "e1", Time: 1795520538756, Type: "UPDATE_EMAIL", RealmID: "bbq", UserID: "u1", Details: tt.details})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, ok := m.Data.(*eventsv1.UserProfileUpdated)
+			if m.Kind.Type != events.UserProfileUpdated.Type || !ok || data.GetEmail() != tt.want || data.GetUserId() != "u1" {
+				t.Fatalf("mapped to %s %v", m.Kind.Type, m.Data)
+			}
+		})
+	}
 }
