@@ -83,11 +83,11 @@ func (t tenantRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var p struct{ Type string }
 	if err != nil || json.Unmarshal(body, &p) != nil || p.Type != noTenantClaim {
-		return resp, nil
+		return resp, nil //nolint:nilerr // not the problem we retry: the browser gets user-service's answer as it came
 	}
 	token, err := refresh()
 	if err != nil {
-		return resp, nil
+		return resp, nil //nolint:nilerr // no fresh token: the browser gets the 403, and the session ends on its next refresh
 	}
 	retry := req.Clone(req.Context())
 	retry.Body = http.NoBody // the first attempt closed the (empty) body
