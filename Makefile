@@ -15,20 +15,23 @@ LINT_TARGETS :=
 IMAGE_TARGETS :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help run test bench lint images chart tools
+.PHONY: help run test bench lint images chart tools setup-system
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: ## start the whole system on this machine
 	@scripts/run.sh
 
-test: $(TEST_TARGETS) ## every test, against real NATS, Postgres, Keycloak, kube-apiserver and Chromium
+test: setup-system $(TEST_TARGETS) ## every test, against real NATS, Postgres, Keycloak, kube-apiserver and Chromium
 
 bench: $(BENCH_TARGETS) ## benchmarks; results in docs/benchmarks.md
 
 lint: $(LINT_TARGETS) ## gofmt, go vet, golangci-lint, buf lint + breaking
 
 images: $(IMAGE_TARGETS) ## container images (needs a container builder)
+
+setup-system: ## the Debian packages the tests need (Postgres, Chromium, podman...), when missing
+	@scripts/setup-system.sh
 
 tools: ## install the Go tools the targets use into $(BBQ_CACHE)/bin
 	@scripts/tools.sh

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export BBQ_CACHE=${BBQ_CACHE:-$HOME/.cache/connected-bbq}
 # Only what the running system needs: the test-only setups (Kubernetes test binaries, schemathesis) stay out.
+scripts/setup-system.sh postgresql ca-certificates
 for setup in scripts/setup-keycloak.sh scripts/setup-dashboard.sh; do bash "$setup" >&2; done
 make -s web >&2 # the dashboard's SPA, embedded into its Go server
 exec go run ./dev/cmd/bbq-dev "$@"
