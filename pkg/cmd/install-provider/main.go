@@ -47,7 +47,7 @@ func install(src, dst string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("providers directory: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
+	defer func() { _ = os.Remove(tmp.Name()) }() // after the rename there is nothing left to remove
 	n, err := io.Copy(tmp, in)
 	if err == nil {
 		err = tmp.Chmod(0o444)
