@@ -391,19 +391,21 @@ func queueKeycloakSync(b *pgx.Batch, userID string) {
 		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0`, userID)
 }
 
+// insertOutbox adds events to the outbox of tx (the statement of queueOutbox, on its own).
 func insertOutbox(ctx context.Context, tx pgx.Tx, evs []outboxEvent) error {
-	for _, ev := range evs {
-		if _, err := tx.Exec(ctx, `INSERT INTO outbox (id, subject, event) VALUES ($1, $2, $3)`, ev.id, ev.subject, ev.body); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
+	b := &pgx.Batch{}
+	queueOutbox(b, evs)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }
 
+// requestKeycloakSync asks the write-back to bring the user's Keycloak account in line.
 func requestKeycloakSync(ctx context.Context, tx pgx.Tx, userID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO keycloak_sync (user_id) VALUES ($1)
-		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0`, userID)
-	if err != nil {
+	b := &pgx.Batch{}
+	queueKeycloakSync(b, userID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("request keycloak sync of %s: %w", userID, err)
 	}
 	return nil
