@@ -28,8 +28,9 @@ test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back
 	go test $(GO_TEST_FLAGS) ./dev/kce2e/
 
 .PHONY: test-faults
-test-faults: ## 2,000 sign-ups while services, NATS and Postgres are killed and restarted (300 in make test)
+test-faults: ## 2,000 sign-ups through crashes and partitions (300 in make test); Keycloak's listener through outages
 	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./dev/faults/ | grep -v '^=== '
+	go test $(GO_TEST_FLAGS) -v -run TestProviderRetriesCarrySignUpsThroughOutages ./dev/kce2e/ | grep -e '^---' -e outage_test -e '^ok'
 
 BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline

@@ -1,7 +1,8 @@
 // Package faults streams sign-ups through the real pipeline while its parts crash and restart and its
-// network paths to NATS and Postgres are cut, then checks from Postgres and from the bus that every user is active exactly once, with exactly
-// one UserCreated, and that nothing was dead-lettered. BBQ_FAULT_USERS sets N (make test-faults:
-// 2,000; make test: 300).
+// network paths to NATS and Postgres are cut, then checks from Postgres and from the bus that every user is
+// active exactly once, with exactly one UserCreated, and that nothing was dead-lettered. Each service runs on
+// its own network namespace, so the suite needs root, iproute2 and iptables. BBQ_FAULT_USERS sets N
+// (make test-faults: 2,000; make test: 300).
 package faults
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,17 +35,16 @@ var secretKey = []byte("faults-webhook-secret-0123456789abcdef")
 
 // system is the pipeline with its own NATS and Postgres, which the test crashes and restarts.
 type system struct {
-	t        *testing.T
-	natsDir  string
-	natsPort int
-	bus      *natstest.Bus
-	pgDir    string
-	pgPort   int
-	pg       *embedded.Postgres
-	p        *stack.Pipeline
-	cfg      stack.PipelineConfig
-	// Each service reaches NATS and Postgres through its own link, which a fault can cut.
-	hookNATS, usNATS, usPostgres *stack.Link
+	t       *testing.T
+	natsDir string
+	bus     *natstest.Bus
+	pgDir   string
+	pgPort  int
+	pgNet   netip.Prefix
+	pg      *embedded.Postgres
+	p       *stack.Pipeline
+	// Each service's paths to NATS and Postgres, which a fault can cut.
+	hookNATS, usNATS, usPostgres *path
 }
 
 func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
@@ -61,12 +62,7 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 	}{
 		{"kill -9 user-service", func() { s.p.UserService.Kill(); time.Sleep(time.Second); s.restart(s.p.UserService) }},
 		{"kill -9 idp-hook", func() { s.p.IdPHook.Kill(); time.Sleep(time.Second); s.restart(s.p.IdPHook) }},
-		{"restart NATS", func() {
-			s.bus.Server.Shutdown()
-			s.bus.Server.WaitForShutdown()
-			time.Sleep(time.Second)
-			s.bus = natstest.NewAt(t, s.natsDir, s.natsPort)
-		}},
+		{"restart NATS", func() { s.bus.Stop(); time.Sleep(time.Second); s.bus.Restart(t) }},
 		{"kill -9 Postgres", func() { s.pg.Kill(); time.Sleep(time.Second); s.startPostgres() }},
 		{"kill -9 user-service and Postgres at once", func() {
 			s.p.UserService.Kill()
@@ -79,14 +75,14 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 		{"partition user-service from NATS for 5 s", func() { partition(s.usNATS, 5*time.Second) }},
 		{"partition user-service from Postgres for 5 s", func() { partition(s.usPostgres, 5*time.Second) }},
 		{"partition user-service from NATS and Postgres for 5 s", func() {
-			s.usNATS.Cut()
+			s.usNATS.cut()
 			partition(s.usPostgres, 5*time.Second)
-			s.usNATS.Heal()
+			s.usNATS.heal()
 		}},
 	}
 
 	var sent atomic.Int64
-	var retries atomic.Int64 // failed webhook attempts, counted as they fail
+	var failed attempts
 	begin := time.Now()
 	var wg sync.WaitGroup
 	jobs := make(chan int)
@@ -94,34 +90,36 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 		wg.Go(func() {
 			for i := range jobs {
 				user, email := fmt.Sprintf("f%05d", i), fmt.Sprintf("f%05d@example.com", i)
-				s.deliver("REGISTER", user, email, &retries)
-				s.deliver("VERIFY_EMAIL", user, email, &retries)
+				s.deliver("REGISTER", user, email, &failed)
+				s.deliver("VERIFY_EMAIL", user, email, &failed)
 				sent.Add(1)
 			}
 		})
 	}
-	// The stream is paced to last about 30 s whatever N is, and the faults are injected one after
-	// the other at even points of it, so each one meets traffic.
+	// The stream is paced to last about 45 s whatever N is; the faults follow one another from a tenth of
+	// it on, and each must end while users are still being sent, so that every one meets traffic.
 	injected := make(chan string, len(faults))
-	next := make(chan int, len(faults))
 	go func() {
-		for k := range next {
-			before := retries.Load()
-			faults[k].do()
-			t.Logf("%s at %d users sent: %d failed webhook attempts during it", faults[k].name, sent.Load(), retries.Load()-before)
-			injected <- faults[k].name
+		defer close(injected)
+		for sent.Load() < int64(n/10) {
+			time.Sleep(10 * time.Millisecond)
 		}
-		close(injected)
+		for _, f := range faults {
+			at := sent.Load()
+			f.do()
+			t.Logf("%s: from %d to %d users sent; failed webhook attempts so far %s", f.name, at, sent.Load(), &failed)
+			if sent.Load() == int64(n) {
+				t.Errorf("the stream ended before %q did: it met no traffic", f.name)
+			}
+			injected <- f.name
+			time.Sleep(time.Second)
+		}
 	}()
-	pace := 30 * time.Second / time.Duration(n)
+	pace := 45 * time.Second / time.Duration(n)
 	for i := range n {
-		if i > 0 && i%(n/(len(faults)+1)) == 0 && i/(n/(len(faults)+1)) <= len(faults) {
-			next <- i/(n/(len(faults)+1)) - 1
-		}
 		time.Sleep(pace)
 		jobs <- i
 	}
-	close(next)
 	close(jobs)
 	wg.Wait()
 	var names []string
@@ -155,9 +153,9 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 	}
 	active := s.scalar(`SELECT count(*) FROM users WHERE status = 'active'`)
 	dead := len(natstest.StreamMessages(t, s.bus.JS, s.bus.Config.DeadLetterStream, ""))
-	summary := fmt.Sprintf("faults: N=%d users, faults injected %d (%v), webhooks retried %d, all sent after %s, converged after %s; "+
+	summary := fmt.Sprintf("faults: N=%d users, faults injected %d (%v; partitions: packets dropped between network namespaces), failed webhook attempts retried %s, all sent after %s, converged after %s; "+
 		"lost %d, duplicated UserCreated %d, active users %d, dead letters %d",
-		n, len(names), names, retries.Load(), sentAt.Round(time.Millisecond), converged.Round(time.Millisecond), lost, dup, active, dead)
+		n, len(names), names, failed.String(), sentAt.Round(time.Millisecond), converged.Round(time.Millisecond), lost, dup, active, dead)
 	t.Log(summary)
 	fmt.Println(summary)
 	if len(names) != len(faults) || lost != 0 || dup != 0 || active != n || dead != 0 {
@@ -176,29 +174,29 @@ func start(t *testing.T) *system {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := &system{t: t, natsDir: filepath.Join(dir, "nats"), pgDir: filepath.Join(dir, "pg")}
-	s.bus = natstest.NewAt(t, s.natsDir, 0)
-	s.natsPort = s.bus.Server.Addr().(*net.TCPAddr).Port
-	s.startPostgres()
-	t.Cleanup(func() { _ = s.pg.Stop() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bins, err := stack.Build(ctx, filepath.Join(dir, "bin"), "idp-hook", "user-service")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.hookNATS, s.usNATS = s.link(fmt.Sprintf("127.0.0.1:%d", s.natsPort)), s.link(fmt.Sprintf("127.0.0.1:%d", s.natsPort))
-	s.usPostgres = s.link(fmt.Sprintf("127.0.0.1:%d", s.pgPort))
+	s := &system{t: t, natsDir: filepath.Join(dir, "nats"), pgDir: filepath.Join(dir, "pg")}
+	cfg := stack.PipelineConfig{Bins: bins, Dir: dir, OIDCIssuer: "http://127.0.0.1:1/realms/faults",
+		WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: "faults-admin-token-0123456789",
+		UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s"},
+		// Shorter than a partition, so the sender meets 503s, as Keycloak's listener would.
+		IdPHookEnv: map[string]string{"PUBLISH_TIMEOUT": "2s", "RETRY_AFTER": "1s"}}
+	s.onHosts(ctx, &cfg)
+	t.Cleanup(func() { _ = s.pg.Stop() })
+	cfg.NATSURL = "nats://" + s.usNATS.addr()
+	cfg.IdPHookEnv["NATS_URL"] = "nats://" + s.hookNATS.addr()
 	pgURL, err := url.Parse(s.pg.URL("postgres"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgURL.Host = s.usPostgres.Addr()
-	s.cfg = stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: "nats://" + s.usNATS.Addr(), DatabaseURL: pgURL.String(),
-		OIDCIssuer: "http://127.0.0.1:1/realms/faults", WebhookSecrets: webhook.FormatSecret(secretKey),
-		AdminToken: "faults-admin-token-0123456789", UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s"},
-		IdPHookEnv: map[string]string{"NATS_URL": "nats://" + s.hookNATS.Addr()}}
-	if s.p, err = stack.StartPipeline(ctx, s.cfg); err != nil {
+	pgURL.Host = s.usPostgres.addr()
+	cfg.DatabaseURL = pgURL.String()
+	if s.p, err = stack.StartPipeline(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -216,22 +214,63 @@ func start(t *testing.T) *system {
 	return s
 }
 
-// link makes a cuttable path to target, closed with the test.
-func (s *system) link(target string) *stack.Link {
-	s.t.Helper()
-	l, err := stack.NewLink(target)
+// onHosts runs each service on its own host, a network namespace, and NATS and Postgres on the machine's
+// side of the LAN, so that a partition is real: the kernel drops the packets.
+func (s *system) onHosts(ctx context.Context, cfg *stack.PipelineConfig) {
+	t := s.t
+	lan, err := stack.NewNetwork(ctx, "bbq-faults", netip.MustParsePrefix("10.213.0.1/24"))
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatalf("network namespaces (root, iproute2 and iptables needed): %v", err)
 	}
-	s.t.Cleanup(func() { _ = l.Close() })
-	return l
+	t.Cleanup(func() {
+		if err := lan.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	hook, err := lan.AddHost(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := lan.AddHost(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.bus = natstest.NewAt(t, embedded.NATSConfig{Dir: s.natsDir, Host: lan.Addr().String()})
+	s.pgNet = lan.Prefix()
+	s.startPostgres()
+	natsAddr := netip.AddrPortFrom(lan.Addr(), uint16(s.bus.Server.Addr().(*net.TCPAddr).Port))
+	pgAddr := netip.AddrPortFrom(lan.Addr(), uint16(s.pgPort))
+	s.hookNATS = &path{t: t, host: hook, target: natsAddr}
+	s.usNATS = &path{t: t, host: us, target: natsAddr}
+	s.usPostgres = &path{t: t, host: us, target: pgAddr}
+	cfg.IdPHookNetns, cfg.UserServiceNetns = hook.Netns, us.Netns
+	cfg.HookAddr = netip.AddrPortFrom(hook.IP, 8080).String()
+	cfg.APIAddr = netip.AddrPortFrom(us.IP, 8080).String()
+	cfg.AdminAddr = netip.AddrPortFrom(us.IP, 8081).String()
 }
 
-// partition cuts a link for d, then heals it.
-func partition(l *stack.Link, d time.Duration) {
-	l.Cut()
+// path is a service's network path, from its host to a dependency on the LAN.
+type path struct {
+	t      *testing.T
+	host   *stack.Host
+	target netip.AddrPort
+}
+
+func (p *path) addr() string { return p.target.String() }
+func (p *path) cut()         { p.do(p.host.Cut) }
+func (p *path) heal()        { p.do(p.host.Heal) }
+
+func (p *path) do(f func(context.Context, netip.AddrPort) error) {
+	if err := f(context.Background(), p.target); err != nil {
+		p.t.Error(err) // not Fatal: this runs on the fault goroutine
+	}
+}
+
+// partition cuts a path for d, then heals it.
+func partition(p *path, d time.Duration) {
+	p.cut()
 	time.Sleep(d)
-	l.Heal()
+	p.heal()
 }
 
 // startPostgres starts (or restarts, after a crash) the system's Postgres on its directory and port.
@@ -239,7 +278,7 @@ func (s *system) startPostgres() {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: s.pgDir, Port: s.pgPort})
+	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: s.pgDir, Port: s.pgPort, Network: s.pgNet})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -255,9 +294,16 @@ func (s *system) restart(p *stack.Process) {
 	}
 }
 
-// deliver sends one signed event until idp-hook accepts it, as Keycloak's provider does, counting
-// every failed attempt in failed.
-func (s *system) deliver(typ, user, email string, failed *atomic.Int64) {
+// attempts counts the webhook attempts idp-hook did not accept, by what the sender saw.
+type attempts struct{ unavailable, unreachable, other atomic.Int64 }
+
+func (a *attempts) String() string {
+	u, r, o := a.unavailable.Load(), a.unreachable.Load(), a.other.Load()
+	return fmt.Sprintf("%d (503 %d, unreachable %d, other %d)", u+r+o, u, r, o)
+}
+
+// deliver sends one signed event until idp-hook accepts it, with back-off, as Keycloak's provider does.
+func (s *system) deliver(typ, user, email string, failed *attempts) {
 	details := map[string]string{"email": email}
 	if typ == "REGISTER" {
 		details = map[string]string{"register_method": "form", "username": email, "email": email, "first_name": "Fault"}
@@ -268,13 +314,19 @@ func (s *system) deliver(typ, user, email string, failed *atomic.Int64) {
 		req, _ := http.NewRequest(http.MethodPost, s.p.IdPHookURL+"/webhooks/keycloak/events", bytes.NewReader(body))
 		webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, "wh-"+typ+"-"+user, time.Now(), body)
 		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
+		switch {
+		case err != nil:
+			failed.unreachable.Add(1)
+		case resp.StatusCode == http.StatusAccepted:
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusAccepted {
-				return
-			}
+			return
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			resp.Body.Close()
+			failed.unavailable.Add(1)
+		default:
+			resp.Body.Close()
+			failed.other.Add(1)
 		}
-		failed.Add(1)
 		time.Sleep(wait)
 	}
 }

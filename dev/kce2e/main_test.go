@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -71,6 +72,7 @@ type env struct {
 type options struct {
 	webhook   bool // the realm sends webhooks to idp-hook
 	reconcile bool // idp-hook reconciles with the realm's stored events
+	hookEnv   map[string]string
 }
 
 func newEnv(t *testing.T, o options) *env {
@@ -92,7 +94,7 @@ func newEnv(t *testing.T, o options) *env {
 		ro.WebhookURL, ro.WebhookSecrets = "http://"+hookAddr, []string{webhook.FormatSecret(secretKey)}
 	}
 	e.realm = kctest.NewRealm(t, kc, ro)
-	hookEnv := map[string]string{}
+	hookEnv := maps.Clone(o.hookEnv)
 	if o.reconcile {
 		hookEnv = map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
 			"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["idp-hook"], "RECONCILE_INTERVAL": "1s"}

@@ -23,6 +23,8 @@ type PipelineConfig struct {
 	HookAddr, APIAddr, AdminAddr string
 	// Extra environment per service, e.g. consumer limits in tests or Keycloak settings.
 	IdPHookEnv, UserServiceEnv map[string]string
+	// Network namespaces (Hosts) to run each service in; the machine's own when empty.
+	IdPHookNetns, UserServiceNetns string
 }
 
 // Pipeline is idp-hook and user-service, running.
@@ -55,9 +57,9 @@ func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
 	p := &Pipeline{
 		IdPHookURL: "http://" + hookAddr, UserServiceURL: "http://" + apiAddr, AdminURL: "http://" + adminAddr,
 		IdPHook: &Process{Name: "idp-hook", Bin: c.Bins["idp-hook"], Env: hookEnv,
-			LogPath: filepath.Join(c.Dir, "idp-hook.log"), Ready: "http://" + hookAddr + "/readyz"},
+			LogPath: filepath.Join(c.Dir, "idp-hook.log"), Ready: "http://" + hookAddr + "/readyz", Netns: c.IdPHookNetns},
 		UserService: &Process{Name: "user-service", Bin: c.Bins["user-service"], Env: usEnv,
-			LogPath: filepath.Join(c.Dir, "user-service.log"), Ready: "http://" + apiAddr + "/readyz"},
+			LogPath: filepath.Join(c.Dir, "user-service.log"), Ready: "http://" + apiAddr + "/readyz", Netns: c.UserServiceNetns},
 	}
 	if err := p.UserService.Start(ctx); err != nil {
 		return nil, err

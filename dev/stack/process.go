@@ -82,6 +82,8 @@ type Process struct {
 	Ready string
 	// StartTimeout bounds the wait for Ready (default 60 s; Keycloak's first start on 2 busy cores takes minutes).
 	StartTimeout time.Duration
+	// Netns, if set, is the network namespace (a Host's) the process runs in.
+	Netns string
 
 	cmd  *exec.Cmd
 	done chan error
@@ -94,6 +96,9 @@ func (p *Process) Start(ctx context.Context) error {
 		return fmt.Errorf("%s log: %w", p.Name, err)
 	}
 	p.cmd = exec.Command(p.Bin, p.Args...)
+	if p.Netns != "" { // ip execs the binary in place: the pid, and so Kill and Stop, stay the service's
+		p.cmd = exec.Command("ip", append([]string{"netns", "exec", p.Netns, p.Bin}, p.Args...)...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range p.Env {

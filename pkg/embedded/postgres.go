@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,6 +22,9 @@ import (
 type PostgresConfig struct {
 	Dir  string // data directory; created and initialised when empty
 	Port int    // 0 picks a free port
+	// Network, if set, is a further address to listen on with its network (a test LAN's, e.g.
+	// 10.213.0.1/24), whose clients are trusted like loopback ones.
+	Network netip.Prefix
 	// Fast turns durability off (fsync, synchronous_commit): for throwaway test servers only.
 	Fast bool
 	// RunAs is the unprivileged OS user to run as when this process is root (Postgres refuses
@@ -73,7 +77,14 @@ func StartPostgres(ctx context.Context, c PostgresConfig) (*Postgres, error) {
 			return nil, err
 		}
 	}
-	args := []string{"-D", c.Dir, "-p", strconv.Itoa(c.Port), "-h", "127.0.0.1", "-k", c.Dir,
+	hosts := "127.0.0.1"
+	if c.Network.IsValid() {
+		hosts += "," + c.Network.Addr().String()
+		if err := trust(c.Dir, c.Network.Masked()); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{"-D", c.Dir, "-p", strconv.Itoa(c.Port), "-h", hosts, "-k", c.Dir,
 		"-c", "max_connections=300", "-c", "shared_buffers=256MB"}
 	if c.Fast {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
@@ -135,6 +146,28 @@ func (p *Postgres) Stop() error {
 func (p *Postgres) Kill() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
+}
+
+// trust lets clients from network in without a password, as initdb --auth=trust lets loopback ones.
+func trust(dir string, network netip.Prefix) error {
+	path := filepath.Join(dir, "pg_hba.conf")
+	hba, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("postgres pg_hba.conf: %w", err)
+	}
+	line := fmt.Sprintf("host all all %s trust\n", network)
+	if bytes.Contains(hba, []byte(line)) {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("postgres pg_hba.conf: %w", err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return fmt.Errorf("postgres pg_hba.conf: %w", err)
+	}
+	return f.Close()
 }
 
 func postgresBinDir() (string, error) {

@@ -194,6 +194,33 @@ func (k *Keycloak) LogContains(s string) bool {
 	return err == nil && strings.Contains(string(b), s)
 }
 
+// HasLog says whether the server's log can be read: only for a server started here, not a reused one.
+func (k *Keycloak) HasLog() bool { return k.logPath != "" }
+
+// LogCount counts the server's log lines that have every one of parts (for a server started here).
+func (k *Keycloak) LogCount(parts ...string) int {
+	b, err := os.ReadFile(k.logPath)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if containsAll(line, parts) {
+			n++
+		}
+	}
+	return n
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
 func (k *Keycloak) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

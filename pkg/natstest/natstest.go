@@ -3,6 +3,7 @@ package natstest
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ type Bus struct {
 	Conn   *nats.Conn
 	JS     jetstream.JetStream
 	Config bus.Config
+	where  embedded.NATSConfig // for Restart
 }
 
 // Config is the bus configuration tests use.
@@ -33,13 +35,13 @@ func Config() bus.Config {
 // everything when t ends.
 func New(t testing.TB) *Bus {
 	t.Helper()
-	return NewAt(t, t.TempDir(), 0)
+	return NewAt(t, embedded.NATSConfig{Dir: t.TempDir()})
 }
 
-// NewAt starts (or restarts) a server on dir and port, so a test can stop and restart NATS with its data.
-func NewAt(t testing.TB, dir string, port int) *Bus {
+// NewAt starts (or restarts) a server as c says, so a test can stop and restart NATS with its data.
+func NewAt(t testing.TB, c embedded.NATSConfig) *Bus {
 	t.Helper()
-	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: dir, Port: port})
+	ns, err := embedded.StartNATS(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,21 @@ func NewAt(t testing.TB, dir string, port int) *Bus {
 	if err := bus.Ensure(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
-	return &Bus{Server: ns, URL: ns.ClientURL(), Conn: nc, JS: js, Config: cfg}
+	c.Port = ns.Addr().(*net.TCPAddr).Port
+	return &Bus{Server: ns, URL: ns.ClientURL(), Conn: nc, JS: js, Config: cfg, where: c}
+}
+
+// Stop shuts the server down, as an outage of NATS would, keeping its data for Restart.
+func (b *Bus) Stop() {
+	b.Conn.Close()
+	b.Server.Shutdown()
+	b.Server.WaitForShutdown()
+}
+
+// Restart starts the server again on the same address and data, after Stop.
+func (b *Bus) Restart(t testing.TB) {
+	t.Helper()
+	*b = *NewAt(t, b.where)
 }
 
 // Messages returns every message on the bus stream whose subject matches filter, in order.
