@@ -23,8 +23,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectedbbq/platform/dev/stack"
+	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/embedded"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/natstest"
@@ -35,14 +38,14 @@ var secretKey = []byte("faults-webhook-secret-0123456789abcdef")
 
 // system is the pipeline with its own NATS and Postgres, which the test crashes and restarts.
 type system struct {
-	t       *testing.T
-	natsDir string
-	bus     *natstest.Bus
-	pgDir   string
-	pgPort  int
-	pgNet   netip.Prefix
-	pg      *embedded.Postgres
-	p       *stack.Pipeline
+	t      *testing.T
+	nats   *stack.Process // a nats-server process: the suite kills it
+	js     jetstream.JetStream
+	pgDir  string
+	pgPort int
+	pgNet  netip.Prefix
+	pg     *embedded.Postgres
+	p      *stack.Pipeline
 	// Each service's paths to NATS and Postgres, which a fault can cut.
 	hookNATS, usNATS, usPostgres *path
 }
@@ -62,7 +65,7 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 	}{
 		{"kill -9 user-service", func() { s.p.UserService.Kill(); time.Sleep(time.Second); s.restart(s.p.UserService) }},
 		{"kill -9 idp-hook", func() { s.p.IdPHook.Kill(); time.Sleep(time.Second); s.restart(s.p.IdPHook) }},
-		{"restart NATS", func() { s.bus.Stop(); time.Sleep(time.Second); s.bus.Restart(t) }},
+		{"kill -9 NATS", func() { s.nats.Kill(); time.Sleep(time.Second); s.restart(s.nats) }},
 		{"kill -9 Postgres", func() { s.pg.Kill(); time.Sleep(time.Second); s.startPostgres() }},
 		{"kill -9 user-service and Postgres at once", func() {
 			s.p.UserService.Kill()
@@ -70,6 +73,13 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 			time.Sleep(time.Second)
 			s.startPostgres()
 			s.restart(s.p.UserService)
+		}},
+		{"kill -9 idp-hook and NATS at once", func() {
+			s.p.IdPHook.Kill()
+			s.nats.Kill()
+			time.Sleep(time.Second)
+			s.restart(s.nats)
+			s.restart(s.p.IdPHook)
 		}},
 		{"partition idp-hook from NATS for 5 s", func() { partition(s.hookNATS, 5*time.Second) }},
 		{"partition user-service from NATS for 5 s", func() { partition(s.usNATS, 5*time.Second) }},
@@ -130,7 +140,7 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 
 	created := func() map[string]int {
 		out := map[string]int{}
-		for _, m := range s.bus.Messages(t, events.UserCreated.Subject) {
+		for _, m := range natstest.StreamMessages(t, s.js, natstest.Config().Stream, events.UserCreated.Subject) {
 			d, err := events.Decode(m.Data)
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +162,7 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 		dup += c - 1
 	}
 	active := s.scalar(`SELECT count(*) FROM users WHERE status = 'active'`)
-	dead := len(natstest.StreamMessages(t, s.bus.JS, s.bus.Config.DeadLetterStream, ""))
+	dead := len(natstest.StreamMessages(t, s.js, natstest.Config().DeadLetterStream, ""))
 	summary := fmt.Sprintf("faults: N=%d users, faults injected %d (%v; partitions: packets dropped between network namespaces), failed webhook attempts retried %s, all sent after %s, converged after %s; "+
 		"lost %d, duplicated UserCreated %d, active users %d, dead letters %d",
 		n, len(names), names, failed.String(), sentAt.Round(time.Millisecond), converged.Round(time.Millisecond), lost, dup, active, dead)
@@ -176,17 +186,17 @@ func start(t *testing.T) *system {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bins, err := stack.Build(ctx, filepath.Join(dir, "bin"), "idp-hook", "user-service")
+	bins, err := stack.Build(ctx, filepath.Join(dir, "bin"), "idp-hook", "user-service", "nats-server")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{t: t, natsDir: filepath.Join(dir, "nats"), pgDir: filepath.Join(dir, "pg")}
+	s := &system{t: t, pgDir: filepath.Join(dir, "pg")}
 	cfg := stack.PipelineConfig{Bins: bins, Dir: dir, OIDCIssuer: "http://127.0.0.1:1/realms/faults",
 		WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: "faults-admin-token-0123456789",
 		UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s"},
 		// Shorter than a partition, so the sender meets 503s, as Keycloak's listener would.
 		IdPHookEnv: map[string]string{"PUBLISH_TIMEOUT": "2s", "RETRY_AFTER": "1s"}}
-	s.onHosts(ctx, &cfg)
+	s.onHosts(ctx, &cfg, bins["nats-server"], dir)
 	t.Cleanup(func() { _ = s.pg.Stop() })
 	cfg.NATSURL = "nats://" + s.usNATS.addr()
 	cfg.IdPHookEnv["NATS_URL"] = "nats://" + s.hookNATS.addr()
@@ -216,7 +226,7 @@ func start(t *testing.T) *system {
 
 // onHosts runs each service on its own host, a network namespace, and NATS and Postgres on the machine's
 // side of the LAN, so that a partition is real: the kernel drops the packets.
-func (s *system) onHosts(ctx context.Context, cfg *stack.PipelineConfig) {
+func (s *system) onHosts(ctx context.Context, cfg *stack.PipelineConfig, natsBin, dir string) {
 	t := s.t
 	lan, err := stack.NewNetwork(ctx, "bbq-faults", netip.MustParsePrefix("10.213.0.1/24"))
 	if err != nil {
@@ -235,10 +245,9 @@ func (s *system) onHosts(ctx context.Context, cfg *stack.PipelineConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.bus = natstest.NewAt(t, embedded.NATSConfig{Dir: s.natsDir, Host: lan.Addr().String()})
+	natsAddr := s.startNATS(ctx, natsBin, dir, lan.Addr())
 	s.pgNet = lan.Prefix()
 	s.startPostgres()
-	natsAddr := netip.AddrPortFrom(lan.Addr(), uint16(s.bus.Server.Addr().(*net.TCPAddr).Port))
 	pgAddr := netip.AddrPortFrom(lan.Addr(), uint16(s.pgPort))
 	s.hookNATS = &path{t: t, host: hook, target: natsAddr}
 	s.usNATS = &path{t: t, host: us, target: natsAddr}
@@ -271,6 +280,43 @@ func partition(p *path, d time.Duration) {
 	p.cut()
 	time.Sleep(d)
 	p.heal()
+}
+
+// startNATS runs nats-server as its own process on ip, with its data in dir, creates the bus streams, and
+// connects the suite's own client (which reconnects through the crashes). It returns the client address.
+func (s *system) startNATS(ctx context.Context, bin, dir string, ip netip.Addr) netip.AddrPort {
+	t := s.t
+	client, monitor := freePort(t, ip), freePort(t, ip)
+	s.nats = &stack.Process{Name: "nats-server", Bin: bin, LogPath: filepath.Join(dir, "nats.log"),
+		Args: []string{"-js", "-sd", filepath.Join(dir, "nats"), "-a", ip.String(), "-p", fmt.Sprint(client.Port()),
+			"-m", fmt.Sprint(monitor.Port())},
+		Ready: "http://" + monitor.String() + "/healthz?js-enabled-only=true"}
+	if err := s.nats.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.nats.Stop(10 * time.Second) })
+	nc, err := nats.Connect("nats://"+client.String(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if s.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Ensure(ctx, s.js, natstest.Config()); err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// freePort finds a port free on ip.
+func freePort(t *testing.T, ip netip.Addr) netip.AddrPort {
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return netip.MustParseAddrPort(ln.Addr().String())
 }
 
 // startPostgres starts (or restarts, after a crash) the system's Postgres on its directory and port.

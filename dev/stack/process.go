@@ -40,6 +40,8 @@ var binaries = map[string]string{
 	"idp-hook":     "./services/idp-hook",
 	"user-service": "./services/user-service",
 	"dashboard":    "./dashboard",
+	// NATS as its own process, for tests that kill it; built from the module the platform already requires.
+	"nats-server": "github.com/nats-io/nats-server/v2",
 }
 
 // Build compiles the named services (all when names is empty) into dir and returns their paths.
