@@ -247,7 +247,9 @@ func (s *system) onHosts(ctx context.Context, cfg *stack.PipelineConfig, natsBin
 	}
 	natsAddr := s.startNATS(ctx, natsBin, dir, lan.Addr())
 	s.pgNet = lan.Prefix()
-	s.startPostgres()
+	if !s.startPostgres() {
+		t.FailNow()
+	}
 	pgAddr := netip.AddrPortFrom(lan.Addr(), uint16(s.pgPort))
 	s.hookNATS = &path{t: t, host: hook, target: natsAddr}
 	s.usNATS = &path{t: t, host: us, target: natsAddr}
@@ -320,23 +322,27 @@ func freePort(t *testing.T, ip netip.Addr) netip.AddrPort {
 }
 
 // startPostgres starts (or restarts, after a crash) the system's Postgres on its directory and port.
-func (s *system) startPostgres() {
+// It reports failure with Error, not Fatal: faults run on their own goroutine.
+func (s *system) startPostgres() bool {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: s.pgDir, Port: s.pgPort, Network: s.pgNet})
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Errorf("start Postgres: %v", err)
+		return false
 	}
 	s.pg, s.pgPort = pg, pg.Port()
+	return true
 }
 
+// restart starts a killed process again, reporting failure with Error (see startPostgres).
 func (s *system) restart(p *stack.Process) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := p.Start(ctx); err != nil {
-		s.t.Fatal(err)
+		s.t.Errorf("restart %s: %v", p.Name, err)
 	}
 }
 
