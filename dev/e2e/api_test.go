@@ -81,6 +81,21 @@ func TestAPIProfileMembersAndTokenChecks(t *testing.T) {
 		}
 	})
 
+	t.Run("SQL-shaped name is stored as text", func(t *testing.T) {
+		users := e.scalar(`SELECT count(*) FROM users`)
+		name := "Robert'); DROP TABLE users;--"
+		body, _ := json.Marshal(map[string]string{"name": name})
+		if status, me := e.call("PATCH", "/v1/me", alice, string(body)); status != 200 || me["name"] != name {
+			t.Fatalf("PATCH /v1/me = %d %v", status, me)
+		}
+		if status, me := e.call("GET", "/v1/me", alice, ""); status != 200 || me["name"] != name {
+			t.Fatalf("GET /v1/me = %d %v", status, me)
+		}
+		if n := e.scalar(`SELECT count(*) FROM users`); n != users {
+			t.Fatalf("%d users after, %d before", n, users)
+		}
+	})
+
 	// Every bad request gets its error; none reads anything.
 	other := e.issuer.Defaults("alice", tenantA)
 	claims := func(edit func(c map[string]any)) map[string]any {
@@ -112,6 +127,8 @@ func TestAPIProfileMembersAndTokenChecks(t *testing.T) {
 		{"unknown field", "PATCH", "/v1/me", alice, `{"name":"x","tenantId":"` + tenantB + `"}`, 400},
 		{"empty name", "PATCH", "/v1/me", alice, `{"name":"  "}`, 422},
 		{"control characters", "PATCH", "/v1/me", alice, `{"name":"a\u0000b"}`, 422},
+		{"CR LF in the name (header injection)", "PATCH", "/v1/me", alice, `{"name":"a\r\nSet-Cookie: x=1"}`, 422},
+		{"another tenant's claim, SQL-shaped", "GET", "/v1/tenant/members", e.issuer.Token(t, e.issuer.Defaults("alice", "x' OR '1'='1")), "", 403},
 		{"name too long", "PATCH", "/v1/me", alice, `{"name":"` + strings.Repeat("x", 101) + `"}`, 422},
 		{"not JSON", "PATCH", "/v1/me", alice, `name=x`, 400},
 	}

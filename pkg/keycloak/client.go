@@ -163,6 +163,9 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 			return nil, fmt.Errorf("keycloak: encode %s %s: %w", method, path, err)
 		}
 	}
+	if hasDotSegment(path) { // an id of "." or ".." would address another resource than the one meant
+		return nil, fmt.Errorf("keycloak: %s %s: a path segment is \".\" or \"..\"", method, path)
+	}
 	endpoint := c.base + "/admin/realms/" + url.PathEscape(c.cfg.Realm) + path
 	if len(query) > 0 {
 		endpoint += "?" + query.Encode()
@@ -189,6 +192,15 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		}
 		return h, err
 	}
+}
+
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Client) do(req *http.Request, out any) error { return c.doHeader(req, out, nil) }

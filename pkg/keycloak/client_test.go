@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,5 +217,21 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// A user id of "." or ".." would make the request address the realm or the users collection instead of a
+// user: the client refuses to send it.
+func TestRefusesIDsThatChangeThePath(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	c := realm.ServiceClient(t, "user-service")
+	ctx := context.Background()
+	for _, id := range []string{"..", "."} {
+		if _, err := c.GetUser(ctx, id); err == nil || !strings.Contains(err.Error(), "path segment") {
+			t.Errorf("GetUser(%q) = %v, want a refusal", id, err)
+		}
+		if err := c.SetAttribute(ctx, id, "tenant", "t-evil"); err == nil || !strings.Contains(err.Error(), "path segment") {
+			t.Errorf("SetAttribute(%q) = %v, want a refusal", id, err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"google.golang.org/protobuf/proto"
 
@@ -80,6 +81,9 @@ func MapEvent(e Event) (Mapped, error) {
 	if e.ID == "" || e.UserID == "" || e.Time <= 0 || realmOf(e.RealmName, e.RealmID) == "" {
 		return Mapped{}, fmt.Errorf("%w: %s needs id, userId, realmId and time", ErrInvalid, e.Type)
 	}
+	if err := checkIDs(e.ID, e.UserID, realmOf(e.RealmName, e.RealmID)); err != nil {
+		return Mapped{}, err
+	}
 	return Mapped{Kind: kind, Data: data, Meta: meta(e.ID, realmOf(e.RealmName, e.RealmID), e.UserID, e.Time)}, nil
 }
 
@@ -126,6 +130,9 @@ func MapAdminEvent(e AdminEvent) (Mapped, error) {
 		return Mapped{}, fmt.Errorf("%w: admin event needs id, realmId and time", ErrInvalid)
 	}
 	realm := realmOf(e.RealmName, e.RealmID)
+	if err := checkIDs(e.ID, userID, realm); err != nil {
+		return Mapped{}, err
+	}
 	m := Mapped{Meta: meta(e.ID, realm, userID, e.Time)}
 	if e.OperationType == "DELETE" {
 		m.Kind, m.Data = events.IdPUserDeleted, &eventsv1.UserDeleted{UserId: userID, Realm: realm}
@@ -163,6 +170,23 @@ func Backfill(realm, userID, userName, email, firstName, lastName string, emailV
 			EmailVerified: emailVerified, Realm: realm, Method: eventsv1.RegistrationMethod_REGISTRATION_METHOD_BACKFILL,
 		},
 	}
+}
+
+// checkIDs refuses an event id, user id or realm that Keycloak would not make: over 255 bytes, with control
+// characters (they would end up in headers and logs), or ones that change a URL path ("/", "." or "..") when
+// the user service calls Keycloak's admin API about the user.
+func checkIDs(eventID, userID, realm string) error {
+	for _, f := range []struct{ name, value string }{{"id", eventID}, {"userId", userID}, {"realm", realm}} {
+		switch {
+		case len(f.value) > 255:
+			return fmt.Errorf("%w: %s is longer than 255 bytes", ErrInvalid, f.name)
+		case strings.ContainsFunc(f.value, unicode.IsControl):
+			return fmt.Errorf("%w: %s has control characters", ErrInvalid, f.name)
+		case f.name != "id" && (strings.Contains(f.value, "/") || f.value == "." || f.value == ".."):
+			return fmt.Errorf("%w: %s %q is not a path segment", ErrInvalid, f.name, f.value)
+		}
+	}
+	return nil
 }
 
 func meta(id, realm, userID string, millis int64) events.Meta {

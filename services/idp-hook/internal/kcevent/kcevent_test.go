@@ -154,3 +154,45 @@ func TestMapsUpdateEmail(t *testing.T) {
 		})
 	}
 }
+
+// Identifiers that Keycloak would not make are refused: they would reach NATS headers, logs, SQL and the
+// admin API's URL paths. Ordinary ones, including SQL-looking text, pass untouched (queries bind them).
+func TestRefusesIdentifiersKeycloakWouldNotMake(t *testing.T) {
+	register := func(id, userID, realm string) kcevent.Event {
+		return kcevent.Event{ID: id, Time: 1, Type: "REGISTER", RealmID: realm, UserID: userID,
+			Details: map[string]string{"email": "a@example.com", "username": "a@example.com"}}
+	}
+	tests := []struct {
+		name    string
+		event   kcevent.Event
+		admin   *kcevent.AdminEvent
+		invalid bool
+	}{
+		{"a UUID user", register("e-1", "6f1c3a52-8a1e-4c0b-9d0e-2b7f5b0a1c11", "bbq"), nil, false},
+		{"SQL-looking user id, bound not spliced", register("e-2", "u'; DROP TABLE users;--", "bbq"), nil, false},
+		{"user id with a slash", register("e-3", "u/../../clients", "bbq"), nil, true},
+		{"user id ..", register("e-4", "..", "bbq"), nil, true},
+		{"user id .", register("e-5", ".", "bbq"), nil, true},
+		{"realm ..", register("e-6", "u", ".."), nil, true},
+		{"event id with CR LF (header injection)", register("e-7\r\nNats-Expected-Stream: OTHER", "u", "bbq"), nil, true},
+		{"user id with a NUL", register("e-8", "u\x00v", "bbq"), nil, true},
+		{"user id over 255 bytes", register("e-9", strings.Repeat("u", 256), "bbq"), nil, true},
+		{"admin CREATE on users/..", kcevent.Event{}, &kcevent.AdminEvent{ID: "a-1", Time: 1, RealmID: "bbq",
+			OperationType: "CREATE", ResourceType: "USER", ResourcePath: "users/..", Representation: "{}"}, true},
+		{"admin event id with a newline", kcevent.Event{}, &kcevent.AdminEvent{ID: "a-2\n", Time: 1, RealmID: "bbq",
+			OperationType: "DELETE", ResourceType: "USER", ResourcePath: "users/u"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if tt.admin != nil {
+				_, err = kcevent.MapAdminEvent(*tt.admin)
+			} else {
+				_, err = kcevent.MapEvent(tt.event)
+			}
+			if got := errors.Is(err, kcevent.ErrInvalid); got != tt.invalid {
+				t.Fatalf("err = %v, want invalid = %v", err, tt.invalid)
+			}
+		})
+	}
+}

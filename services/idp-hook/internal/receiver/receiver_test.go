@@ -144,6 +144,8 @@ func TestBadWebhooksAreRefusedAndNothingIsPublished(t *testing.T) {
 		{"truncated JSON", signed(events, good[:len(good)/2], time.Now()), http.StatusBadRequest},
 		{"wrong-typed field", signed(events, []byte(`{"id":"x","type":"REGISTER","time":"yesterday"}`), time.Now()), http.StatusBadRequest},
 		{"REGISTER without user", signed(events, mustJSON(t, kcevent.Event{ID: "e", Time: 1, Type: "REGISTER", RealmID: "bbq"}), time.Now()), http.StatusBadRequest},
+		{"user id that would change a URL path", signed(events, mustJSON(t, kcevent.Event{ID: "e", Time: 1, Type: "REGISTER", RealmID: "bbq", UserID: ".."}), time.Now()), http.StatusBadRequest},
+		{"event id with CR LF", signed(events, mustJSON(t, kcevent.Event{ID: "e\r\nX-Injected: 1", Time: 1, Type: "VERIFY_EMAIL", RealmID: "bbq", UserID: "u"}), time.Now()), http.StatusBadRequest},
 		{"admin CREATE with bad representation", signed(admin, mustJSON(t, kcevent.AdminEvent{ID: "a", Time: 1, RealmID: "bbq",
 			OperationType: "CREATE", ResourceType: "USER", ResourcePath: "users/u", Representation: "{"}), time.Now()), http.StatusBadRequest},
 		{"LOGIN is ignored", signed(events, mustJSON(t, kcevent.Event{ID: "l", Time: 1, Type: "LOGIN", RealmID: "bbq", UserID: "u"}), time.Now()), http.StatusAccepted},
