@@ -21,6 +21,13 @@ test-helm: ## helm lint --strict, kube-score (0 critical), and installs into a r
 	@assets=$$(scripts/setup-helm.sh | tail -n1); \
 	cd $(HELM_TEST_DIR) && KUBEBUILDER_ASSETS=$$assets HELM=$$(command -v helm) go test -count=1 -timeout 20m ./...
 
+.PHONY: test-cluster
+test-cluster: ## the chart's pods on a real single-node Kubernetes (kubelet, containerd, CoreDNS): all ready, then helm test
+	@scripts/setup-helm.sh >/dev/null
+	@kc=$$(scripts/cluster.sh up | tail -n1); trap 'scripts/cluster.sh down' EXIT; \
+	BBQ_KUBECONFIG=$$kc PATH=$$(scripts/k8s-test-binaries.sh cluster | tail -n1):$$PATH \
+	  go test -count=1 -timeout 40m -v -run TestChartRunsOnARealCluster ./dev/cluster/ | grep -v '^=== '
+
 chart: ## package the chart into out/
 	@scripts/setup-helm.sh >/dev/null
 	@mkdir -p out

@@ -1,0 +1,245 @@
+// Package cluster runs the chart's pods on a real single-node Kubernetes (scripts/cluster.sh: kubelet,
+// containerd, CoreDNS, kube-proxy) with our images and stand-ins for the third-party ones
+// (scripts/standin-images.sh), in a namespace that enforces the restricted Pod Security Standard. It waits for
+// every pod to be ready and runs the chart's own `helm test`: a user created in the in-cluster Keycloak
+// travels through idp-hook, NATS and user-service and comes back as a tenant. `make test-cluster` brings the
+// cluster up, sets BBQ_KUBECONFIG and takes it down.
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectedbbq/platform/dev/stack"
+)
+
+const (
+	namespace = "bbq"
+	release   = "bbq"
+)
+
+func TestChartRunsOnARealCluster(t *testing.T) {
+	kubeconfig := os.Getenv("BBQ_KUBECONFIG")
+	if kubeconfig == "" {
+		t.Fatal("BBQ_KUBECONFIG is not set: run `make test-cluster`, which starts the cluster (scripts/cluster.sh up)")
+	}
+	root, err := stack.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &kube{t: t, root: root, env: append(os.Environ(), "KUBECONFIG="+kubeconfig)}
+	begin := time.Now()
+
+	ours := k.lines("scripts/images.sh")
+	standin := map[string]string{}
+	for _, l := range k.lines("scripts/standin-images.sh") {
+		name, image, _ := strings.Cut(l, "=")
+		standin[name] = image
+	}
+	k.run(append([]string{"scripts/cluster.sh", "load"}, append(ours, values(standin)...)...)...)
+	t.Logf("images built and loaded in %s: %v, stand-ins %v", time.Since(begin).Round(time.Second), ours, standin)
+
+	k.volumes(t.TempDir(), 2)
+	k.run("kubectl", "create", "namespace", namespace)
+	k.run("kubectl", "label", "namespace", namespace, "bbq-cluster/test=true",
+		"pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted")
+	t.Cleanup(func() {
+		if t.Failed() {
+			k.diagnose()
+		}
+		k.tryRun("helm", "uninstall", release, "-n", namespace, "--wait", "--timeout", "2m")
+		k.tryRun("kubectl", "delete", "namespace", namespace, "--timeout", "2m")
+	})
+
+	set := []string{"image.pullPolicy=Never"}
+	for key, component := range map[string]string{"nats": "nats", "postgres": "postgres", "keycloak": "keycloak",
+		"mailpit": "mailpit", "tests": "curl"} {
+		repo, tag, _ := strings.Cut(standin[component], ":")
+		set = append(set, key+".image.repository="+repo, key+".image.tag="+tag)
+		if key != "tests" {
+			set = append(set, key+".image.pullPolicy=Never")
+		}
+	}
+	install := time.Now()
+	k.run("helm", "install", release, "deploy/helm/connected-bbq", "-n", namespace, "--wait", "--timeout", "15m",
+		"--set-string", strings.Join(set, ","))
+	ready := time.Since(install)
+	t.Logf("helm install --wait: every Deployment and StatefulSet ready after %s", ready.Round(time.Second))
+
+	pods := k.pods()
+	for _, p := range pods {
+		if !p.ready() {
+			t.Errorf("pod %s is not ready: %s", p.Metadata.Name, p.Status.Phase)
+		}
+	}
+
+	test := time.Now()
+	out := k.run("helm", "test", release, "-n", namespace, "--timeout", "5m", "--logs")
+	t.Logf("helm test passed in %s:\n%s", time.Since(test).Round(time.Second), lastLines(out, 6))
+
+	summary := fmt.Sprintf("cluster: %d pods ready %s after helm install (namespace enforcing the restricted Pod Security "+
+		"Standard), helm test passed; restarts %s; total %s", len(pods), ready.Round(time.Second), restarts(pods),
+		time.Since(begin).Round(time.Second))
+	t.Log(summary)
+	fmt.Println(summary)
+}
+
+// kube runs the cluster's tools from the checkout.
+type kube struct {
+	t    *testing.T
+	root string
+	env  []string
+}
+
+func (k *kube) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir, cmd.Env = k.root, k.env
+	return cmd
+}
+
+func (k *kube) run(args ...string) string {
+	k.t.Helper()
+	var stderr bytes.Buffer
+	cmd := k.command(args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		k.t.Fatalf("%s: %v\n%s\n%s", strings.Join(args, " "), err, lastLines(string(out), 20), lastLines(stderr.String(), 20))
+	}
+	return string(out)
+}
+
+func (k *kube) tryRun(args ...string) {
+	if out, err := k.command(args...).CombinedOutput(); err != nil {
+		k.t.Logf("%s: %v\n%s", strings.Join(args, " "), err, lastLines(string(out), 5))
+	}
+}
+
+func (k *kube) lines(args ...string) []string {
+	k.t.Helper()
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(k.run(args...)))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// volumes makes n hostPath PersistentVolumes under dir for the StatefulSets' claims: the node has no
+// storage provisioner. Their directories are open to every uid, as a provisioner's would be to the pod's.
+func (k *kube) volumes(dir string, n int) {
+	k.t.Helper()
+	var manifest strings.Builder
+	for i := range n {
+		path := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.MkdirAll(path, 0o777); err != nil {
+			k.t.Fatal(err)
+		}
+		if err := os.Chmod(path, 0o777); err != nil { // past the umask
+			k.t.Fatal(err)
+		}
+		fmt.Fprintf(&manifest, "---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: bbq-test-%d, labels: {bbq-cluster/test: \"true\"}}\n"+
+			"spec: {capacity: {storage: 20Gi}, accessModes: [ReadWriteOnce], persistentVolumeReclaimPolicy: Delete, hostPath: {path: %q}}\n", i, path)
+	}
+	cmd := k.command("kubectl", "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifest.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		k.t.Fatalf("persistent volumes: %v\n%s", err, out)
+	}
+	k.t.Cleanup(func() { k.tryRun("kubectl", "delete", "pv", "-l", "bbq-cluster/test=true", "--wait=false") })
+}
+
+type pod struct {
+	Metadata struct{ Name string }
+	Status   struct {
+		Phase             string
+		Conditions        []struct{ Type, Status string }
+		ContainerStatuses []struct {
+			Name         string
+			RestartCount int
+		}
+	}
+}
+
+func (p pod) ready() bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == "Ready" {
+			return c.Status == "True"
+		}
+	}
+	return false
+}
+
+func (k *kube) pods() []pod {
+	k.t.Helper()
+	var list struct{ Items []pod }
+	if err := json.Unmarshal([]byte(k.run("kubectl", "get", "pods", "-n", namespace, "-o", "json")), &list); err != nil {
+		k.t.Fatal(err)
+	}
+	return list.Items
+}
+
+// diagnose logs what a failed run needs: the pods, their events, and the logs of those not ready.
+func (k *kube) diagnose() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	show := func(args ...string) {
+		out, _ := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+		k.t.Logf("$ %s\n%s", strings.Join(args, " "), lastLines(string(out), 40))
+	}
+	show("kubectl", "--kubeconfig", kubeconfigOf(k.env), "get", "pods,pvc", "-n", namespace, "-o", "wide")
+	show("kubectl", "--kubeconfig", kubeconfigOf(k.env), "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
+	for _, p := range k.pods() {
+		if !p.ready() {
+			show("kubectl", "--kubeconfig", kubeconfigOf(k.env), "logs", "-n", namespace, p.Metadata.Name, "--all-containers", "--tail=30")
+		}
+	}
+}
+
+func kubeconfigOf(env []string) string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "KUBECONFIG="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func restarts(pods []pod) string {
+	var parts []string
+	for _, p := range pods {
+		for _, c := range p.Status.ContainerStatuses {
+			if c.RestartCount > 0 {
+				parts = append(parts, fmt.Sprintf("%s/%s %d", p.Metadata.Name, c.Name, c.RestartCount))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func values(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
