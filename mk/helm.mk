@@ -45,3 +45,4 @@ TEST_TARGETS += test-images
 IMAGE_TARGETS += images-build
 LINT_TARGETS += helm-lint
 TEST_TARGETS += test-helm
+TEST_TARGETS += test-cluster

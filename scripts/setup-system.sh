@@ -5,7 +5,7 @@
 # iproute2, curl and CA certificates.
 set -euo pipefail
 packages=("$@")
-((${#packages[@]})) || packages=(postgresql chromium iproute2 iptables curl ca-certificates podman runc)
+((${#packages[@]})) || packages=(postgresql chromium iproute2 iptables curl ca-certificates openssl podman runc containerd containernetworking-plugins conntrack debootstrap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 ((${#missing[@]})) || exit 0
