@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -138,4 +139,37 @@ func Message(subject string, ev cloudevents.Event) (*nats.Msg, error) {
 // DeadLetterSubject is where consumer's messages from subject go when it gives up on them.
 func DeadLetterSubject(consumer, subject string) string {
 	return "deadletter." + consumer + "." + subject
+}
+
+// Connect connects a service to NATS and ensures the bus streams. NATS may still be starting (pods of a
+// release start together): connecting is retried, and the streams are awaited for up to patience, before
+// the service gives up with an error naming the server.
+func Connect(ctx context.Context, url, name string, c Config, patience time.Duration, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, patience)
+	defer cancel()
+	for {
+		err := Ensure(ctx, js, c)
+		if err == nil {
+			return nc, js, nil
+		}
+		if ctx.Err() != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("NATS at %s: %w", url, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

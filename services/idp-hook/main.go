@@ -72,23 +72,9 @@ func run(ctx context.Context, args []string, environ map[string]string) error {
 	return serve(ctx, cfg, log)
 }
 
+// connect waits up to 30 s for NATS: at a release's start it may not be up yet.
 func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("idp-hook"), nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	if err := bus.Ensure(ctx, js, cfg.Bus); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	return nc, js, nil
+	return bus.Connect(ctx, cfg.NATSURL, "idp-hook", cfg.Bus, 30*time.Second, log)
 }
 
 func backfill(ctx context.Context, cfg config.Config, log *slog.Logger) error {

@@ -106,31 +106,9 @@ func migrateSchema(ctx context.Context, databaseURL string, log *slog.Logger) er
 	return nil
 }
 
+// connectNATS waits up to 30 s for NATS: at a release's start it may not be up yet.
 func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("user-service"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	ensureCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		err := bus.Ensure(ensureCtx, js, cfg.Bus)
-		if err == nil {
-			return nc, js, nil
-		}
-		if ensureCtx.Err() != nil {
-			nc.Close()
-			return nil, nil, fmt.Errorf("NATS at %s: %w", cfg.NATSURL, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	return bus.Connect(ctx, cfg.NATSURL, "user-service", cfg.Bus, 30*time.Second, log)
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
