@@ -9,7 +9,6 @@ package cluster
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -192,28 +191,17 @@ func (k *kube) pods() []pod {
 
 // diagnose logs what a failed run needs: the pods, their events, and the logs of those not ready.
 func (k *kube) diagnose() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	show := func(args ...string) {
-		out, _ := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+		out, _ := k.command(args...).CombinedOutput()
 		k.t.Logf("$ %s\n%s", strings.Join(args, " "), lastLines(string(out), 40))
 	}
-	show("kubectl", "--kubeconfig", kubeconfigOf(k.env), "get", "pods,pvc", "-n", namespace, "-o", "wide")
-	show("kubectl", "--kubeconfig", kubeconfigOf(k.env), "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
+	show("kubectl", "get", "pods,pvc", "-n", namespace, "-o", "wide")
+	show("kubectl", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
 	for _, p := range k.pods() {
 		if !p.ready() {
-			show("kubectl", "--kubeconfig", kubeconfigOf(k.env), "logs", "-n", namespace, p.Metadata.Name, "--all-containers", "--tail=30")
+			show("kubectl", "logs", "-n", namespace, p.Metadata.Name, "--all-containers", "--tail=30")
 		}
 	}
-}
-
-func kubeconfigOf(env []string) string {
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "KUBECONFIG="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 func restarts(pods []pod) string {

@@ -35,11 +35,11 @@ func Config() bus.Config {
 // everything when t ends.
 func New(t testing.TB) *Bus {
 	t.Helper()
-	return NewAt(t, embedded.NATSConfig{Dir: t.TempDir()})
+	return start(t, embedded.NATSConfig{Dir: t.TempDir()})
 }
 
-// NewAt starts (or restarts) a server as c says, so a test can stop and restart NATS with its data.
-func NewAt(t testing.TB, c embedded.NATSConfig) *Bus {
+// start starts (or restarts) a server as c says, with the bus streams.
+func start(t testing.TB, c embedded.NATSConfig) *Bus {
 	t.Helper()
 	ns, err := embedded.StartNATS(c)
 	if err != nil {
@@ -75,7 +75,7 @@ func (b *Bus) Stop() {
 // Restart starts the server again on the same address and data, after Stop.
 func (b *Bus) Restart(t testing.TB) {
 	t.Helper()
-	*b = *NewAt(t, b.where)
+	*b = *start(t, b.where)
 }
 
 // Messages returns every message on the bus stream whose subject matches filter, in order.
