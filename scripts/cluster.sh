@@ -17,8 +17,7 @@ SANDBOX_IMAGE=localhost/bbq-cluster/pause:1
 NODE=$(hostname | tr 'A-Z' 'a-z')
 NODE_IP=$(hostname -I | awk '{print $1}') # kubelet refuses a loopback node address
 export KUBECONFIG=$D/admin.kubeconfig
-export CONTAINERS_CONF=$D/containers.conf
-podman() { command podman --runtime runc --cgroup-manager cgroupfs "$@"; }
+source "$root/scripts/podman.sh"
 
 start() { # start NAME CMD...: a daemon, detached, logging to $L/NAME.log
   local n=$1; shift
@@ -258,12 +257,8 @@ load() { # load IMAGE...: podman image -> the cluster's containerd (namespace k8
 }
 
 up() {
-  [[ -f $D/run/kube-apiserver.pid ]] && down
-  local bin
-  bin=$("$root/scripts/k8s-test-binaries.sh" cluster | tail -n1)
-  export PATH=$bin:$PATH
+  [[ -f $D/run/kube-apiserver.pid ]] && (down) # a subshell: down turns errexit off
   mkdir -p "$D/run" "$L"
-  printf '[containers]\ndefault_ulimits = []\n' >"$CONTAINERS_CONF"
   pki
   sandbox_image
   containerd_up
@@ -286,9 +281,6 @@ stop() { # stop NAME: TERM, then KILL after 15 s
 
 down() {
   set +e +o pipefail # clean up all that can be, whatever fails
-  local bin
-  bin=$("$root/scripts/k8s-test-binaries.sh" cluster | tail -n1)
-  export PATH=$bin:$PATH
   if kubectl --request-timeout=5s get --raw=/readyz >/dev/null 2>&1; then # let kubelet tear pods down (CNI DEL)
     kubectl --request-timeout=10s delete deploy,sts,ds,jobs,pods --all -A --wait=false >/dev/null 2>&1 || true
     kubectl --request-timeout=10s delete ns -l bbq-cluster/test --wait=true --timeout=60s >/dev/null 2>&1 || true
@@ -328,9 +320,12 @@ down() {
   rm -rf "$D" /var/lib/containerd /run/containerd
 }
 
+[[ ${1:-} =~ ^(up|down|load)$ ]] || { echo "usage: $0 up|load IMAGE...|down" >&2; exit 2; }
+# The Kubernetes binaries (built once, then cached).
+PATH=$("$root/scripts/k8s-test-binaries.sh" cluster | tail -n1):$PATH
+
 case ${1:-} in
 up) up ;;
 down) down ;;
-load) shift; export PATH=$("$root/scripts/k8s-test-binaries.sh" cluster | tail -n1):$PATH; load "$@" ;;
-*) echo "usage: $0 up|load IMAGE...|down" >&2; exit 2 ;;
+load) shift; load "$@" ;;
 esac

@@ -11,9 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${BBQ_CACHE:-$HOME/.cache/connected-bbq}
 work=$cache/standin
 mkdir -p "$work"
-export CONTAINERS_CONF=$work/containers.conf
-printf '[containers]\ndefault_ulimits = []\n' > "$CONTAINERS_CONF"
-podman() { command podman --runtime runc --cgroup-manager cgroupfs "$@"; }
+source "$root/scripts/podman.sh"
 
 nats_version=$(cd "$root/pkg" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)
 mailpit_version=v1.27.11
