@@ -43,6 +43,7 @@ var (
 	UserRegistered     = kind("events.idp.user.registered", "com.connectedbbq.idp.user.registered.v1", func() *eventsv1.UserRegistered { return &eventsv1.UserRegistered{} })
 	UserEmailVerified  = kind("events.idp.user.email_verified", "com.connectedbbq.idp.user.email_verified.v1", func() *eventsv1.UserEmailVerified { return &eventsv1.UserEmailVerified{} })
 	UserProfileUpdated = kind("events.idp.user.profile_updated", "com.connectedbbq.idp.user.profile_updated.v1", func() *eventsv1.UserProfileUpdated { return &eventsv1.UserProfileUpdated{} })
+	UserStateChanged   = kind("events.idp.user.state_changed", "com.connectedbbq.idp.user.state_changed.v1", func() *eventsv1.UserStateChanged { return &eventsv1.UserStateChanged{} })
 	IdPUserDeleted     = kind("events.idp.user.deleted", "com.connectedbbq.idp.user.deleted.v1", func() *eventsv1.UserDeleted { return &eventsv1.UserDeleted{} })
 	UserCreated        = kind("events.users.user.created", "com.connectedbbq.users.user.created.v1", func() *eventsv1.UserCreated { return &eventsv1.UserCreated{} })
 	UserUpdated        = kind("events.users.user.updated", "com.connectedbbq.users.user.updated.v1", func() *eventsv1.UserUpdated { return &eventsv1.UserUpdated{} })
@@ -53,7 +54,7 @@ var (
 
 // Kinds lists every event of the contract.
 func Kinds() []Kind {
-	return []Kind{UserRegistered, UserEmailVerified, UserProfileUpdated, IdPUserDeleted,
+	return []Kind{UserRegistered, UserEmailVerified, UserProfileUpdated, UserStateChanged, IdPUserDeleted,
 		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded}
 }
 

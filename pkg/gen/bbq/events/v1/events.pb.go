@@ -204,6 +204,8 @@ type UserRegistered struct {
 	EmailVerified bool               `protobuf:"varint,5,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
 	Realm         string             `protobuf:"bytes,6,opt,name=realm,proto3" json:"realm,omitempty"`
 	Method        RegistrationMethod `protobuf:"varint,7,opt,name=method,proto3,enum=bbq.events.v1.RegistrationMethod" json:"method,omitempty"`
+	// The account as Keycloak held it when the event was committed; unset from providers older than 0.3.
+	State         *UserState `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,12 +289,21 @@ func (x *UserRegistered) GetMethod() RegistrationMethod {
 	return RegistrationMethod_REGISTRATION_METHOD_UNSPECIFIED
 }
 
+func (x *UserRegistered) GetState() *UserState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 // events.idp.user.email_verified: the person confirmed their email address.
 type UserEmailVerified struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Realm         string                 `protobuf:"bytes,3,opt,name=realm,proto3" json:"realm,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email  string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Realm  string                 `protobuf:"bytes,3,opt,name=realm,proto3" json:"realm,omitempty"`
+	// The account as Keycloak held it when the event was committed.
+	State         *UserState `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +359,13 @@ func (x *UserEmailVerified) GetRealm() string {
 	return ""
 }
 
+func (x *UserEmailVerified) GetState() *UserState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 // events.idp.user.profile_updated: the profile changed in the IdP (by the person or an admin).
 // Fields that the IdP did not report are left empty.
 type UserProfileUpdated struct {
@@ -358,6 +376,8 @@ type UserProfileUpdated struct {
 	// Set when the event says whether the current email is verified.
 	EmailVerified *bool  `protobuf:"varint,4,opt,name=email_verified,json=emailVerified,proto3,oneof" json:"email_verified,omitempty"`
 	Realm         string `protobuf:"bytes,5,opt,name=realm,proto3" json:"realm,omitempty"`
+	// The account as Keycloak held it when the event was committed.
+	State         *UserState `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,6 +447,191 @@ func (x *UserProfileUpdated) GetRealm() string {
 	return ""
 }
 
+func (x *UserProfileUpdated) GetState() *UserState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+// The account as Keycloak held it at one moment: when the event that carries it was committed (the provider
+// reads it inside the event's transaction), or when the admin API answered (reconciler, backfill, sweep).
+// The user service applies a state only when it is newer than the newest it applied (observed_at, then the
+// CloudEvent id), so late, repeated or reordered events never move a user back.
+type UserState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	EmailVerified bool                   `protobuf:"varint,2,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	FirstName     string                 `protobuf:"bytes,3,opt,name=first_name,json=firstName,proto3" json:"first_name,omitempty"`
+	LastName      string                 `protobuf:"bytes,4,opt,name=last_name,json=lastName,proto3" json:"last_name,omitempty"`
+	Enabled       bool                   `protobuf:"varint,5,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	UserName      string                 `protobuf:"bytes,6,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
+	// Aliases of the identity providers linked to the account.
+	IdentityProviders []string `protobuf:"bytes,7,rep,name=identity_providers,json=identityProviders,proto3" json:"identity_providers,omitempty"`
+	// When Keycloak held this state: the Keycloak event time, or when the admin API answered.
+	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserState) Reset() {
+	*x = UserState{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserState) ProtoMessage() {}
+
+func (x *UserState) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserState.ProtoReflect.Descriptor instead.
+func (*UserState) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UserState) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *UserState) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserState) GetFirstName() string {
+	if x != nil {
+		return x.FirstName
+	}
+	return ""
+}
+
+func (x *UserState) GetLastName() string {
+	if x != nil {
+		return x.LastName
+	}
+	return ""
+}
+
+func (x *UserState) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *UserState) GetUserName() string {
+	if x != nil {
+		return x.UserName
+	}
+	return ""
+}
+
+func (x *UserState) GetIdentityProviders() []string {
+	if x != nil {
+		return x.IdentityProviders
+	}
+	return nil
+}
+
+func (x *UserState) GetObservedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObservedAt
+	}
+	return nil
+}
+
+// events.idp.user.state_changed: something Keycloak reports about an account other than the events above
+// (enabled or disabled, an identity provider linked, an email changed by the update-email action, an admin's
+// edit) or a state read from the admin API by the reconciler or the sweep.
+type UserStateChanged struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Realm  string                 `protobuf:"bytes,2,opt,name=realm,proto3" json:"realm,omitempty"`
+	State  *UserState             `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// What reported it: the Keycloak event type ("UPDATE_EMAIL", "admin UPDATE"...), "reconcile" or "sweep".
+	Cause         string `protobuf:"bytes,4,opt,name=cause,proto3" json:"cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserStateChanged) Reset() {
+	*x = UserStateChanged{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserStateChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserStateChanged) ProtoMessage() {}
+
+func (x *UserStateChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserStateChanged.ProtoReflect.Descriptor instead.
+func (*UserStateChanged) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UserStateChanged) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserStateChanged) GetRealm() string {
+	if x != nil {
+		return x.Realm
+	}
+	return ""
+}
+
+func (x *UserStateChanged) GetState() *UserState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *UserStateChanged) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
 // events.idp.user.deleted: the account was deleted in the IdP.
 type UserDeleted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -438,7 +643,7 @@ type UserDeleted struct {
 
 func (x *UserDeleted) Reset() {
 	*x = UserDeleted{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[3]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +655,7 @@ func (x *UserDeleted) String() string {
 func (*UserDeleted) ProtoMessage() {}
 
 func (x *UserDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[3]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +668,7 @@ func (x *UserDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserDeleted.ProtoReflect.Descriptor instead.
 func (*UserDeleted) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UserDeleted) GetUserId() string {
@@ -498,7 +703,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[4]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +715,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[4]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +728,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *User) GetUserId() string {
@@ -599,7 +804,7 @@ type UserCreated struct {
 
 func (x *UserCreated) Reset() {
 	*x = UserCreated{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[5]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +816,7 @@ func (x *UserCreated) String() string {
 func (*UserCreated) ProtoMessage() {}
 
 func (x *UserCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[5]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +829,7 @@ func (x *UserCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserCreated.ProtoReflect.Descriptor instead.
 func (*UserCreated) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UserCreated) GetUser() *User {
@@ -646,7 +851,7 @@ type UserUpdated struct {
 
 func (x *UserUpdated) Reset() {
 	*x = UserUpdated{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[6]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +863,7 @@ func (x *UserUpdated) String() string {
 func (*UserUpdated) ProtoMessage() {}
 
 func (x *UserUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[6]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +876,7 @@ func (x *UserUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserUpdated.ProtoReflect.Descriptor instead.
 func (*UserUpdated) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UserUpdated) GetUser() *User {
@@ -699,7 +904,7 @@ type UserRemoved struct {
 
 func (x *UserRemoved) Reset() {
 	*x = UserRemoved{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[7]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +916,7 @@ func (x *UserRemoved) String() string {
 func (*UserRemoved) ProtoMessage() {}
 
 func (x *UserRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[7]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +929,7 @@ func (x *UserRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRemoved.ProtoReflect.Descriptor instead.
 func (*UserRemoved) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UserRemoved) GetUserId() string {
@@ -754,7 +959,7 @@ type TenantCreated struct {
 
 func (x *TenantCreated) Reset() {
 	*x = TenantCreated{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[8]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +971,7 @@ func (x *TenantCreated) String() string {
 func (*TenantCreated) ProtoMessage() {}
 
 func (x *TenantCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[8]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +984,7 @@ func (x *TenantCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantCreated.ProtoReflect.Descriptor instead.
 func (*TenantCreated) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TenantCreated) GetTenantId() string {
@@ -815,7 +1020,7 @@ type TenantMemberAdded struct {
 
 func (x *TenantMemberAdded) Reset() {
 	*x = TenantMemberAdded{}
-	mi := &file_bbq_events_v1_events_proto_msgTypes[9]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1032,7 @@ func (x *TenantMemberAdded) String() string {
 func (*TenantMemberAdded) ProtoMessage() {}
 
 func (x *TenantMemberAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_bbq_events_v1_events_proto_msgTypes[9]
+	mi := &file_bbq_events_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1045,7 @@ func (x *TenantMemberAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantMemberAdded.ProtoReflect.Descriptor instead.
 func (*TenantMemberAdded) Descriptor() ([]byte, []int) {
-	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TenantMemberAdded) GetTenantId() string {
@@ -868,7 +1073,7 @@ var File_bbq_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1abbq/events/v1/events.proto\x12\rbbq.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x01\n" +
+	"\x1abbq/events/v1/events.proto\x12\rbbq.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x02\n" +
 	"\x0eUserRegistered\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1b\n" +
@@ -876,18 +1081,37 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12%\n" +
 	"\x0eemail_verified\x18\x05 \x01(\bR\remailVerified\x12\x14\n" +
 	"\x05realm\x18\x06 \x01(\tR\x05realm\x129\n" +
-	"\x06method\x18\a \x01(\x0e2!.bbq.events.v1.RegistrationMethodR\x06method\"X\n" +
+	"\x06method\x18\a \x01(\x0e2!.bbq.events.v1.RegistrationMethodR\x06method\x12.\n" +
+	"\x05state\x18\b \x01(\v2\x18.bbq.events.v1.UserStateR\x05state\"\x88\x01\n" +
 	"\x11UserEmailVerified\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05realm\x18\x03 \x01(\tR\x05realm\"\xac\x01\n" +
+	"\x05realm\x18\x03 \x01(\tR\x05realm\x12.\n" +
+	"\x05state\x18\x04 \x01(\v2\x18.bbq.events.v1.UserStateR\x05state\"\xdc\x01\n" +
 	"\x12UserProfileUpdated\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12*\n" +
 	"\x0eemail_verified\x18\x04 \x01(\bH\x00R\remailVerified\x88\x01\x01\x12\x14\n" +
-	"\x05realm\x18\x05 \x01(\tR\x05realmB\x11\n" +
-	"\x0f_email_verified\"<\n" +
+	"\x05realm\x18\x05 \x01(\tR\x05realm\x12.\n" +
+	"\x05state\x18\x06 \x01(\v2\x18.bbq.events.v1.UserStateR\x05stateB\x11\n" +
+	"\x0f_email_verified\"\xa7\x02\n" +
+	"\tUserState\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12%\n" +
+	"\x0eemail_verified\x18\x02 \x01(\bR\remailVerified\x12\x1d\n" +
+	"\n" +
+	"first_name\x18\x03 \x01(\tR\tfirstName\x12\x1b\n" +
+	"\tlast_name\x18\x04 \x01(\tR\blastName\x12\x18\n" +
+	"\aenabled\x18\x05 \x01(\bR\aenabled\x12\x1b\n" +
+	"\tuser_name\x18\x06 \x01(\tR\buserName\x12-\n" +
+	"\x12identity_providers\x18\a \x03(\tR\x11identityProviders\x12;\n" +
+	"\vobserved_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"observedAt\"\x87\x01\n" +
+	"\x10UserStateChanged\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05realm\x18\x02 \x01(\tR\x05realm\x12.\n" +
+	"\x05state\x18\x03 \x01(\v2\x18.bbq.events.v1.UserStateR\x05state\x12\x14\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"<\n" +
 	"\vUserDeleted\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05realm\x18\x02 \x01(\tR\x05realm\"\xc7\x02\n" +
@@ -949,7 +1173,7 @@ func file_bbq_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_bbq_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_bbq_events_v1_events_proto_goTypes = []any{
 	(UserStatus)(0),               // 0: bbq.events.v1.UserStatus
 	(TenantRole)(0),               // 1: bbq.events.v1.TenantRole
@@ -957,28 +1181,35 @@ var file_bbq_events_v1_events_proto_goTypes = []any{
 	(*UserRegistered)(nil),        // 3: bbq.events.v1.UserRegistered
 	(*UserEmailVerified)(nil),     // 4: bbq.events.v1.UserEmailVerified
 	(*UserProfileUpdated)(nil),    // 5: bbq.events.v1.UserProfileUpdated
-	(*UserDeleted)(nil),           // 6: bbq.events.v1.UserDeleted
-	(*User)(nil),                  // 7: bbq.events.v1.User
-	(*UserCreated)(nil),           // 8: bbq.events.v1.UserCreated
-	(*UserUpdated)(nil),           // 9: bbq.events.v1.UserUpdated
-	(*UserRemoved)(nil),           // 10: bbq.events.v1.UserRemoved
-	(*TenantCreated)(nil),         // 11: bbq.events.v1.TenantCreated
-	(*TenantMemberAdded)(nil),     // 12: bbq.events.v1.TenantMemberAdded
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*UserState)(nil),             // 6: bbq.events.v1.UserState
+	(*UserStateChanged)(nil),      // 7: bbq.events.v1.UserStateChanged
+	(*UserDeleted)(nil),           // 8: bbq.events.v1.UserDeleted
+	(*User)(nil),                  // 9: bbq.events.v1.User
+	(*UserCreated)(nil),           // 10: bbq.events.v1.UserCreated
+	(*UserUpdated)(nil),           // 11: bbq.events.v1.UserUpdated
+	(*UserRemoved)(nil),           // 12: bbq.events.v1.UserRemoved
+	(*TenantCreated)(nil),         // 13: bbq.events.v1.TenantCreated
+	(*TenantMemberAdded)(nil),     // 14: bbq.events.v1.TenantMemberAdded
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
 }
 var file_bbq_events_v1_events_proto_depIdxs = []int32{
 	2,  // 0: bbq.events.v1.UserRegistered.method:type_name -> bbq.events.v1.RegistrationMethod
-	0,  // 1: bbq.events.v1.User.status:type_name -> bbq.events.v1.UserStatus
-	1,  // 2: bbq.events.v1.User.role:type_name -> bbq.events.v1.TenantRole
-	13, // 3: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 4: bbq.events.v1.UserCreated.user:type_name -> bbq.events.v1.User
-	7,  // 5: bbq.events.v1.UserUpdated.user:type_name -> bbq.events.v1.User
-	1,  // 6: bbq.events.v1.TenantMemberAdded.role:type_name -> bbq.events.v1.TenantRole
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	6,  // 1: bbq.events.v1.UserRegistered.state:type_name -> bbq.events.v1.UserState
+	6,  // 2: bbq.events.v1.UserEmailVerified.state:type_name -> bbq.events.v1.UserState
+	6,  // 3: bbq.events.v1.UserProfileUpdated.state:type_name -> bbq.events.v1.UserState
+	15, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
+	6,  // 5: bbq.events.v1.UserStateChanged.state:type_name -> bbq.events.v1.UserState
+	0,  // 6: bbq.events.v1.User.status:type_name -> bbq.events.v1.UserStatus
+	1,  // 7: bbq.events.v1.User.role:type_name -> bbq.events.v1.TenantRole
+	15, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 9: bbq.events.v1.UserCreated.user:type_name -> bbq.events.v1.User
+	9,  // 10: bbq.events.v1.UserUpdated.user:type_name -> bbq.events.v1.User
+	1,  // 11: bbq.events.v1.TenantMemberAdded.role:type_name -> bbq.events.v1.TenantRole
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_bbq_events_v1_events_proto_init() }
@@ -993,7 +1224,7 @@ func file_bbq_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bbq_events_v1_events_proto_rawDesc), len(file_bbq_events_v1_events_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
