@@ -84,6 +84,9 @@ func MapEvent(e Event) (Mapped, error) {
 	if err := checkIDs(e.ID, e.UserID, realmOf(e.RealmName, e.RealmID)); err != nil {
 		return Mapped{}, err
 	}
+	if err := checkFields(detailFields(e.Details)...); err != nil {
+		return Mapped{}, err
+	}
 	return Mapped{Kind: kind, Data: data, Meta: meta(e.ID, realmOf(e.RealmName, e.RealmID), e.UserID, e.Time)}, nil
 }
 
@@ -144,6 +147,9 @@ func MapAdminEvent(e AdminEvent) (Mapped, error) {
 	var u userRepresentation
 	if err := json.Unmarshal([]byte(e.Representation), &u); err != nil {
 		return Mapped{}, fmt.Errorf("%w: admin %s representation: %w", ErrInvalid, e.OperationType, err)
+	}
+	if err := checkFields(u.fields()...); err != nil {
+		return Mapped{}, err
 	}
 	if e.OperationType == "CREATE" {
 		m.Kind, m.Data = events.UserRegistered, &eventsv1.UserRegistered{
