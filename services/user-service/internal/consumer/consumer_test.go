@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/embedded"
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/pkg/natstest"
@@ -43,8 +44,13 @@ type env struct {
 // within a test. dsnParams are added to the store's connection string.
 func newEnv(t *testing.T, maxDeliver int, dsnParams string) *env {
 	t.Helper()
+	return newEnvOn(t, srv.NewDatabase(t), maxDeliver, dsnParams)
+}
+
+// newEnvOn is newEnv on the database at dsn.
+func newEnvOn(t *testing.T, dsn string, maxDeliver int, dsnParams string) *env {
+	t.Helper()
 	ctx := context.Background()
-	dsn := srv.NewDatabase(t)
 	if _, err := store.Migrate(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +184,42 @@ func TestLockTimeoutIsRetriedThenApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.eventually("lou applied", func() bool { return e.registered("locked") })
+	if n := len(e.deadLetters()); n != 0 {
+		t.Fatalf("%d dead letters, want 0", n)
+	}
+}
+
+// Postgres stopped for a while (a restart, a failover) is waited out: the event is held, not charged an
+// attempt, and applies when the server is back.
+func TestPostgresStoppedBrieflyIsRetriedThenApplies(t *testing.T) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "consumer-pg-") // not t.TempDir: the server's unprivileged user must reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: dir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	e := newEnvOn(t, pg.URL("postgres"), 1, "")
+	e.publish("before", "Bea", "bea@example.com")
+	e.eventually("bea applied", func() bool { return e.registered("before") })
+	e.db.Close(ctx)
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	e.publish("during", "Dan", "dan@example.com")
+	e.eventually("the event held while Postgres is down", func() bool { return strings.Contains(e.logs.String(), "holding events") })
+	if pg, err = embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: dir, Port: pg.Port(), Fast: true}); err != nil {
+		t.Fatal(err)
+	}
+	if e.db, err = pgx.Connect(ctx, pg.URL("postgres")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close(context.Background()) })
+	e.eventually("dan applied", func() bool { return e.registered("during") })
 	if n := len(e.deadLetters()); n != 0 {
 		t.Fatalf("%d dead letters, want 0", n)
 	}
