@@ -10,6 +10,16 @@ import (
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
 
+// mapEither maps admin if set, else e, and returns the error.
+func mapEither(e kcevent.Event, admin *kcevent.AdminEvent) error {
+	if admin != nil {
+		_, err := kcevent.MapAdminEvent(*admin)
+		return err
+	}
+	_, err := kcevent.MapEvent(e)
+	return err
+}
+
 // wantRefused checks err: nil when field is "", else ErrInvalid naming field.
 func wantRefused(t *testing.T, err error, field string) {
 	t.Helper()
@@ -120,12 +130,7 @@ func TestRefusesFieldsKeycloakWouldNeverSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var err error
-			if tt.admin != nil {
-				_, err = kcevent.MapAdminEvent(*tt.admin)
-			} else {
-				_, err = kcevent.MapEvent(tt.event)
-			}
+			err := mapEither(tt.event, tt.admin)
 			wantRefused(t, err, tt.field)
 		})
 	}
