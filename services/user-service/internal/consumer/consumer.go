@@ -1,6 +1,7 @@
 // Package consumer applies the IdP's events from the bus to the store: a durable pull consumer
-// with explicit double acks, a back-off between attempts, and a dead-letter subject for messages
-// that keep failing.
+// with explicit double acks. While the database is away events are held; an event that can never
+// apply goes to a dead-letter subject at once, and one that fails otherwise after MaxDeliver
+// attempts over a back-off.
 package consumer
 
 import (
