@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
-import { fakeServer, patProfile, signedIn } from '../test/fakeServer'
+import { fakeServer, patProfile, signedIn, signedOut } from '../test/fakeServer'
 import { renderAt } from '../test/render'
 
 describe('Profile', () => {
@@ -56,6 +56,19 @@ describe('Profile', () => {
     renderAt('/profile')
     expect(await screen.findByText(/setting up your account/i)).toBeInTheDocument()
     expect(await screen.findByTestId('profile-name', {}, { timeout: 4000 })).toHaveTextContent('Pat Griller')
+  })
+
+  it('checks the session again when the API refuses the token, and sends a signed-out visitor home', async () => {
+    let session = signedIn as { status: number; body: unknown }
+    fakeServer({
+      'GET /session': () => session,
+      'GET /api/v1/me': () => {
+        session = signedOut
+        return { status: 401, body: { title: 'Unauthorized' } }
+      },
+    })
+    renderAt('/profile')
+    expect(await screen.findByRole('alert')).toHaveTextContent('Please log in to continue.')
   })
 
   it('edits the name with the CSRF token and shows the result', async () => {
