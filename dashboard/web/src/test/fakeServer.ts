@@ -7,10 +7,10 @@ export type Handler = (req: { method: string; url: URL; body: unknown; headers: 
 export function fakeServer(routes: Record<string, Handler>) {
   const calls: { method: string; path: string; search: string; headers: Headers; body: unknown }[] = []
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = new URL(String(input), 'http://localhost')
+    const url = new URL(input instanceof Request ? input.url : input, 'http://localhost')
     const method = (init.method ?? 'GET').toUpperCase()
     const headers = new Headers(init.headers)
-    const body = typeof init.body === 'string' ? JSON.parse(init.body) : undefined
+    const body: unknown = typeof init.body === 'string' ? JSON.parse(init.body) : undefined
     calls.push({ method, path: url.pathname, search: url.search, headers, body })
     const handler = routes[`${method} ${url.pathname}`]
     if (!handler) return json(404, { title: 'Not Found', status: 404 })
