@@ -45,7 +45,11 @@ export function MeProvider({ children, pollMs = 2000, maxPolls = 30 }: { childre
   return <MeContext.Provider value={{ state, reload, setProfile }}>{children}</MeContext.Provider>
 }
 
-function meState(query: { data?: Profile; error: ApiError | null; failureReason: ApiError | null }, polling: boolean, unauthorized: boolean): MeState {
+function meState(
+  query: { data?: Profile; error: ApiError | null; failureReason: ApiError | null },
+  polling: boolean,
+  unauthorized: boolean,
+): MeState {
   if (query.data) return polling ? { kind: 'provisioning' } : { kind: 'ready', profile: query.data }
   if (unauthorized) return { kind: 'loading' } // the session is being checked again
   if (query.error) return { kind: 'error', error: query.error }

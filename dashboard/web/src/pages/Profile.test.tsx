@@ -27,7 +27,10 @@ describe('Profile', () => {
     let fail = true
     fakeServer({
       'GET /session': () => signedIn,
-      'GET /api/v1/me': () => (fail ? { status: 502, body: { title: 'User service unavailable', detail: 'The profile service is not reachable.' } } : { body: patProfile }),
+      'GET /api/v1/me': () =>
+        fail
+          ? { status: 502, body: { title: 'User service unavailable', detail: 'The profile service is not reachable.' } }
+          : { body: patProfile },
     })
     renderAt('/profile')
     expect(await screen.findByRole('alert')).toHaveTextContent('The profile service is not reachable.')
@@ -94,7 +97,10 @@ describe('Profile', () => {
     const srv = fakeServer({
       'GET /session': () => signedIn,
       'GET /api/v1/me': () => ({ body: patProfile }),
-      'PATCH /api/v1/me': () => ({ status: 403, body: { title: 'CSRF check failed', detail: 'The request did not come from this dashboard.' } }),
+      'PATCH /api/v1/me': () => ({
+        status: 403,
+        body: { title: 'CSRF check failed', detail: 'The request did not come from this dashboard.' },
+      }),
     })
     renderAt('/profile')
     await userEvent.click(await screen.findByRole('button', { name: 'Edit name' }))

@@ -23,9 +23,7 @@ export function ProfilePage() {
           <Spinner label="We are setting up your account. This takes a few seconds after you verify your email…" />
         </Card>
       )}
-      {state.kind === 'error' && (
-        <ErrorState title="We could not load your profile" message={state.error.message} onRetry={reload} />
-      )}
+      {state.kind === 'error' && <ErrorState title="We could not load your profile" message={state.error.message} onRetry={reload} />}
       {state.kind === 'ready' && <ProfileDetails profile={state.profile} />}
     </div>
   )

@@ -36,7 +36,8 @@ function TenantDetails() {
   const { api } = useSession()
   const tenant = useQuery({ queryKey: keys.tenant, queryFn: () => api.tenant() })
   if (tenant.isPending || (tenant.isError && tenant.isFetching)) return <SkeletonRows rows={2} label="Loading tenant…" />
-  if (tenant.isError) return <ErrorState title="We could not load your tenant" message={tenant.error.message} onRetry={() => void tenant.refetch()} />
+  if (tenant.isError)
+    return <ErrorState title="We could not load your tenant" message={tenant.error.message} onRetry={() => void tenant.refetch()} />
   return (
     <Card title={tenant.data.displayName || 'Your tenant'} description="The workspace your account belongs to.">
       <dl className="grid gap-4 sm:grid-cols-2">
@@ -99,10 +100,18 @@ function Members() {
             <caption className="sr-only">Tenant members, page {page + 1}</caption>
             <thead className="border-b border-stone-200 text-stone-600">
               <tr>
-                <th scope="col" className="px-5 py-2 font-medium sm:px-3">Name</th>
-                <th scope="col" className="px-5 py-2 font-medium sm:px-3">Email</th>
-                <th scope="col" className="px-5 py-2 font-medium sm:px-3">Role</th>
-                <th scope="col" className="hidden px-5 py-2 font-medium sm:table-cell sm:px-3">Joined</th>
+                <th scope="col" className="px-5 py-2 font-medium sm:px-3">
+                  Name
+                </th>
+                <th scope="col" className="px-5 py-2 font-medium sm:px-3">
+                  Email
+                </th>
+                <th scope="col" className="px-5 py-2 font-medium sm:px-3">
+                  Role
+                </th>
+                <th scope="col" className="hidden px-5 py-2 font-medium sm:table-cell sm:px-3">
+                  Joined
+                </th>
               </tr>
             </thead>
             <tbody className="divide-y divide-stone-100">

@@ -2,7 +2,12 @@ import { vi } from 'vitest'
 
 // A stand-in for the dashboard server's HTTP answers in component tests (jsdom has no server to talk to;
 // the real server is tested in Go and end to end in Chromium). Each route maps to a handler; calls are kept.
-export type Handler = (req: { method: string; url: URL; body: unknown; headers: Headers }) => { status?: number; body?: unknown } | Promise<{ status?: number; body?: unknown }> | 'pending'
+export type Handler = (req: {
+  method: string
+  url: URL
+  body: unknown
+  headers: Headers
+}) => { status?: number; body?: unknown } | Promise<{ status?: number; body?: unknown }> | 'pending'
 
 export function fakeServer(routes: Record<string, Handler>) {
   const calls: { method: string; path: string; search: string; headers: Headers; body: unknown }[] = []
@@ -26,7 +31,10 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 }
 
-export const signedIn = { status: 200, body: { authenticated: true, csrfToken: 'csrf-123', user: { id: 'u-1', email: 'pat@example.com', name: 'Pat Griller' } } }
+export const signedIn = {
+  status: 200,
+  body: { authenticated: true, csrfToken: 'csrf-123', user: { id: 'u-1', email: 'pat@example.com', name: 'Pat Griller' } },
+}
 export const signedOut = { status: 200, body: { authenticated: false } }
 // Shaped like user-service's profile (services/user-service/api/openapi.yaml).
 export const patProfile = {
