@@ -100,15 +100,11 @@ function Members() {
             <caption className="sr-only">Tenant members, page {page + 1}</caption>
             <thead className="border-b border-stone-200 text-stone-600">
               <tr>
-                <th scope="col" className="px-5 py-2 font-medium sm:px-3">
-                  Name
-                </th>
-                <th scope="col" className="px-5 py-2 font-medium sm:px-3">
-                  Email
-                </th>
-                <th scope="col" className="px-5 py-2 font-medium sm:px-3">
-                  Role
-                </th>
+                {['Name', 'Email', 'Role'].map((h) => (
+                  <th key={h} scope="col" className="px-5 py-2 font-medium sm:px-3">
+                    {h}
+                  </th>
+                ))}
                 <th scope="col" className="hidden px-5 py-2 font-medium sm:table-cell sm:px-3">
                   Joined
                 </th>
