@@ -12,6 +12,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
@@ -111,7 +112,7 @@ func TestActivationAssignsTheTenant(t *testing.T) {
 	}{
 		{"u-boss", "boss@acme.example", "acme", "admin", false},
 		{"u-worker", "Worker@ACME.example", "acme", "member", false},
-		{"u-solo", "solo@example.com", store.PersonalTenantID("u-solo"), "admin", true},
+		{"u-solo", "solo@example.com", domain.PersonalTenantID("u-solo"), "admin", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {
