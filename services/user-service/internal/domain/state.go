@@ -107,7 +107,7 @@ func FromDecoded(d events.Decoded) (Event, error) {
 		ev.State = stateOr(data.GetState(), at, State{})
 	case *eventsv1.UserDeleted:
 		ev.Kind, ev.Realm = KindDeleted, data.GetRealm()
-		ev.State.ObservedAt = at
+		ev.State.ObservedAt = at.Truncate(time.Microsecond)
 	default:
 		return Event{}, fmt.Errorf("%w: the user service does not consume %s", ErrInvalidEvent, d.Event.Type())
 	}
@@ -125,13 +125,15 @@ func legacyRegistered(data *eventsv1.UserRegistered) State {
 }
 
 func stateOr(p *eventsv1.UserState, eventTime time.Time, legacy State) State {
+	// Postgres keeps microseconds: a watermark read back must compare equal to the state it came from.
+	eventTime = eventTime.Truncate(time.Microsecond)
 	if p == nil {
 		legacy.ObservedAt = eventTime
 		return legacy
 	}
 	at := eventTime
 	if p.GetObservedAt() != nil {
-		at = p.GetObservedAt().AsTime()
+		at = p.GetObservedAt().AsTime().Truncate(time.Microsecond)
 	}
 	return FullState(at, Identity{Email: p.GetEmail(), UserName: p.GetUserName(), Name: FullName(p.GetFirstName(), p.GetLastName()),
 		EmailVerified: p.GetEmailVerified(), Enabled: p.GetEnabled(), IdentityProviders: p.GetIdentityProviders()})
