@@ -17,6 +17,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/services/user-service/internal/store/storetest"
 	"github.com/connectedbbq/platform/services/user-service/internal/sweep"
 )
 
@@ -35,21 +36,6 @@ func TestMain(m *testing.M) {
 	code := kctest.Main(m, &kc)
 	stop()
 	os.Exit(code)
-}
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	url := pg.NewDatabase(t)
-	if _, err := store.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Open(ctx, url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
 }
 
 // register applies what a brokered first sign-in sends: REGISTER with only the email, no state.
@@ -90,7 +76,7 @@ func TestSweepBringsPendingUsersInLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := uuid.NewString()
-	s := openStore(t)
+	s := storetest.Open(t, pg)
 	register(t, s, realm.Name, verified, "bea@partner.example")
 	register(t, s, realm.Name, unverified, "una@example.com")
 	register(t, s, realm.Name, gone, "gone@example.com")
