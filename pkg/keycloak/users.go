@@ -21,6 +21,15 @@ type User struct {
 	RequiredActions  []string            `json:"requiredActions,omitempty"`
 	CreatedTimestamp int64               `json:"createdTimestamp,omitempty"`
 	Credentials      []Credential        `json:"credentials,omitempty"`
+	// FederatedIdentities are the identity-provider links (GET /users/{id} lists them).
+	FederatedIdentities []FederatedIdentity `json:"federatedIdentities,omitempty"`
+}
+
+// FederatedIdentity is a link of the user to an identity provider.
+type FederatedIdentity struct {
+	IdentityProvider string `json:"identityProvider"`
+	UserID           string `json:"userId,omitempty"`
+	UserName         string `json:"userName,omitempty"`
 }
 
 // Attribute returns the first value of an attribute, or "".

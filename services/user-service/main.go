@@ -36,6 +36,7 @@ import (
 	"github.com/connectedbbq/platform/services/user-service/internal/deadletter"
 	"github.com/connectedbbq/platform/services/user-service/internal/relay"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/services/user-service/internal/sweep"
 	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
 )
 
@@ -134,6 +135,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch}, js, db, log, consumer.NewMetrics(reg))
 	notify := []func(){rel.Wake}
 	var writer *writeback.Writer
+	var sweeper *sweep.Sweeper
 	if cfg.KeycloakURL != "" {
 		kc, err := keycloak.New(cfg.Keycloak())
 		if err != nil {
@@ -141,8 +143,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		writer = writeback.New(db, kc, log, reg, cfg.WritebackInterval)
 		notify = append(notify, writer.Wake)
+		if cfg.PendingSweepAfter > 0 {
+			sweeper = sweep.New(sweep.Config{After: cfg.PendingSweepAfter, Realm: cfg.KeycloakRealm}, db, kc, log, reg)
+		}
 	} else {
-		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak")
+		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak, pending users are not swept")
 	}
 	db.Notify = func() {
 		for _, f := range notify {
@@ -185,6 +190,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return rel.Run(gctx) })
 	if writer != nil {
 		g.Go(func() error { return writer.Run(gctx) })
+	}
+	if sweeper != nil {
+		g.Go(func() error { return sweeper.Run(gctx) })
 	}
 	log.Info("user-service listening", "addr", srv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()

@@ -37,6 +37,8 @@ type Config struct {
 	KeycloakClientID     string        `env:"KEYCLOAK_CLIENT_ID" envDefault:"user-service"`
 	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET,unset"`
 	WritebackInterval    time.Duration `env:"WRITEBACK_INTERVAL" envDefault:"1s"`
+	// Users pending this long are read from Keycloak and brought in line (needs KEYCLOAK_URL); 0 turns it off.
+	PendingSweepAfter time.Duration `env:"PENDING_SWEEP_AFTER" envDefault:"10m"`
 
 	ConsumerName       string          `env:"CONSUMER_NAME" envDefault:"user-service"`
 	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"4"`
@@ -104,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.OutboxBatch < 1 || c.OutboxPoll <= 0 || c.WritebackInterval <= 0 {
 		errs = append(errs, errors.New("OUTBOX_BATCH, OUTBOX_POLL and WRITEBACK_INTERVAL must be positive"))
+	}
+	if c.PendingSweepAfter < 0 || (c.PendingSweepAfter > 0 && c.PendingSweepAfter < time.Second) {
+		errs = append(errs, fmt.Errorf("PENDING_SWEEP_AFTER must be at least 1s, or 0 to turn the sweep off, got %s", c.PendingSweepAfter))
 	}
 	if c.DBMaxConns < 2 {
 		errs = append(errs, errors.New("DB_MAX_CONNS must be at least 2"))

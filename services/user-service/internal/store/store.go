@@ -1,6 +1,7 @@
-// Package store is the user service's Postgres: the schema (embedded goose migrations), the
-// lifecycle of users and tenants driven by IdP events, the outbox, and the tenant-scoped reads of
-// the API under row-level security.
+// Package store is the user service's Postgres: the schema (embedded goose migrations), a repository
+// around the domain (internal/domain: load and lock a user, apply, save its row and its announcements to
+// the outbox, batched and pipelined), the declared tenants, and the tenant-scoped reads of the API under
+// row-level security.
 package store
 
 import (
