@@ -87,8 +87,29 @@ func (c *Client) UpdateUser(ctx context.Context, id string, up UserUpdate) error
 	}
 	// Only the profile goes back: fields left out (required actions, emailVerified, enabled) are kept by
 	// Keycloak, so a copy read before the person finished a required action cannot undo it.
+	u.Attributes = attrs
+	return c.PutProfile(ctx, u)
+}
+
+// UpdateNames sets the first and last name with a PUT that carries no attributes: Keycloak 26 then keeps
+// every attribute and field not sent (email, username, tenant, ...), so nothing else can be reverted.
+// (A PUT that carries attributes is different: see UpdateUser.)
+func (c *Client) UpdateNames(ctx context.Context, id, firstName, lastName string) error {
+	body := map[string]any{"firstName": firstName, "lastName": lastName}
+	_, err := c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, body, nil)
+	return err
+}
+
+// PutProfile writes u's profile as it is: username, email, first and last name and all attributes. With
+// the declarative user profile, Keycloak 26 removes every profile field and attribute a PUT with attributes
+// does not carry (email and names included), so u must be a complete copy, read just before.
+func (c *Client) PutProfile(ctx context.Context, u User) error {
+	attrs := u.Attributes
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
 	body := map[string]any{"username": u.Username, "email": u.Email, "firstName": u.FirstName, "lastName": u.LastName, "attributes": attrs}
-	_, err = c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, body, nil)
+	_, err := c.call(ctx, "PUT", "/users/"+url.PathEscape(u.ID), nil, body, nil)
 	return err
 }
 

@@ -139,7 +139,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		writer = writeback.New(db, kc, log, reg, cfg.WritebackInterval)
+		writer = writeback.New(db, kc, log, reg, writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease})
 		notify = append(notify, writer.Wake)
 	} else {
 		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak")
