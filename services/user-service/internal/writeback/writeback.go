@@ -26,7 +26,7 @@ const TenantAttribute = "tenant"
 type Users interface {
 	GetUser(ctx context.Context, id string) (keycloak.User, error)
 	UpdateNames(ctx context.Context, id, firstName, lastName string) error
-	PutProfile(ctx context.Context, u keycloak.User) error
+	PutAttribute(ctx context.Context, id, name string, values ...string) error
 }
 
 // Config of a Writer.
@@ -164,25 +164,14 @@ func (w *Writer) sync(ctx context.Context, j store.KeycloakSync) (string, error)
 	return outcome, nil
 }
 
-// writeTenant sets the tenant attribute. Keycloak 26's admin API has no way to write one attribute: a PUT
-// that carries attributes removes every profile field it does not carry, email and names included
-// (TestKeycloakPartialPut shows it). So the profile is re-read right before the PUT and sent back as read,
-// which leaves a window of one round trip in which a concurrent change could be undone (docs/keycloak.md).
+// writeTenant sets the tenant attribute and nothing else, through the bbq admin extension: Keycloak 26's
+// own PUT of a user cannot write one attribute (with attributes, it removes every profile field it is not
+// sent, email and names included), so it would send back a copy and undo a change made since the read.
 func (w *Writer) writeTenant(ctx context.Context, j store.KeycloakSync) error {
-	u, err := w.users.GetUser(ctx, j.UserID)
-	if err != nil {
-		return err
-	}
-	attrs := make(map[string][]string, len(u.Attributes)+1)
-	for k, v := range u.Attributes {
-		attrs[k] = v
-	}
-	attrs[TenantAttribute] = []string{j.TenantID}
 	if j.TenantID == "" {
-		delete(attrs, TenantAttribute)
+		return w.users.PutAttribute(ctx, j.UserID, TenantAttribute)
 	}
-	u.Attributes = attrs
-	return w.users.PutProfile(ctx, u)
+	return w.users.PutAttribute(ctx, j.UserID, TenantAttribute, j.TenantID)
 }
 
 // release gives up the claims of jobs a round did not get to, so they need not wait for the lease.

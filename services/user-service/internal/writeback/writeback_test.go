@@ -14,8 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/personname"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
@@ -137,7 +137,7 @@ func (e *env) states(t *testing.T) map[string]store.KeycloakSyncState {
 }
 
 // recorder passes calls to Keycloak and counts the writes; after, when set, runs after each call
-// (named "get", "names", "profile") so a test can change the user in Keycloak between two of them.
+// (named "get", "names", "attribute") so a test can change the user in Keycloak between two of them.
 type recorder struct {
 	writeback.Users
 	mu     sync.Mutex
@@ -160,10 +160,10 @@ func (r *recorder) UpdateNames(ctx context.Context, id, first, last string) erro
 	return err
 }
 
-func (r *recorder) PutProfile(ctx context.Context, u keycloak.User) error {
-	err := r.Users.PutProfile(ctx, u)
-	r.count(u.ID)
-	r.done("profile", u.ID)
+func (r *recorder) PutAttribute(ctx context.Context, id, name string, values ...string) error {
+	err := r.Users.PutAttribute(ctx, id, name, values...)
+	r.count(id)
+	r.done("attribute", id)
 	return err
 }
 
@@ -236,8 +236,9 @@ func TestTwoReplicasDoEachJobOnce(t *testing.T) {
 	t.Logf("%d jobs, %d users written, %d UPDATE admin events", n, len(rec.writes), len(evs))
 }
 
-// The email changed in Keycloak after the write-back read the user survives the write-back, whether it
-// writes the tenant (a full-profile PUT from a fresh read) or the name (a PUT without attributes).
+// The email changed in Keycloak after the write-back read the user (and before it writes) survives the
+// write-back, whether it writes the tenant (the bbq extension: that attribute only), the name (a PUT
+// without attributes) or both.
 func TestConcurrentEmailChangeSurvives(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
@@ -289,8 +290,9 @@ func TestConcurrentEmailChangeSurvives(t *testing.T) {
 }
 
 // What Keycloak 26 does with a partial PUT on /admin/realms/{realm}/users/{id}: one that carries
-// attributes clears every profile field it does not carry (so the tenant cannot be written alone); one
-// without attributes keeps everything it does not carry (so the name can).
+// attributes clears every profile field it does not carry (so the tenant cannot be written alone that
+// way, hence the bbq extension); one without attributes keeps everything it does not carry (so the name
+// can).
 func TestKeycloakPartialPut(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -313,7 +315,7 @@ func TestKeycloakPartialPut(t *testing.T) {
 	u = e.get(t, id)
 	t.Logf("PUT with attributes only: err=%v, user now email=%q username=%q first=%q tenant=%q", err, u.Email, u.Username, u.FirstName, u.Attribute("tenant"))
 	if err == nil && u.Email == "grace@example.com" && u.FirstName == "Grace B." {
-		t.Errorf("Keycloak kept the profile on a PUT carrying only attributes; the write-back could send the tenant alone")
+		t.Errorf("Keycloak kept the profile on a PUT carrying only attributes; the bbq extension may not be needed")
 	}
 }
 
