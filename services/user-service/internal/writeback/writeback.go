@@ -108,7 +108,9 @@ func (w *Writer) Round(ctx context.Context) int {
 		}
 		w.do(ctx, jobCtx, j)
 	}
-	w.count(ctx)
+	if ctx.Err() == nil {
+		w.count(ctx)
+	}
 	return len(jobs)
 }
 
