@@ -311,11 +311,23 @@ func TestKeycloakPartialPut(t *testing.T) {
 		t.Errorf("PUT without attributes: %+v; want email and tenant kept, names set", u)
 	}
 
+	if err := e.admin.UpdateUser(ctx, id, keycloak.UserUpdate{LastName: ptr("Hopper")}); err != nil {
+		t.Fatal(err)
+	}
+	// Only the tenant: refused, since the body has no email (email as username makes it required).
 	err = kc.AdminRequest(ctx, "PUT", path(id), map[string]any{"attributes": map[string][]string{"tenant": {"t-2"}}}, nil)
 	u = e.get(t, id)
-	t.Logf("PUT with attributes only: err=%v, user now email=%q username=%q first=%q tenant=%q", err, u.Email, u.Username, u.FirstName, u.Attribute("tenant"))
-	if err == nil && u.Email == "grace@example.com" && u.FirstName == "Grace B." {
+	t.Logf("PUT {attributes: tenant}: err=%v; user: email=%q first=%q last=%q tenant=%q", err, u.Email, u.FirstName, u.LastName, u.Attribute("tenant"))
+	if err == nil && u.Email == "grace@example.com" && u.FirstName == "Grace B." && u.LastName == "Hopper" {
 		t.Errorf("Keycloak kept the profile on a PUT carrying only attributes; the bbq extension may not be needed")
+	}
+	// The tenant and the email: accepted, and the names it did not carry are gone.
+	err = kc.AdminRequest(ctx, "PUT", path(id), map[string]any{"email": "grace@example.com",
+		"attributes": map[string][]string{"tenant": {"t-3"}}}, nil)
+	u = e.get(t, id)
+	t.Logf("PUT {email, attributes: tenant}: err=%v; user: email=%q first=%q last=%q tenant=%q", err, u.Email, u.FirstName, u.LastName, u.Attribute("tenant"))
+	if err == nil && u.FirstName == "Grace B." && u.LastName == "Hopper" {
+		t.Errorf("Keycloak kept the names on a PUT carrying attributes without them")
 	}
 }
 
