@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		writer = writeback.New(db, kc, log, reg, cfg.WritebackInterval)
+		writer = writeback.New(db, kc, log, reg, writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease})
 		notify = append(notify, writer.Wake)
 		if cfg.PendingSweepAfter > 0 {
 			sweeper = sweep.New(sweep.Config{After: cfg.PendingSweepAfter, Realm: cfg.KeycloakRealm}, db, kc, log, reg)
