@@ -43,7 +43,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], environ(), os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], environ(), os.Stdout); ops.Failed(ctx, err) {
 		fmt.Fprintln(os.Stderr, "user-service:", err)
 		os.Exit(1)
 	}
