@@ -154,7 +154,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Audience: cfg.OIDCAudience, Algorithms: cfg.OIDCAlgorithms}, &http.Client{Timeout: 10 * time.Second})
 	mux := http.NewServeMux()
 	api.New(auth, db, log).Mount(mux)
-	ops.Mount(mux, reg,
+	opsSrv, err := ops.ListenOps(cfg.OpsAddr, reg,
 		ops.Check{Name: "postgres", Func: db.Ping},
 		ops.Check{Name: "nats", Func: func(context.Context) error {
 			if !nc.IsConnected() {
@@ -162,6 +162,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			}
 			return nil
 		}})
+	if err != nil {
+		return err
+	}
 	srv, err := ops.Listen(cfg.HTTPAddr, mux)
 	if err != nil {
 		return err
@@ -169,6 +172,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.ShutdownTimeout) })
+	g.Go(func() error { return opsSrv.Serve(gctx, cfg.ShutdownTimeout) })
 	if cfg.AdminToken == "" {
 		log.Warn("ADMIN_TOKEN is empty: the admin API (declared tenants) is off")
 	} else {
@@ -186,7 +190,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if writer != nil {
 		g.Go(func() error { return writer.Run(gctx) })
 	}
-	log.Info("user-service listening", "addr", srv.Addr(), "consumer", cfg.ConsumerName)
+	log.Info("user-service listening", "addr", srv.Addr(), "ops_addr", opsSrv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()
 }
 
