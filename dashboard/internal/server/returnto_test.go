@@ -11,10 +11,10 @@ import (
 func browserResolve(t *testing.T, base *url.URL, loc string) *url.URL {
 	t.Helper()
 	loc = strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r':
+		switch r {
+		case '\t', '\n', '\r':
 			return -1
-		case r == '\\':
+		case '\\':
 			return '/'
 		}
 		return r

@@ -496,6 +496,9 @@ func TestPublicSurface(t *testing.T) {
 
 func TestOpsListener(t *testing.T) {
 	h := newHarness(t, 300)
+	if resp := do(t, http.DefaultClient, "GET", h.url+"/profile", nil); resp.StatusCode != 200 { // a request to count
+		t.Fatalf("GET /profile: %d", resp.StatusCode)
+	}
 	for path, want := range map[string]string{"/healthz": `"status":"ok"`, "/readyz": `"userService":"ok"`,
 		"/metrics": "dashboard_http_requests_total"} {
 		resp, err := http.Get(h.opsURL + path)
@@ -525,7 +528,7 @@ func TestAPIProxyForwardsOnlyTheAPI(t *testing.T) {
 	c := h.login(t)
 	for _, p := range []string{"/api/metrics", "/api/readyz", "/api/healthz", "/api/", "/api/admin/v1/tenants/x",
 		"/api/v1", "/api/v1/../metrics", "/api/v1/%2e%2e/metrics", "/api/v1%2F..%2Fmetrics", "/api/v1/..%2Fmetrics",
-		"/api/v1//metrics", "/api/V1/me"} {
+		"/api//metrics", "/api/V1/me"} {
 		t.Run(p, func(t *testing.T) {
 			before := h.callCount()
 			if resp := do(t, c, "GET", h.url+p, nil); resp.StatusCode != 404 {
