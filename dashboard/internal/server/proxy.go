@@ -19,8 +19,8 @@ const noTenantClaim = "urn:bbq:problem:no-tenant-claim"
 // apiProxy forwards /api/v1/* to user-service as /v1/* with the session's access token: the API's
 // documented paths (api/openapi.yaml) and nothing else, so user-service's other routes stay out of reach;
 // any other /api path is not found. Requests without a session get 401 JSON; state-changing ones also
-// need the CSRF token. Cookies and any Authorization header
-// from the browser are dropped, so a caller can only ever act as the session's user.
+// need the CSRF token. Cookies and any Authorization header from the browser are dropped, so a caller
+// can only ever act as the session's user.
 func (s *Server) apiProxy(target *url.URL) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Transport: tenantRetry{next: http.DefaultTransport},
