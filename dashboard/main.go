@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"github.com/connectedbbq/platform/dashboard/internal/server"
 	"github.com/connectedbbq/platform/dashboard/internal/session"
 	"github.com/connectedbbq/platform/dashboard/internal/ui"
+	"github.com/connectedbbq/platform/pkg/ops"
 )
 
 func main() {
@@ -64,34 +64,30 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err := srv.Discover(ctx); err != nil {
 		log.Warn("keycloak discovery failed; retrying on first use", "err", err)
 	}
-	return serve(ctx, log, cfg, srv.Handler())
+	return serve(ctx, log, cfg, srv)
 }
 
-func serve(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
+// serve runs the public site on DASHBOARD_ADDR and the probes and metrics on OPS_ADDR until ctx ends or
+// either fails, then shuts both down gracefully.
+func serve(ctx context.Context, log *slog.Logger, cfg config.Config, srv *server.Server) error {
+	public, err := ops.Listen(cfg.Addr, srv.Handler())
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		return err
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	log.Info("dashboard listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "issuer", cfg.OIDCIssuer)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	opsSrv, err := ops.Listen(cfg.OpsAddr, srv.OpsHandler())
+	if err != nil {
+		return err
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	log.Info("dashboard listening", "addr", public.Addr(), "ops_addr", opsSrv.Addr(), "public_url", cfg.PublicURL, "issuer", cfg.OIDCIssuer)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	errc := make(chan error, 2)
+	for _, s := range []*ops.Server{public, opsSrv} {
+		go func() { errc <- s.Serve(ctx, cfg.ShutdownTimeout) }()
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	first := <-errc
+	cancel() // one stopped: stop the other
+	return errors.Join(first, <-errc)
 }
 
 // sessionKey decodes SESSION_KEY; in development (no key) it makes a random one, so sessions end on restart.

@@ -258,6 +258,8 @@ func (s *system) onHosts(ctx context.Context, cfg *stack.PipelineConfig, natsBin
 	cfg.HookAddr = netip.AddrPortFrom(hook.IP, 8080).String()
 	cfg.APIAddr = netip.AddrPortFrom(us.IP, 8080).String()
 	cfg.AdminAddr = netip.AddrPortFrom(us.IP, 8081).String()
+	cfg.HookOpsAddr = netip.AddrPortFrom(hook.IP, 9090).String()
+	cfg.UserServiceOpsAddr = netip.AddrPortFrom(us.IP, 9090).String()
 }
 
 // path is a service's network path, from its host to a dependency on the LAN.

@@ -148,22 +148,22 @@ func TestPipelineImagesServe(t *testing.T) {
 		t.Fatalf("user-service migrate: %v\n%s", err, out)
 	}
 
-	hook, api, admin := freeAddr(t), freeAddr(t), freeAddr(t)
+	hook, api, admin, hookOps, usOps := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	p.start("idp-hook-"+fmt.Sprint(time.Now().UnixNano()), image("idp-hook"), map[string]string{
-		"NATS_URL": bus.URL, "HTTP_ADDR": hook, "WEBHOOK_SECRETS": "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="})
+		"NATS_URL": bus.URL, "HTTP_ADDR": hook, "OPS_ADDR": hookOps, "WEBHOOK_SECRETS": "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="})
 	p.start("user-service-"+fmt.Sprint(time.Now().UnixNano()), image("user-service"), map[string]string{
-		"NATS_URL": bus.URL, "DATABASE_URL": db, "HTTP_ADDR": api, "ADMIN_ADDR": admin,
+		"NATS_URL": bus.URL, "DATABASE_URL": db, "HTTP_ADDR": api, "ADMIN_ADDR": admin, "OPS_ADDR": usOps,
 		"OIDC_ISSUER": "http://127.0.0.1:1/realms/images", "MIGRATE_ON_START": "false"})
-	waitReady(t, "http://"+hook+"/readyz")
-	waitReady(t, "http://"+api+"/readyz")
+	waitReady(t, "http://"+hookOps+"/readyz")
+	waitReady(t, "http://"+usOps+"/readyz")
 }
 
 func TestDashboardImageServes(t *testing.T) {
 	p := newPodman(t)
-	addr := freeAddr(t)
+	addr, opsAddr := freeAddr(t), freeAddr(t)
 	p.start("dashboard-"+fmt.Sprint(time.Now().UnixNano()), image("dashboard"), map[string]string{
-		"DASHBOARD_ADDR": addr, "SESSION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k"), 32))})
-	waitReady(t, "http://"+addr+"/healthz")
+		"DASHBOARD_ADDR": addr, "OPS_ADDR": opsAddr, "SESSION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k"), 32))})
+	waitReady(t, "http://"+opsAddr+"/healthz")
 }
 
 // Without its configuration, a service says what is missing and exits; it never starts half-configured.

@@ -61,7 +61,7 @@ func TestProviderRetriesCarrySignUpsThroughOutages(t *testing.T) {
 // busUnavailable is how many webhooks idp-hook refused with 503 since it started, from its metrics.
 func (e *env) busUnavailable() int {
 	e.t.Helper()
-	resp, err := http.Get(e.p.IdPHookURL + "/metrics")
+	resp, err := http.Get(e.p.IdPHookOpsURL + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
 	}

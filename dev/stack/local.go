@@ -29,12 +29,15 @@ type LocalConfig struct {
 	Log       *slog.Logger
 	// Ports of the parts people and tools reach.
 	DashboardPort, UserServicePort, AdminPort, IdPHookPort, KeycloakPort, KeycloakMgmtPort, NATSPort, PostgresPort, SMTPPort int
+	// Operations ports (probes and metrics) of our services.
+	DashboardOpsPort, UserServiceOpsPort, IdPHookOpsPort int
 }
 
 // DefaultLocal is what `make run` starts.
 func DefaultLocal(dir string, log *slog.Logger) LocalConfig {
 	return LocalConfig{Dir: dir, Keycloak: true, Dashboard: true, Log: log, DashboardPort: 3000, UserServicePort: 8080,
-		AdminPort: 8081, IdPHookPort: 8090, KeycloakPort: 8180, KeycloakMgmtPort: 9180, NATSPort: 4222, PostgresPort: 15432, SMTPPort: 2525}
+		AdminPort: 8081, IdPHookPort: 8090, KeycloakPort: 8180, KeycloakMgmtPort: 9180, NATSPort: 4222, PostgresPort: 15432, SMTPPort: 2525,
+		UserServiceOpsPort: 9090, IdPHookOpsPort: 9091, DashboardOpsPort: 9093}
 }
 
 // Local is the running system.
@@ -165,18 +168,20 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 	p, err := StartPipeline(ctx, PipelineConfig{Bins: bins, Dir: filepath.Join(c.Dir, "logs"), NATSURL: l.NATS.ClientURL(),
 		DatabaseURL: l.Postgres.URL("users"), OIDCIssuer: public + "/auth/realms/bbq", WebhookSecrets: sec.Webhook,
 		AdminToken: sec.AdminToken, HookAddr: hookAddr, APIAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServicePort),
-		AdminAddr: fmt.Sprintf("127.0.0.1:%d", c.AdminPort), UserServiceEnv: usEnv})
+		AdminAddr: fmt.Sprintf("127.0.0.1:%d", c.AdminPort), HookOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.IdPHookOpsPort),
+		UserServiceOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServiceOpsPort), UserServiceEnv: usEnv})
 	if err != nil {
 		return err
 	}
 	l.Pipeline = p
 	l.URLs["idp-hook"], l.URLs["user-service"], l.URLs["user-service admin"] = p.IdPHookURL, p.UserServiceURL, p.AdminURL
+	l.URLs["idp-hook ops"], l.URLs["user-service ops"] = p.IdPHookOpsURL, p.UserServiceOpsURL
 	if !c.Dashboard {
 		return nil
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", c.DashboardPort)
+	addr, opsAddr := fmt.Sprintf("127.0.0.1:%d", c.DashboardPort), fmt.Sprintf("127.0.0.1:%d", c.DashboardOpsPort)
 	l.Dash = &Process{Name: "dashboard", Bin: bins["dashboard"], LogPath: filepath.Join(c.Dir, "logs", "dashboard.log"),
-		Ready: "http://" + addr + "/healthz", Env: map[string]string{"DASHBOARD_ADDR": addr, "PUBLIC_URL": public,
+		Ready: "http://" + opsAddr + "/healthz", Env: map[string]string{"DASHBOARD_ADDR": addr, "OPS_ADDR": opsAddr, "PUBLIC_URL": public,
 			"OIDC_ISSUER": public + "/auth/realms/bbq", "KEYCLOAK_URL": kcInternal, "OIDC_CLIENT_ID": "dashboard",
 			"USER_SERVICE_URL": p.UserServiceURL, "SESSION_KEY": sec.SessionKey,
 			// Local only: the printed admin console URL goes through the dashboard like everything else.
@@ -184,7 +189,7 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 	if err := l.Dash.Start(ctx); err != nil {
 		return err
 	}
-	l.URLs["dashboard"] = public
+	l.URLs["dashboard"], l.URLs["dashboard ops"] = public, "http://"+opsAddr
 	return nil
 }
 

@@ -19,8 +19,8 @@ type PipelineConfig struct {
 	OIDCDiscovery  string
 	WebhookSecrets string
 	AdminToken     string
-	// Fixed listen addresses; free ports when empty.
-	HookAddr, APIAddr, AdminAddr string
+	// Fixed listen addresses; free ports when empty. The Ops ones serve /healthz, /readyz and /metrics.
+	HookAddr, APIAddr, AdminAddr, HookOpsAddr, UserServiceOpsAddr string
 	// Extra environment per service, e.g. consumer limits in tests or Keycloak settings.
 	IdPHookEnv, UserServiceEnv map[string]string
 	// Network namespaces (Hosts) to run each service in; the machine's own when empty.
@@ -33,12 +33,14 @@ type Pipeline struct {
 	IdPHookURL           string // base URL of the webhook receiver
 	UserServiceURL       string // public API
 	AdminURL             string // admin API
+	IdPHookOpsURL        string // idp-hook's probes and metrics
+	UserServiceOpsURL    string // user-service's probes and metrics
 }
 
 // StartPipeline starts idp-hook and user-service on free ports and waits until both are ready.
 func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
-	hookAddr, apiAddr, adminAddr := c.HookAddr, c.APIAddr, c.AdminAddr
-	for _, a := range []*string{&hookAddr, &apiAddr, &adminAddr} {
+	hookAddr, apiAddr, adminAddr, hookOps, usOps := c.HookAddr, c.APIAddr, c.AdminAddr, c.HookOpsAddr, c.UserServiceOpsAddr
+	for _, a := range []*string{&hookAddr, &apiAddr, &adminAddr, &hookOps, &usOps} {
 		if *a != "" {
 			continue
 		}
@@ -48,18 +50,19 @@ func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
 		}
 		*a = free
 	}
-	hookEnv := map[string]string{"HTTP_ADDR": hookAddr, "NATS_URL": c.NATSURL, "WEBHOOK_SECRETS": c.WebhookSecrets, "LOG_LEVEL": "info"}
+	hookEnv := map[string]string{"HTTP_ADDR": hookAddr, "OPS_ADDR": hookOps, "NATS_URL": c.NATSURL, "WEBHOOK_SECRETS": c.WebhookSecrets, "LOG_LEVEL": "info"}
 	maps.Copy(hookEnv, c.IdPHookEnv)
-	usEnv := map[string]string{"HTTP_ADDR": apiAddr, "ADMIN_ADDR": adminAddr, "ADMIN_TOKEN": c.AdminToken,
+	usEnv := map[string]string{"HTTP_ADDR": apiAddr, "ADMIN_ADDR": adminAddr, "OPS_ADDR": usOps, "ADMIN_TOKEN": c.AdminToken,
 		"DATABASE_URL": c.DatabaseURL, "NATS_URL": c.NATSURL, "OIDC_ISSUER": c.OIDCIssuer,
 		"OIDC_DISCOVERY_URL": c.OIDCDiscovery, "LOG_LEVEL": "info"}
 	maps.Copy(usEnv, c.UserServiceEnv)
 	p := &Pipeline{
 		IdPHookURL: "http://" + hookAddr, UserServiceURL: "http://" + apiAddr, AdminURL: "http://" + adminAddr,
+		IdPHookOpsURL: "http://" + hookOps, UserServiceOpsURL: "http://" + usOps,
 		IdPHook: &Process{Name: "idp-hook", Bin: c.Bins["idp-hook"], Env: hookEnv,
-			LogPath: filepath.Join(c.Dir, "idp-hook.log"), Ready: "http://" + hookAddr + "/readyz", Netns: c.IdPHookNetns},
+			LogPath: filepath.Join(c.Dir, "idp-hook.log"), Ready: "http://" + hookOps + "/readyz", Netns: c.IdPHookNetns},
 		UserService: &Process{Name: "user-service", Bin: c.Bins["user-service"], Env: usEnv,
-			LogPath: filepath.Join(c.Dir, "user-service.log"), Ready: "http://" + apiAddr + "/readyz", Netns: c.UserServiceNetns},
+			LogPath: filepath.Join(c.Dir, "user-service.log"), Ready: "http://" + usOps + "/readyz", Netns: c.UserServiceNetns},
 	}
 	if err := p.UserService.Start(ctx); err != nil {
 		return nil, err

@@ -1,5 +1,7 @@
 // Package ops is what every service exposes to operators: JSON logs, /healthz, /readyz and
-// /metrics, and an HTTP server that shuts down gracefully.
+// /metrics on an operations listener of their own (OPS_ADDR), and an HTTP server that shuts down
+// gracefully. The probes and metrics are never served on a port that serves the API, the webhooks
+// or the dashboard: whoever reaches those is not an operator.
 package ops
 
 import (
@@ -40,8 +42,15 @@ type Check struct {
 	Func func(context.Context) error
 }
 
-// Mount adds /healthz (the process answers), /readyz (every check passes) and /metrics to mux.
-func Mount(mux *http.ServeMux, reg *prometheus.Registry, checks ...Check) {
+// ListenOps binds the operations listener on addr: /healthz, /readyz and /metrics, nothing else.
+// Serve it like any Server, next to the service's public one.
+func ListenOps(addr string, g prometheus.Gatherer, checks ...Check) (*Server, error) {
+	return Listen(addr, Handler(g, checks...))
+}
+
+// Handler serves /healthz (the process answers), /readyz (every check passes) and /metrics (g).
+func Handler(g prometheus.Gatherer, checks ...Check) http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -58,7 +67,12 @@ func Mount(mux *http.ServeMux, reg *prometheus.Registry, checks ...Check) {
 		}
 		writeJSON(w, status, results)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	opts := promhttp.HandlerOpts{}
+	if reg, ok := g.(prometheus.Registerer); ok {
+		opts.Registry = reg // promhttp's own error counters
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, opts))
+	return mux
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -114,21 +114,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Log:            log,
 		Metrics:        receiver.NewMetrics(reg),
 	}).Mount(mux)
-	ops.Mount(mux, reg, ops.Check{Name: "nats", Func: func(ctx context.Context) error {
+	opsSrv, err := ops.ListenOps(cfg.OpsAddr, reg, ops.Check{Name: "nats", Func: func(ctx context.Context) error {
 		if !nc.IsConnected() {
 			return errors.New("not connected")
 		}
 		_, err := js.Stream(ctx, cfg.Bus.Stream)
 		return err
 	}})
-
+	if err != nil {
+		return err
+	}
 	srv, err := ops.Listen(cfg.HTTPAddr, mux)
 	if err != nil {
 		return err
 	}
-	log.Info("idp-hook listening", "addr", srv.Addr(), "stream", cfg.Bus.Stream)
+	log.Info("idp-hook listening", "addr", srv.Addr(), "ops_addr", opsSrv.Addr(), "stream", cfg.Bus.Stream)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, cfg.ShutdownTimeout) })
+	g.Go(func() error { return opsSrv.Serve(ctx, cfg.ShutdownTimeout) })
 	if cfg.KeycloakURL == "" {
 		log.Warn("KEYCLOAK_URL is empty: no reconciliation; events lost by the webhook stay lost")
 		return g.Wait()

@@ -159,7 +159,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Audience: cfg.OIDCAudience, Algorithms: cfg.OIDCAlgorithms}, &http.Client{Timeout: 10 * time.Second})
 	mux := http.NewServeMux()
 	api.New(auth, db, log).Mount(mux)
-	ops.Mount(mux, reg,
+	opsSrv, err := ops.ListenOps(cfg.OpsAddr, reg,
 		ops.Check{Name: "postgres", Func: db.Ping},
 		ops.Check{Name: "nats", Func: func(context.Context) error {
 			if !nc.IsConnected() {
@@ -167,6 +167,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			}
 			return nil
 		}})
+	if err != nil {
+		return err
+	}
 	srv, err := ops.Listen(cfg.HTTPAddr, mux)
 	if err != nil {
 		return err
@@ -174,6 +177,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.ShutdownTimeout) })
+	g.Go(func() error { return opsSrv.Serve(gctx, cfg.ShutdownTimeout) })
 	if cfg.AdminToken == "" {
 		log.Warn("ADMIN_TOKEN is empty: the admin API (declared tenants) is off")
 	} else {
@@ -194,7 +198,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if sweeper != nil {
 		g.Go(func() error { return sweeper.Run(gctx) })
 	}
-	log.Info("user-service listening", "addr", srv.Addr(), "consumer", cfg.ConsumerName)
+	log.Info("user-service listening", "addr", srv.Addr(), "ops_addr", opsSrv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()
 }
 

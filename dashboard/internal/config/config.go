@@ -14,7 +14,8 @@ import (
 
 // Config is everything the dashboard server needs; the env names are the contract with make run and the chart.
 type Config struct {
-	Addr           string        `env:"DASHBOARD_ADDR" envDefault:":3000"`
+	Addr           string        `env:"DASHBOARD_ADDR" envDefault:":3000"` // the public site: app, /auth, /api
+	OpsAddr        string        `env:"OPS_ADDR" envDefault:":9093"`       // /healthz, /readyz, /metrics only
 	PublicURL      string        `env:"PUBLIC_URL" envDefault:"http://localhost:3000"`
 	OIDCIssuer     string        `env:"OIDC_ISSUER" envDefault:"http://localhost:3000/auth/realms/bbq"`
 	KeycloakURL    string        `env:"KEYCLOAK_URL" envDefault:"http://127.0.0.1:8180/auth"`

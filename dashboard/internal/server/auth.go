@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -255,12 +258,57 @@ func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, reason, msg
 	http.Redirect(w, r, "/?login_error="+url.QueryEscape(msg), http.StatusFound)
 }
 
-// localPath keeps returnTo on this site: only absolute paths, never //host or /\host.
+// localPath keeps returnTo on this site. The value is parsed and re-serialised: only a path (no scheme,
+// host or user), never //host or /\host, and no backslash or control character in any of its decodings,
+// since browsers strip tabs and newlines and read \ as / (so /<tab>/evil.example would leave the site).
+// Anything else lands on /profile.
 func localPath(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
-		return "/profile"
+	const home = "/profile"
+	s := p
+	for range maxDecodings {
+		if !plainPath(s) {
+			return home
+		}
+		next, err := url.PathUnescape(s)
+		if err != nil {
+			return home
+		}
+		if next == s {
+			return reserialise(p, home)
+		}
+		s = next
 	}
-	return p
+	return home // still decoding: too deeply encoded to be a link we made
+}
+
+// maxDecodings bounds the work on one returnTo value (each pass is linear in its length).
+const maxDecodings = 8
+
+// plainPath tells whether s starts with one slash and holds no backslash, control or invisible character.
+func plainPath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '\\' || unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	})
+}
+
+// reserialise rebuilds raw from its parts: the cleaned path, the query and the fragment.
+func reserialise(raw, home string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	out := (&url.URL{Path: clean, RawQuery: u.Query().Encode(), Fragment: u.Fragment}).String()
+	if !plainPath(out) {
+		return home
+	}
+	return out
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -15,9 +16,11 @@ import (
 // (right after sign-up): a refreshed token carries the claim.
 const noTenantClaim = "urn:bbq:problem:no-tenant-claim"
 
-// apiProxy forwards /api/* to user-service as /* with the session's access token. Requests without a
-// session get 401 JSON; state-changing ones also need the CSRF token. Cookies and any Authorization header
-// from the browser are dropped, so a caller can only ever act as the session's user.
+// apiProxy forwards /api/v1/* to user-service as /v1/* with the session's access token: the API's
+// documented paths (api/openapi.yaml) and nothing else, so user-service's other routes stay out of reach;
+// any other /api path is not found. Requests without a session get 401 JSON; state-changing ones also
+// need the CSRF token. Cookies and any Authorization header from the browser are dropped, so a caller
+// can only ever act as the session's user.
 func (s *Server) apiProxy(target *url.URL) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Transport: tenantRetry{next: http.DefaultTransport},
@@ -42,6 +45,10 @@ func (s *Server) apiProxy(target *url.URL) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		if !apiPath(r.URL.Path) {
+			writeProblem(w, http.StatusNotFound, "Not found", "There is no such API.")
+			return
+		}
 		sess := s.current(w, r)
 		if sess == nil {
 			writeProblem(w, http.StatusUnauthorized, "Not signed in", "Sign in to continue.")
@@ -118,6 +125,12 @@ func (s *Server) authProxy(target *url.URL) http.Handler {
 		}
 		rp.ServeHTTP(w, r)
 	})
+}
+
+// apiPath tells whether p is /api/v1/... in its clean form, so no dot segment or doubled slash can turn
+// it into another of user-service's paths.
+func apiPath(p string) bool {
+	return strings.HasPrefix(p, "/api/v1/") && path.Clean(p) == p
 }
 
 func adminPath(p string) bool {

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/connectedbbq/platform/dashboard/internal/config"
 	"github.com/connectedbbq/platform/dashboard/internal/session"
+	"github.com/connectedbbq/platform/pkg/ops"
 )
 
 // contentSecurityPolicy allows only our own scripts, styles and API calls; Keycloak's pages under /auth
@@ -44,6 +44,7 @@ type Server struct {
 	metrics *metrics
 	origin  string
 	handler http.Handler
+	ops     http.Handler
 	client  *http.Client
 }
 
@@ -72,9 +73,11 @@ func New(cfg config.Config, d Deps) (*Server, error) {
 		},
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	// The probes and metrics are on the operations listener only; here they are not found (rather than
+	// the app's index page, which every other unknown path gets).
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		mux.HandleFunc(p, http.NotFound)
+	}
 	mux.HandleFunc("GET /login", s.handleLogin)
 	mux.HandleFunc("GET /login/callback", s.handleCallback)
 	mux.HandleFunc("POST /logout", s.handleLogout)
@@ -83,11 +86,17 @@ func New(cfg config.Config, d Deps) (*Server, error) {
 	mux.Handle("/auth/", s.authProxy(kc))
 	mux.Handle("/", spa(d.UI))
 	s.handler = s.observe(mux)
+	s.ops = ops.Handler(d.Registry,
+		ops.Check{Name: "keycloak", Func: func(ctx context.Context) error { _, err := s.oidc.get(ctx); return err }},
+		ops.Check{Name: "userService", Func: s.pingUserService})
 	return s, nil
 }
 
-// Handler is the root handler.
+// Handler is the public root handler: the app, the login, /auth and /api.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// OpsHandler serves /healthz, /readyz and /metrics, for the operations listener (OPS_ADDR) only.
+func (s *Server) OpsHandler() http.Handler { return s.ops }
 
 // Discover tries the OIDC discovery now (the server also does it lazily on first use).
 func (s *Server) Discover(ctx context.Context) error {
@@ -95,23 +104,10 @@ func (s *Server) Discover(ctx context.Context) error {
 	return err
 }
 
-// handleReady reports ready once Keycloak's discovery has succeeded and user-service answers HTTP.
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	checks := map[string]string{"keycloak": "ok", "userService": "ok"}
-	status := http.StatusOK
-	if _, err := s.oidc.get(ctx); err != nil {
-		checks["keycloak"], status = err.Error(), http.StatusServiceUnavailable
-	}
-	if err := s.ping(ctx, strings.TrimRight(s.cfg.UserServiceURL, "/")+"/healthz"); err != nil {
-		checks["userService"], status = err.Error(), http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, checks)
-}
-
-func (s *Server) ping(ctx context.Context, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// pingUserService checks that user-service's API answers HTTP. Its probes are on its operations port, so
+// this asks the API itself: an unauthenticated /v1/me gets a 401, which is an answer.
+func (s *Server) pingUserService(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(s.cfg.UserServiceURL, "/")+"/v1/me", nil)
 	if err != nil {
 		return err
 	}
@@ -148,10 +144,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.requests.WithLabelValues(route, fmt.Sprint(rec.status)).Inc()
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		if route != "health" {
-			s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"ms", elapsed.Milliseconds())
-		}
+		s.log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"ms", elapsed.Milliseconds())
 	})
 }
 
@@ -163,8 +157,6 @@ func routeGroup(p string) string {
 		return "auth"
 	case strings.HasPrefix(p, "/login"), p == "/logout", p == "/session":
 		return "session"
-	case p == "/healthz", p == "/readyz", p == "/metrics":
-		return "health"
 	default:
 		return "ui"
 	}

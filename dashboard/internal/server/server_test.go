@@ -52,6 +52,7 @@ type upstreamCall struct {
 // the realm's keys and records the call.
 type harness struct {
 	url, realm string
+	opsURL     string // the operations listener: probes and metrics
 	kc         *keycloak
 	mu         sync.Mutex
 	calls      []upstreamCall
@@ -102,6 +103,9 @@ func newHarness(t *testing.T, accessTokenLifespan int) *harness {
 	hs := &http.Server{Handler: srv.Handler()}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
+	opsSrv := httptest.NewServer(srv.OpsHandler())
+	t.Cleanup(opsSrv.Close)
+	h.opsURL = opsSrv.URL
 	return h
 }
 
@@ -466,9 +470,9 @@ func TestPublicSurface(t *testing.T) {
 		{"spa route falls back to index", "/profile", 200, true},
 		{"asset", "/assets/app.js", 200, true},
 		{"missing asset", "/assets/nope.js", 404, true},
-		{"health", "/healthz", 200, true},
-		{"ready", "/readyz", 200, true},
-		{"metrics", "/metrics", 200, true},
+		{"no health on the public port", "/healthz", 404, true},
+		{"no readiness on the public port", "/readyz", 404, true},
+		{"no metrics on the public port", "/metrics", 404, true},
 		{"keycloak admin console hidden", "/auth/admin/master/console/", 404, false},
 		{"master realm hidden", "/auth/realms/master/.well-known/openid-configuration", 404, false},
 		{"realm discovery proxied", "/auth/realms/" + h.realm + "/.well-known/openid-configuration", 200, false},
@@ -487,5 +491,55 @@ func TestPublicSurface(t *testing.T) {
 				t.Fatalf("CSP present = %v", got)
 			}
 		})
+	}
+}
+
+func TestOpsListener(t *testing.T) {
+	h := newHarness(t, 300)
+	if resp := do(t, http.DefaultClient, "GET", h.url+"/profile", nil); resp.StatusCode != 200 { // a request to count
+		t.Fatalf("GET /profile: %d", resp.StatusCode)
+	}
+	for path, want := range map[string]string{"/healthz": `"status":"ok"`, "/readyz": `"userService":"ok"`,
+		"/metrics": "dashboard_http_requests_total"} {
+		resp, err := http.Get(h.opsURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("ops %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	resp, err := http.Get(h.opsURL + "/profile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("ops listener serves the app: %d", resp.StatusCode)
+	}
+}
+
+// TestAPIProxyForwardsOnlyTheAPI: a signed-in person reaches the documented /v1 paths and nothing else of
+// user-service (the stand-in answers 200 to every path, as the real one did to /metrics and /readyz).
+func TestAPIProxyForwardsOnlyTheAPI(t *testing.T) {
+	h := newHarness(t, 300)
+	c := h.login(t)
+	for _, p := range []string{"/api/metrics", "/api/readyz", "/api/healthz", "/api/", "/api/admin/v1/tenants/x",
+		"/api/v1", "/api/v1/../metrics", "/api/v1/%2e%2e/metrics", "/api/v1%2F..%2Fmetrics", "/api/v1/..%2Fmetrics",
+		"/api//metrics", "/api/V1/me"} {
+		t.Run(p, func(t *testing.T) {
+			before := h.callCount()
+			if resp := do(t, c, "GET", h.url+p, nil); resp.StatusCode != 404 {
+				t.Errorf("GET %s: %d, want 404", p, resp.StatusCode)
+			}
+			if n := h.callCount() - before; n != 0 {
+				t.Errorf("GET %s reached user-service (%s)", p, h.lastCall(t).Path)
+			}
+		})
+	}
+	if resp := do(t, c, "GET", h.url+"/api/v1/me", nil); resp.StatusCode != 200 || h.lastCall(t).Path != "/v1/me" {
+		t.Fatalf("GET /api/v1/me: %d", resp.StatusCode)
 	}
 }

@@ -1,7 +1,8 @@
 // The browser journey against the real local stack, in Debian's Chromium driven by playwright-core:
 // sign up on Keycloak's page, follow the verification mail, see the profile with its tenant, edit the name
-// (checked after a reload and in Keycloak's admin API), visit the tenant page, log out, and be refused the
-// profile. Every page is screenshotted into the output folder and checked with axe.
+// (checked after a reload and in Keycloak's admin API), visit the tenant page, follow login links whose
+// returnTo points off the site (and stay on it), log out, and be refused the profile. Every page is
+// screenshotted into the output folder and checked with axe.
 //
 //   node e2e/journey.mjs       (E2E_OUT=folder for screenshots, E2E_RUN_ENV=run.env of a running stack)
 import AxeBuilder from '@axe-core/playwright'
@@ -215,6 +216,29 @@ async function main() {
       await axe(page, 'tenant')
     })
 
+    await step('a login link with a hostile returnTo stays on the site', async () => {
+      // Chromium strips tabs and newlines and reads \ as /, so each of these once led to //evil.example/.
+      const offSite = []
+      const evil = (url) => url.hostname === 'evil.example' || url.hostname.endsWith('.evil.example')
+      await context.route(evil, (route) => {
+        offSite.push(route.request().url())
+        return route.abort()
+      })
+      try {
+        for (const returnTo of ['/%09/evil.example/', '/%5Cevil.example/', '/%0A/evil.example/', '%2F%2Fevil.example%2F']) {
+          // Signed in at Keycloak already: the login comes straight back through /login/callback.
+          await page.goto(`${base}/login?returnTo=${returnTo}`).catch((e) => {
+            throw new Error(`returnTo=${returnTo}: ${e.message} (off-site requests: ${offSite.join(', ') || 'none'})`)
+          })
+          await page.waitForURL(`${base}/profile`)
+          if (new URL(page.url()).origin !== new URL(base).origin) throw new Error(`returnTo=${returnTo} left for ${page.url()}`)
+        }
+        if (offSite.length) throw new Error(`the browser went off the site: ${offSite.join(', ')}`)
+      } finally {
+        await context.unroute(evil)
+      }
+    })
+
     await step("another tenant's admin sees only their own tenant", async () => {
       const other = await browser.newContext({ viewport: { width: 1280, height: 800 } })
       const page2 = await other.newPage()
@@ -265,5 +289,5 @@ main()
     const failed = results.length - passed
     console.log(`e2e: screenshots and axe.json in ${outDir}`)
     console.log(`dashboard e2e: ${passed} passed, ${failed} failed`)
-    process.exitCode = failed || results.length < 11 ? 1 : 0
+    process.exitCode = failed || results.length < 12 ? 1 : 0
   })

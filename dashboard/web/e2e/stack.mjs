@@ -86,6 +86,8 @@ async function startStackOnce(repoRoot, outDir, attempt) {
     }
     // run.env of `make run` (dev/cmd/bbq-dev) names the parts BBQ_<PART>; its secrets.json has the admin password.
     env.DASHBOARD_URL ||= env.BBQ_DASHBOARD || env.PUBLIC_URL || 'http://localhost:3000'
+    // The probes are on the dashboard's operations port, never on the public one.
+    env.DASHBOARD_OPS_URL ||= env.BBQ_DASHBOARD_OPS || 'http://127.0.0.1:9093'
     env.KEYCLOAK_URL ||= env.BBQ_KEYCLOAK || 'http://127.0.0.1:8180/auth'
     env.KEYCLOAK_REALM ||= 'bbq'
     env.MAIL_DIR ||= env.BBQ_MAIL_DIR || ''
@@ -95,7 +97,7 @@ async function startStackOnce(repoRoot, outDir, attempt) {
       env.KEYCLOAK_ADMIN_USER ||= 'admin'
       env.KEYCLOAK_ADMIN_PASSWORD = JSON.parse(readFileSync(secretsPath, 'utf8')).KeycloakAdmin
     }
-    await waitFor('dashboard /readyz', async () => (await fetch(`${env.DASHBOARD_URL}/readyz`)).ok, 5 * 60_000)
+    await waitFor('dashboard /readyz', async () => (await fetch(`${env.DASHBOARD_OPS_URL}/readyz`)).ok, 5 * 60_000)
   } catch (e) {
     await stop()
     throw e

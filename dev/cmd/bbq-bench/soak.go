@@ -55,7 +55,7 @@ func (s *sampler) run() {
 
 func (s *sampler) take() {
 	smp := sample{at: time.Since(s.start).Round(time.Second), hookRSS: rss(s.env.p.IdPHook.Pid()), usersRSS: rss(s.env.p.UserService.Pid()),
-		hookGor: goroutines(s.env.p.IdPHookURL), usersGor: goroutines(s.env.p.UserServiceURL), created: s.created()}
+		hookGor: goroutines(s.env.p.IdPHookOpsURL), usersGor: goroutines(s.env.p.UserServiceOpsURL), created: s.created()}
 	s.mu.Lock()
 	s.samples = append(s.samples, smp)
 	s.mu.Unlock()

@@ -12,13 +12,15 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/pkg/ops"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
@@ -32,8 +34,8 @@ type config struct {
 	KeycloakRealm        string        `env:"KEYCLOAK_REALM" envDefault:"bbq"`
 	KeycloakClientID     string        `env:"KEYCLOAK_CLIENT_ID" envDefault:"tenant-controller"`
 	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET"`
-	MetricsAddr          string        `env:"METRICS_ADDR" envDefault:":8080"`
-	HealthAddr           string        `env:"HEALTH_ADDR" envDefault:":8081"`
+	OpsAddr              string        `env:"OPS_ADDR" envDefault:":9092"` // /healthz, /readyz, /metrics
+	ShutdownTimeout      time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	LeaderElect          bool          `env:"LEADER_ELECT" envDefault:"true"`
 	LeaderElectionNS     string        `env:"POD_NAMESPACE"`
 	HTTPTimeout          time.Duration `env:"HTTP_TIMEOUT" envDefault:"10s"`
@@ -87,9 +89,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("kubernetes config: %w", err)
 	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
-		HealthProbeBindAddress:  cfg.HealthAddr,
+		Scheme: scheme,
+		// No metrics or probe servers of the manager's own: ours below, on OPS_ADDR, serve both.
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		LeaderElection:          cfg.LeaderElect,
 		LeaderElectionID:        "tenant-controller.platform.connectedbbq.dev",
 		LeaderElectionNamespace: cfg.LeaderElectionNS,
@@ -114,15 +116,23 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up tenant reconciler: %w", err)
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return fmt.Errorf("add healthz: %w", err)
+	opsSrv, err := ops.ListenOps(cfg.OpsAddr, ctrlmetrics.Registry, ops.Check{Name: "cache", Func: func(ctx context.Context) error {
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informers not synced")
+		}
+		return nil
+	}})
+	if err != nil {
+		return err
 	}
-	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
-		return fmt.Errorf("add readyz: %w", err)
-	}
-	log.Info("tenant-controller starting", "leaderElection", cfg.LeaderElect)
-	if err := mgr.Start(ctx); err != nil {
-		return fmt.Errorf("run manager: %w", err)
-	}
-	return nil
+	log.Info("tenant-controller starting", "leaderElection", cfg.LeaderElect, "ops_addr", opsSrv.Addr())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return opsSrv.Serve(gctx, cfg.ShutdownTimeout) })
+	g.Go(func() error {
+		if err := mgr.Start(gctx); err != nil {
+			return fmt.Errorf("run manager: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
 }

@@ -146,6 +146,11 @@ else a new one. dict: root, name (Secret), key, value (the new value, used only 
       {{- include "bbq.selectorLabels" . | nindent 6 }}
 {{- end -}}
 
+{{/* The operations port of every Go service: probes and metrics, never routed by the Ingress. */}}
+{{- define "bbq.opsPort" -}}9090{{- end -}}
+
+{{/* NetworkPolicy ingress rule: networkPolicy.metricsFrom (where Prometheus runs) may reach the metrics
+port (dict: Values, port); for our Go services that is the ops port, which nobody else reaches. */}}
 {{- define "bbq.metricsFrom" -}}
 {{- with .Values.networkPolicy.metricsFrom }}
 - from:

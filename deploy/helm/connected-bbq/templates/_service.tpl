@@ -1,7 +1,9 @@
 {{/*
 One of our Go services: Deployment, Service, ServiceAccount, PDB. dict: root, component, values (its
-values block), env (rendered env list), ports (list of dicts name/port), health (port name serving
-/healthz and /readyz), initContainers (rendered, optional), token (mount a ServiceAccount token).
+values block), env (rendered env list), ports (list of dicts name/port: what the service serves),
+initContainers (rendered, optional), token (mount a ServiceAccount token). Every service also gets its
+operations port, named ops (OPS_ADDR): /healthz and /readyz for the probes, /metrics for Prometheus, and
+nothing else; no other port serves those.
 */}}
 {{- define "bbq.goService" -}}
 {{- $root := .root -}}
@@ -20,6 +22,7 @@ spec:
     {{- range .ports }}
     - {name: {{ .name }}, port: {{ .port }}, targetPort: {{ .name }}}
     {{- end }}
+    - {name: ops, port: {{ include "bbq.opsPort" . }}, targetPort: ops}
 ---
 {{ include "bbq.serviceAccount" (dict "root" .root "component" .component "token" .token) }}
 ---
@@ -60,22 +63,24 @@ spec:
           {{- end }}
           env:
             {{- .env | nindent 12 }}
+            - {name: OPS_ADDR, value: {{ printf ":%s" (include "bbq.opsPort" .) | quote }}}
           ports:
             {{- range .ports }}
             - {name: {{ .name }}, containerPort: {{ .port }}}
             {{- end }}
+            - {name: ops, containerPort: {{ include "bbq.opsPort" . }}}
           securityContext:
             {{- include "bbq.containerSecurityContext" . | nindent 12 }}
           startupProbe:
-            httpGet: {path: /healthz, port: {{ .health }}}
+            httpGet: {path: /healthz, port: ops}
             periodSeconds: 2
             failureThreshold: 60
           livenessProbe:
-            httpGet: {path: /healthz, port: {{ .health }}}
+            httpGet: {path: /healthz, port: ops}
             periodSeconds: 20
             timeoutSeconds: 3
           readinessProbe:
-            httpGet: {path: /readyz, port: {{ .health }}}
+            httpGet: {path: /readyz, port: ops}
             periodSeconds: 5
             timeoutSeconds: 3
           resources:

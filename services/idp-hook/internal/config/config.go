@@ -14,7 +14,8 @@ import (
 
 // Config of idp-hook.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"` // the webhooks only
+	OpsAddr         string        `env:"OPS_ADDR" envDefault:":9091"`  // /healthz, /readyz, /metrics
 	NATSURL         string        `env:"NATS_URL,required"`
 	WebhookSecrets  string        `env:"WEBHOOK_SECRETS,required,unset"` // unset: never left in the environment
 	Tolerance       time.Duration `env:"WEBHOOK_TOLERANCE" envDefault:"5m"`

@@ -40,7 +40,7 @@ type userService struct {
 
 func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest.Realm, token string) *userService {
 	t.Helper()
-	httpAddr, adminAddr := freeAddr(t), freeAddr(t)
+	httpAddr, adminAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	bus := natstest.New(t)
 	logPath := filepath.Join(t.TempDir(), "user-service.log")
 	logf, err := os.Create(logPath)
@@ -49,7 +49,7 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
-		"HTTP_ADDR="+httpAddr, "ADMIN_ADDR="+adminAddr, "ADMIN_TOKEN="+token,
+		"HTTP_ADDR="+httpAddr, "ADMIN_ADDR="+adminAddr, "OPS_ADDR="+opsAddr, "ADMIN_TOKEN="+token,
 		"DATABASE_URL="+pg.NewDatabase(t), "NATS_URL="+bus.URL,
 		"OIDC_ISSUER="+realm.Issuer, "KEYCLOAK_URL="+realm.KC.URL, "KEYCLOAK_REALM="+realm.Name,
 		"KEYCLOAK_CLIENT_ID=user-service", "KEYCLOAK_CLIENT_SECRET="+realm.Secrets["user-service"])
@@ -75,7 +75,7 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -15,9 +15,10 @@ import (
 
 // Config of the user service.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
-	AdminAddr       string        `env:"ADMIN_ADDR" envDefault:":8081"`
-	AdminToken      string        `env:"ADMIN_TOKEN,unset"` // empty: no admin API
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`  // the user API only
+	AdminAddr       string        `env:"ADMIN_ADDR" envDefault:":8081"` // the admin API only
+	OpsAddr         string        `env:"OPS_ADDR" envDefault:":9090"`   // /healthz, /readyz, /metrics
+	AdminToken      string        `env:"ADMIN_TOKEN,unset"`             // empty: no admin API
 	DatabaseURL     string        `env:"DATABASE_URL,required,unset"`
 	DBMaxConns      int32         `env:"DB_MAX_CONNS" envDefault:"16"`
 	MigrateOnStart  bool          `env:"MIGRATE_ON_START" envDefault:"true"`
