@@ -1,6 +1,8 @@
 package com.connectedbbq.keycloak.webhook;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.util.Map;
 import java.util.UUID;
 import org.jboss.logging.Logger;
 import org.keycloak.events.Event;
@@ -14,8 +16,9 @@ import org.keycloak.util.JsonSerialization;
 
 /**
  * Turns wanted events into deliveries. Listeners run inside the request's transaction, which may still roll
- * back; so the event is serialised now (while the session is open) and handed to the sender only from an
- * after-completion transaction's commit, i.e. once Keycloak's own transaction has committed.
+ * back; so the event is serialised now (while the session is open), with the user as this transaction leaves
+ * it ({@link BbqUser}), and handed to the sender only from an after-completion transaction's commit, i.e. once
+ * Keycloak's own transaction has committed.
  */
 public final class BbqWebhookEventListenerProvider implements EventListenerProvider {
     private static final Logger LOG = Logger.getLogger(BbqWebhookEventListenerProvider.class);
@@ -36,8 +39,8 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             return;
         }
         try {
-            String body = JsonSerialization.writeValueAsString(ModelToRepresentation.toRepresentation(event));
             RealmModel realm = realm(event.getRealmId());
+            String body = body(ModelToRepresentation.toRepresentation(event), user(realm, event.getUserId()));
             enqueueAfterCommit(new Delivery(idOf(event.getId()), Delivery.EVENTS_PATH, event.getType().name(),
                     name(realm, event.getRealmId()), body, target(realm)));
         } catch (IOException | RuntimeException e) {
@@ -56,13 +59,32 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             if (!includeRepresentation) {
                 rep.setRepresentation(null);
             }
-            String body = JsonSerialization.writeValueAsString(rep);
             String kind = event.getResourceType() + "/" + event.getOperationType();
             RealmModel realm = realm(event.getRealmId());
+            String body = body(rep, user(realm, BbqUser.adminEventUserId(event.getResourcePath())));
             enqueueAfterCommit(new Delivery(idOf(event.getId()), Delivery.ADMIN_EVENTS_PATH, kind,
                     name(realm, event.getRealmId()), body, target(realm)));
         } catch (IOException | RuntimeException e) {
             LOG.warnf(e, "bbq-webhook: could not prepare admin event %s", event.getId());
+        }
+    }
+
+    /** Keycloak's representation, plus {@code bbqUser} when the user exists. */
+    static String body(Object representation, Map<String, Object> user) throws IOException {
+        ObjectNode node = JsonSerialization.mapper.valueToTree(representation);
+        if (user != null) {
+            node.set(BbqUser.FIELD, JsonSerialization.mapper.valueToTree(user));
+        }
+        return JsonSerialization.mapper.writeValueAsString(node);
+    }
+
+    /** The user as this transaction leaves it; a failed read only costs the state, never the event. */
+    private Map<String, Object> user(RealmModel realm, String userId) {
+        try {
+            return BbqUser.read(session, realm, userId);
+        } catch (RuntimeException e) {
+            LOG.warnf(e, "bbq-webhook: could not read user %s; sending the event without bbqUser", userId);
+            return null;
         }
     }
 
