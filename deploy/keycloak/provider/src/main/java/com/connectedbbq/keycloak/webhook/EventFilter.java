@@ -19,7 +19,7 @@ public final class EventFilter {
             EventType.IDENTITY_PROVIDER_FIRST_LOGIN, EventType.IDENTITY_PROVIDER_LINK_ACCOUNT,
             EventType.IDENTITY_PROVIDER_LOGIN, EventType.FEDERATED_IDENTITY_LINK,
             EventType.FEDERATED_IDENTITY_OVERRIDE_LINK, EventType.REMOVE_FEDERATED_IDENTITY, EventType.VERIFY_PROFILE,
-            EventType.RESET_PASSWORD, EventType.UPDATE_PASSWORD, EventType.UPDATE_CREDENTIAL, EventType.EXECUTE_ACTIONS,
+            EventType.RESET_PASSWORD, EventType.UPDATE_CREDENTIAL, EventType.EXECUTE_ACTIONS,
             EventType.EXECUTE_ACTION_TOKEN, EventType.CUSTOM_REQUIRED_ACTION,
             EventType.USER_DISABLED_BY_PERMANENT_LOCKOUT);
     static final Set<OperationType> USER_OPERATIONS = EnumSet.of(OperationType.CREATE, OperationType.UPDATE,

@@ -14,7 +14,7 @@ class EventFilterTest {
     @ParameterizedTest
     @CsvSource({"REGISTER,true", "VERIFY_EMAIL,true", "UPDATE_EMAIL,true", "IDENTITY_PROVIDER_FIRST_LOGIN,true",
             "FEDERATED_IDENTITY_LINK,true", "REMOVE_FEDERATED_IDENTITY,true", "USER_DISABLED_BY_PERMANENT_LOCKOUT,true",
-            "UPDATE_PASSWORD,true", "LOGIN,false", "CODE_TO_TOKEN,false", "LOGOUT,false", "SEND_VERIFY_EMAIL,false"})
+            "UPDATE_PASSWORD,false", "UPDATE_CREDENTIAL,true", "LOGIN,false", "CODE_TO_TOKEN,false", "LOGOUT,false", "SEND_VERIFY_EMAIL,false"})
     void userEvents(EventType type, boolean want) {
         Event e = new Event();
         e.setType(type);
