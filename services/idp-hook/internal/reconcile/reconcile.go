@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
@@ -153,36 +154,35 @@ func until(ms int64) time.Time {
 func (r *Reconciler) replayEvent(ctx context.Context, st *states, e keycloak.Event) (int, error) {
 	ev := kcevent.Event{ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
 		UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details}
-	if e.Type == "DELETE_ACCOUNT" || e.UserID == "" || e.Error != "" {
-		m, err := kcevent.MapEventState(ev, nil)
-		return r.publish(ctx, m, err)
-	}
-	state, gone, err := st.get(ctx, e.UserID)
-	if err != nil {
-		return 0, err
-	}
-	m, err := kcevent.MapEventState(ev, state)
-	n, err := r.publish(ctx, m, err)
-	if err != nil || !gone {
-		return n, err
-	}
-	g, err := r.publishGone(ctx, st, e.UserID)
-	return n + g, err
+	deletion := e.Type == "DELETE_ACCOUNT" || e.Error != ""
+	return r.replay(ctx, st, e.UserID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
+		return kcevent.MapEventState(ev, s)
+	})
 }
 
 func (r *Reconciler) replayAdminEvent(ctx context.Context, st *states, e keycloak.AdminEvent) (int, error) {
 	ev := kcevent.AdminEvent{ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
 		ResourceType: e.ResourceType, ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error}
 	userID := ev.UserID()
-	if userID == "" || e.Error != "" || (e.OperationType == "DELETE" && e.ResourcePath == "users/"+userID) {
-		m, err := kcevent.MapAdminEventState(ev, nil)
+	deletion := e.Error != "" || (e.OperationType == "DELETE" && e.ResourcePath == "users/"+userID)
+	return r.replay(ctx, st, userID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
+		return kcevent.MapAdminEventState(ev, s)
+	})
+}
+
+// replay publishes one stored event about userID with the user's state now (none for a deletion or a failed
+// event, which need none), and the user's deletion when the admin API no longer has it.
+func (r *Reconciler) replay(ctx context.Context, st *states, userID string, stateless bool,
+	mapWith func(*eventsv1.UserState) (kcevent.Mapped, error)) (int, error) {
+	if stateless || userID == "" {
+		m, err := mapWith(nil)
 		return r.publish(ctx, m, err)
 	}
 	state, gone, err := st.get(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
-	m, err := kcevent.MapAdminEventState(ev, state)
+	m, err := mapWith(state)
 	n, err := r.publish(ctx, m, err)
 	if err != nil || !gone {
 		return n, err

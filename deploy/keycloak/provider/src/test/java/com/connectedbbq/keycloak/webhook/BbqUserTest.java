@@ -30,7 +30,6 @@ import org.keycloak.events.admin.ResourceType;
 import org.keycloak.models.FederatedIdentityModel;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.KeycloakTransaction;
-import org.keycloak.models.KeycloakTransactionManager;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.RealmProvider;
 import org.keycloak.models.UserModel;
@@ -74,8 +73,8 @@ class BbqUserTest {
     }
 
     private KeycloakSession standInSession() {
-        RealmModel realm = proxy(RealmModel.class, Map.of("getName", "bbq", "getId", "bbq"));
-        RealmProvider realms = proxy(RealmProvider.class, Map.of("getRealm", realm));
+        RealmModel realm = StandIns.proxy(RealmModel.class, Map.of("getName", "bbq", "getId", "bbq"));
+        RealmProvider realms = StandIns.proxy(RealmProvider.class, Map.of("getRealm", realm));
         UserProvider userProvider = (UserProvider) Proxy.newProxyInstance(getClass().getClassLoader(),
                 new Class<?>[] {UserProvider.class}, (p, m, args) -> switch (m.getName()) {
                     case "getUserById" -> users.get((String) args[1]);
@@ -84,28 +83,7 @@ class BbqUserTest {
                             new FederatedIdentityModel("github", "ext-2", "ada"));
                     default -> throw new UnsupportedOperationException(m.getName());
                 });
-        KeycloakTransactionManager tm = (KeycloakTransactionManager) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {KeycloakTransactionManager.class}, (p, m, args) -> {
-                    if (m.getName().equals("enlistAfterCompletion")) {
-                        afterCompletion.add((KeycloakTransaction) args[0]);
-                        return null;
-                    }
-                    throw new UnsupportedOperationException(m.getName());
-                });
-        return proxy(KeycloakSession.class, Map.of("getTransactionManager", tm, "realms", realms, "users", userProvider));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T proxy(Class<T> type, Map<String, Object> answers) {
-        return (T) Proxy.newProxyInstance(BbqUserTest.class.getClassLoader(), new Class<?>[] {type}, (p, m, args) -> {
-            if (answers.containsKey(m.getName())) {
-                return answers.get(m.getName());
-            }
-            if (m.getName().equals("getAttribute")) {
-                return null; // no per-realm webhook: the server-wide URL
-            }
-            throw new UnsupportedOperationException(type.getSimpleName() + "." + m.getName());
-        });
+        return StandIns.session(afterCompletion, Map.of("realms", realms, "users", userProvider));
     }
 
     private static UserModel user(String id, boolean verified, boolean enabled) {
