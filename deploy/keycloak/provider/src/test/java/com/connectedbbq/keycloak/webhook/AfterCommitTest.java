@@ -1,7 +1,6 @@
 package com.connectedbbq.keycloak.webhook;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
@@ -72,20 +71,12 @@ class AfterCommitTest {
         return e;
     }
 
-    private KeycloakTransaction enlisted() {
-        assertEquals(1, afterCompletion.size(), "the listener enlists one after-completion transaction per event");
-        KeycloakTransaction tx = afterCompletion.remove(0);
-        assertNotNull(tx);
-        tx.begin();
-        return tx;
-    }
-
     @Test
     void sendsOnlyAfterCommit() throws Exception {
         listener.onEvent(register("ev-commit"));
         Thread.sleep(300);
         assertEquals(List.of(), received, "nothing may be sent while Keycloak's transaction is open");
-        enlisted().commit();
+        StandIns.complete(afterCompletion, true);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (received.isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(10);
@@ -96,7 +87,7 @@ class AfterCommitTest {
     @Test
     void sendsNothingWhenTheTransactionRollsBack() throws Exception {
         listener.onEvent(register("ev-rollback"));
-        enlisted().rollback();
+        StandIns.complete(afterCompletion, false);
         Thread.sleep(500);
         assertEquals(List.of(), received, "a rolled-back registration must not be reported");
         assertEquals(0, sender.pending());

@@ -101,10 +101,7 @@ class BbqUserTest {
     }
 
     private JsonNode sent() throws Exception {
-        assertEquals(1, afterCompletion.size());
-        KeycloakTransaction tx = afterCompletion.remove(0);
-        tx.begin();
-        tx.commit();
+        StandIns.complete(afterCompletion, true);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (bodies.isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(10);
@@ -136,6 +133,21 @@ class BbqUserTest {
         assertFalse(u.has("lastName"), "unset fields are left out");
         assertEquals(1795520534879L, u.get("createdTimestamp").asLong());
         assertEquals("[\"github\",\"second-realm\"]", u.get("federatedIdentities").toString(), "sorted aliases");
+    }
+
+    /** Keycloak's update-email handler reports UPDATE_EMAIL, then marks the address verified: the commit's state. */
+    @Test
+    void theUserIsReadWhenTheTransactionCommits() throws Exception {
+        users.put("u-3", user("u-3", false, true));
+        Event e = new Event();
+        e.setId("ev-3");
+        e.setTime(1795520534899L);
+        e.setType(EventType.UPDATE_EMAIL);
+        e.setRealmId("bbq");
+        e.setUserId("u-3");
+        listener.onEvent(e);
+        users.put("u-3", user("u-3", true, true)); // changed later in the same transaction
+        assertTrue(sent().get("bbqUser").get("emailVerified").asBoolean());
     }
 
     @Test

@@ -34,12 +34,15 @@ final class StandIns {
         });
     }
 
-    /** A session whose transaction manager records the after-completion transactions the listener enlists. */
-    static KeycloakSession session(List<KeycloakTransaction> afterCompletion, Map<String, Object> answers) {
+    /**
+     * A session whose transaction manager records the prepare-phase and after-completion transactions the listener
+     * enlists (in that order in the list, as Keycloak runs them).
+     */
+    static KeycloakSession session(List<KeycloakTransaction> enlisted, Map<String, Object> answers) {
         KeycloakTransactionManager tm = (KeycloakTransactionManager) Proxy.newProxyInstance(
                 StandIns.class.getClassLoader(), new Class<?>[] {KeycloakTransactionManager.class}, (p, m, args) -> {
-                    if (m.getName().equals("enlistAfterCompletion")) {
-                        afterCompletion.add((KeycloakTransaction) args[0]);
+                    if (m.getName().equals("enlistPrepare") || m.getName().equals("enlistAfterCompletion")) {
+                        enlisted.add((KeycloakTransaction) args[0]);
                         return null;
                     }
                     throw new UnsupportedOperationException(m.getName());
@@ -47,5 +50,21 @@ final class StandIns {
         Map<String, Object> all = new HashMap<>(answers);
         all.put("getTransactionManager", tm);
         return proxy(KeycloakSession.class, all);
+    }
+
+    /** Ends the listener's transactions of one event as Keycloak does: the prepare phase, then after completion. */
+    static void complete(List<KeycloakTransaction> enlisted, boolean commit) {
+        if (enlisted.size() != 2) {
+            throw new AssertionError("want one prepare-phase and one after-completion transaction, got " + enlisted.size());
+        }
+        for (KeycloakTransaction tx : List.copyOf(enlisted)) {
+            tx.begin();
+            if (commit) {
+                tx.commit();
+            } else {
+                tx.rollback();
+            }
+        }
+        enlisted.clear();
     }
 }
