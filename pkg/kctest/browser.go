@@ -131,17 +131,24 @@ func (s *Session) authParams() url.Values {
 // must be signed in (after FollowVerification).
 func (s *Session) DeleteAccount(t testing.TB) {
 	t.Helper()
+	s.post(t, s.applicationAction(t, "delete_account", "kc-deleteaccount-form"), url.Values{})
+}
+
+// applicationAction starts an application-initiated action (kc_action), signing in again when the SSO session
+// is gone, and returns where its form posts.
+func (s *Session) applicationAction(t testing.TB, kcAction, formID string) string {
+	t.Helper()
 	q := s.authParams()
-	q.Set("kc_action", "delete_account")
+	q.Set("kc_action", kcAction)
 	page := s.get(t, s.realm.Issuer+"/protocol/openid-connect/auth?"+q.Encode())
 	if login, ok := formAction(page.body, "kc-form-login"); ok { // no SSO session (or too old): sign in again
 		page = s.post(t, login, url.Values{"username": {s.Email}, "password": {s.Password}})
 	}
-	action, ok := formAction(page.body, "kc-deleteaccount-form")
+	action, ok := formAction(page.body, formID)
 	if !ok {
-		t.Fatalf("kctest: no delete-account form for %s at %s:\n%s", s.Email, page.url, snippet(page.body))
+		t.Fatalf("kctest: no %s form for %s at %s:\n%s", kcAction, s.Email, page.url, snippet(page.body))
 	}
-	s.post(t, action, url.Values{})
+	return action
 }
 
 // UpdateEmail asks for a new email address through Keycloak's UPDATE_EMAIL application-initiated action, as
@@ -149,17 +156,7 @@ func (s *Session) DeleteAccount(t testing.TB) {
 // only when it is followed (FollowEmailChange); the session must be signed in (after FollowVerification).
 func (s *Session) UpdateEmail(t testing.TB, email string) {
 	t.Helper()
-	q := s.authParams()
-	q.Set("kc_action", "UPDATE_EMAIL")
-	page := s.get(t, s.realm.Issuer+"/protocol/openid-connect/auth?"+q.Encode())
-	if login, ok := formAction(page.body, "kc-form-login"); ok { // no SSO session (or too old): sign in again
-		page = s.post(t, login, url.Values{"username": {s.Email}, "password": {s.Password}})
-	}
-	action, ok := formAction(page.body, "kc-update-email-form")
-	if !ok {
-		t.Fatalf("kctest: no update-email form for %s at %s:\n%s", s.Email, page.url, snippet(page.body))
-	}
-	page = s.post(t, action, url.Values{"email": {email}})
+	page := s.post(t, s.applicationAction(t, "UPDATE_EMAIL", "kc-update-email-form"), url.Values{"email": {email}})
 	if _, again := formAction(page.body, "kc-update-email-form"); again {
 		t.Fatalf("kctest: new email %s refused: %s", email, pageErrors(page.body))
 	}

@@ -100,6 +100,27 @@ class BbqUserTest {
                 });
     }
 
+    private static Event userEvent(String id, EventType type, String userId) {
+        Event e = new Event();
+        e.setId(id);
+        e.setTime(1795520534899L);
+        e.setType(type);
+        e.setRealmId("bbq");
+        e.setUserId(userId);
+        return e;
+    }
+
+    private static AdminEvent adminEvent(String id, OperationType op, String path) {
+        AdminEvent e = new AdminEvent();
+        e.setId(id);
+        e.setTime(1795520536614L);
+        e.setRealmId("bbq");
+        e.setOperationType(op);
+        e.setResourceType(ResourceType.USER);
+        e.setResourcePath(path);
+        return e;
+    }
+
     private JsonNode sent() throws Exception {
         StandIns.complete(afterCompletion, true);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -113,12 +134,7 @@ class BbqUserTest {
     @Test
     void userEventCarriesTheUserAsTheTransactionLeavesIt() throws Exception {
         users.put("u-1", user("u-1", true, true));
-        Event e = new Event();
-        e.setId("ev-1");
-        e.setTime(1795520534899L);
-        e.setType(EventType.IDENTITY_PROVIDER_FIRST_LOGIN);
-        e.setRealmId("bbq");
-        e.setUserId("u-1");
+        Event e = userEvent("ev-1", EventType.IDENTITY_PROVIDER_FIRST_LOGIN, "u-1");
         e.setDetails(Map.of("identity_provider", "second-realm"));
         listener.onEvent(e);
         JsonNode body = sent();
@@ -139,13 +155,7 @@ class BbqUserTest {
     @Test
     void theUserIsReadWhenTheTransactionCommits() throws Exception {
         users.put("u-3", user("u-3", false, true));
-        Event e = new Event();
-        e.setId("ev-3");
-        e.setTime(1795520534899L);
-        e.setType(EventType.UPDATE_EMAIL);
-        e.setRealmId("bbq");
-        e.setUserId("u-3");
-        listener.onEvent(e);
+        listener.onEvent(userEvent("ev-3", EventType.UPDATE_EMAIL, "u-3"));
         users.put("u-3", user("u-3", true, true)); // changed later in the same transaction
         assertTrue(sent().get("bbqUser").get("emailVerified").asBoolean());
     }
@@ -153,14 +163,7 @@ class BbqUserTest {
     @Test
     void adminEventOnASubResourceCarriesItsUser() throws Exception {
         users.put("u-2", user("u-2", false, false));
-        AdminEvent e = new AdminEvent();
-        e.setId("ad-1");
-        e.setTime(1795520536614L);
-        e.setRealmId("bbq");
-        e.setOperationType(OperationType.CREATE);
-        e.setResourceType(ResourceType.USER);
-        e.setResourcePath("users/u-2/federated-identity/github");
-        listener.onEvent(e, true);
+        listener.onEvent(adminEvent("ad-1", OperationType.CREATE, "users/u-2/federated-identity/github"), true);
         JsonNode u = sent().get("bbqUser");
         assertEquals("u-2", u.get("id").asText());
         assertFalse(u.get("enabled").asBoolean());
@@ -169,14 +172,7 @@ class BbqUserTest {
 
     @Test
     void noBbqUserWhenTheUserIsGone() throws Exception {
-        AdminEvent e = new AdminEvent();
-        e.setId("ad-2");
-        e.setTime(1795520536614L);
-        e.setRealmId("bbq");
-        e.setOperationType(OperationType.DELETE);
-        e.setResourceType(ResourceType.USER);
-        e.setResourcePath("users/deleted-in-this-transaction");
-        listener.onEvent(e, true);
+        listener.onEvent(adminEvent("ad-2", OperationType.DELETE, "users/deleted-in-this-transaction"), true);
         JsonNode body = sent();
         assertFalse(body.has("bbqUser"));
         assertEquals("users/deleted-in-this-transaction", body.get("resourcePath").asText());
