@@ -46,7 +46,7 @@ func TestMapsBBQUserToState(t *testing.T) {
 		{"brokered first login", ev("IDENTITY_PROVIDER_FIRST_LOGIN", bbqUser("u1", true, true, "second")), events.UserStateChanged, "IDENTITY_PROVIDER_FIRST_LOGIN", stateJSON(true, true, "second"), nil},
 		{"link removed", ev("REMOVE_FEDERATED_IDENTITY", bbqUser("u1", true, true)), events.UserStateChanged, "REMOVE_FEDERATED_IDENTITY", stateJSON(true, true), nil},
 		{"lockout disables", ev("USER_DISABLED_BY_PERMANENT_LOCKOUT", bbqUser("u1", true, false)), events.UserStateChanged, "USER_DISABLED_BY_PERMANENT_LOCKOUT", stateJSON(true, false), nil},
-		{"reset password verifies", ev("RESET_PASSWORD", bbqUser("u1", true, true)), events.UserStateChanged, "RESET_PASSWORD", stateJSON(true, true), nil},
+		{"reset password, with a state", ev("RESET_PASSWORD", bbqUser("u1", true, true)), events.UserStateChanged, "RESET_PASSWORD", stateJSON(true, true), nil},
 		{"old provider: REGISTER without state", ev("REGISTER", nil), events.UserRegistered, "", "", nil},
 		{"old provider: state-only type is ignored", ev("FEDERATED_IDENTITY_LINK", nil), events.Kind{}, "", "", kcevent.ErrIgnored},
 		{"DELETE_ACCOUNT has no state", ev("DELETE_ACCOUNT", nil), events.IdPUserDeleted, "", "", nil},
