@@ -50,6 +50,14 @@ BENCH_TARGETS += bench-dashboard
 # run beside another `make run`.
 TEST_TARGETS += test-dashboard test-dashboard-e2e
 
+# The API types are generated from user-service's OpenAPI document (npm run gen:api): regenerated here, they must
+# equal the committed ones. ESLint (eslint.config.js) and Prettier check the sources.
+LINT_TARGETS += lint-dashboard
+.PHONY: lint-dashboard
+lint-dashboard: web-deps ## ESLint, Prettier, and src/api.gen.ts up to date with openapi.yaml
+	cd $(DASHBOARD_WEB) && npm run --silent lint
+	cd $(DASHBOARD_WEB) && npm run --silent gen:api >/dev/null 2>&1 && git diff --exit-code -- src/api.gen.ts
+
 .PHONY: audit-dashboard
 audit-dashboard: ## npm audit of what ships in the bundle (production dependencies)
 	cd $(DASHBOARD_WEB) && npm audit --omit=dev

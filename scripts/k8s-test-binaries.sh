@@ -5,8 +5,8 @@
 # kube-scheduler, kubelet, kube-proxy and kubectl.
 # Prints the directory to use as KUBEBUILDER_ASSETS. ~8 minutes cold on 2 cores, instant when cached.
 set -euo pipefail
-K8S=${K8S:-1.36.3}
-ETCD=${ETCD:-3.6.5}
+source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
+K8S=$K8S_VERSION ETCD=$ETCD_VERSION
 OUT=${OUT:-${BBQ_CACHE:-$HOME/.cache/connected-bbq}/k8s-test-bin/$K8S}
 mkdir -p "$OUT"
 cmds=(kube-apiserver)

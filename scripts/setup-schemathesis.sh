@@ -3,9 +3,8 @@
 # suite. Installed once into a virtualenv in the cache.
 set -euo pipefail
 VENV=${BBQ_CACHE:-$HOME/.cache/connected-bbq}/venv-schemathesis
-VERSION=4.1.4
-# hypothesis pinned: newer releases break hypothesis-jsonschema 0.23 (AttributeError: 'many' object has no attribute 'more').
-HYPOTHESIS=6.136.0
+source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
+VERSION=$SCHEMATHESIS_VERSION HYPOTHESIS=$HYPOTHESIS_VERSION
 if [[ -x $VENV/bin/schemathesis && $(cat "$VENV/.version" 2>/dev/null) == "$VERSION+$HYPOTHESIS" ]]; then exit 0; fi
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q "schemathesis==$VERSION" "hypothesis==$HYPOTHESIS"

@@ -12,9 +12,10 @@ cache=${BBQ_CACHE:-$HOME/.cache/connected-bbq}
 work=$cache/standin
 mkdir -p "$work"
 source "$root/scripts/podman.sh"
+source "$root/scripts/versions.sh"
 
 nats_version=$(cd "$root/pkg" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)
-mailpit_version=v1.27.11
+mailpit_version=$MAILPIT_VERSION
 keycloak_version=$("$root/deploy/keycloak/scripts/keycloak.sh" version)
 keycloak_home=${KEYCLOAK_HOME:-$cache/keycloak/$keycloak_version/keycloak-$keycloak_version}
 pg_major=15
@@ -24,7 +25,7 @@ declare -A image=(
   [keycloak]=localhost/standin/keycloak:$keycloak_version
   [mailpit]=localhost/standin/mailpit:${mailpit_version#v}
   [curl]=localhost/standin/curl:bookworm
-  [coredns]=localhost/standin/coredns:1.14.7
+  [coredns]=localhost/standin/coredns:${COREDNS_VERSION#v}
 )
 have() { podman image exists "$1"; }
 
@@ -68,7 +69,7 @@ debian_image() { # tag dir changes...
 
 go_image nats "${image[nats]}" "github.com/nats-io/nats-server/v2@$nats_version" nats-server
 go_image mailpit "${image[mailpit]}" "github.com/axllent/mailpit@$mailpit_version" mailpit
-go_image coredns "${image[coredns]}" "github.com/coredns/coredns@v1.14.7" coredns
+go_image coredns "${image[coredns]}" "github.com/coredns/coredns@$COREDNS_VERSION" coredns
 
 if ! have "${image[postgres]}"; then
   dir=$work/postgres

@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Go tools the Makefile uses into $BBQ_CACHE/bin (on PATH in make). Idempotent and pinned.
+# Installs pinned Go tools (scripts/versions.sh) into $BBQ_CACHE/bin (on PATH in make); idempotent.
+#   scripts/tools.sh [name...]   default: what make lint, generate, bench and vulncheck use
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 export GOBIN=${GOBIN:-${BBQ_CACHE:-$HOME/.cache/connected-bbq}/bin}
 export GOWORK=off
 mkdir -p "$GOBIN"
-tools=(
-  buf=github.com/bufbuild/buf/cmd/buf@v1.50.0
-  protoc-gen-go=google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.6
-  golangci-lint=github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.5.0
-  benchstat=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-  govulncheck=golang.org/x/vuln/cmd/govulncheck@v1.9.0
-)
-for entry in "${tools[@]}"; do
-  name=${entry%%=*} pkg=${entry#*=}
+names=("$@")
+((${#names[@]})) || names=(buf protoc-gen-go golangci-lint benchstat govulncheck)
+for name in "${names[@]}"; do
+  var=GO_TOOL_${name^^} var=${var//-/_}
+  pkg=${!var:?"no pin for $name in scripts/versions.sh ($var)"}
   if [[ -x $GOBIN/$name && -f $GOBIN/.$name.version && $(cat "$GOBIN/.$name.version") == "$pkg" ]]; then continue; fi
   echo "installing $pkg" >&2
   go install "$pkg"

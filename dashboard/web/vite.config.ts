@@ -22,5 +22,6 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     css: false,
+    testTimeout: 20_000, // room for src/test/setup.ts's 5 s waits on a busy machine
   },
 })

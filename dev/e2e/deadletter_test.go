@@ -15,8 +15,8 @@ import (
 	"github.com/connectedbbq/platform/pkg/natstest"
 )
 
-// A message that can never be decoded is dead-lettered at once; one that keeps failing is
-// dead-lettered after MaxDeliver attempts, and replays once the cause is fixed.
+// A message that can never be decoded, and one that a check constraint refuses, are dead-lettered on
+// their first delivery with their reason; the second replays once the cause is fixed.
 func TestPoisonMessagesAreDeadLetteredAndReplayed(t *testing.T) {
 	e := newEnv(t, map[string]string{"CONSUMER_MAX_DELIVER": "3", "CONSUMER_BACKOFF": "100ms"})
 	ctx := context.Background()
@@ -36,6 +36,9 @@ func TestPoisonMessagesAreDeadLetteredAndReplayed(t *testing.T) {
 	for _, m := range e.deadLetters() {
 		if m.Header.Get(bus.HeaderDeadLetterError) == "" || m.Header.Get(bus.HeaderDeadLetterSubject) != "events.idp.user.registered" {
 			t.Fatalf("dead letter without its error or subject: %v", m.Header)
+		}
+		if r := m.Header.Get(bus.HeaderDeadLetterReason); (r != "undecodable" && r != "constraint") || m.Header.Get(bus.HeaderDeadLetterDeliveries) != "1" {
+			t.Fatalf("dead letter with reason %q after %s deliveries, want undecodable or constraint after 1", r, m.Header.Get(bus.HeaderDeadLetterDeliveries))
 		}
 	}
 	if n := e.scalar(`SELECT count(*) FROM users WHERE id = 'erin'`); n != 0 {

@@ -104,6 +104,8 @@ const (
 	HeaderDeadLetterSubject    = "Bbq-Deadletter-Subject"
 	HeaderDeadLetterSeq        = "Bbq-Deadletter-Stream-Seq"
 	HeaderDeadLetterDeliveries = "Bbq-Deadletter-Deliveries"
+	// Why it was dead-lettered: one of the few values of bbq_users_dead_letters_total's reason label.
+	HeaderDeadLetterReason = "Bbq-Deadletter-Reason"
 )
 
 // Publish sends ev on subject and waits for the stream's acknowledgement. The event id is the

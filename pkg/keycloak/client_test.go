@@ -108,6 +108,51 @@ func TestUsers(t *testing.T) {
 	}
 }
 
+// PutAttribute writes one attribute through the bbq admin extension (deploy/keycloak/provider) and nothing
+// else of the user; it needs manage-users, writes only the configured attributes (tenant), validates the
+// value with the realm's user profile, and reports a missing user as ErrNotFound.
+func TestPutAttribute(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	us := realm.ServiceClient(t, "user-service")
+	ctx := context.Background()
+	id, err := us.CreateUser(ctx, keycloak.User{Username: "p@example.com", Email: "p@example.com", FirstName: "Pat",
+		LastName: "Quinn", Enabled: true, EmailVerified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := us.PutAttribute(ctx, id, "tenant", "t-1"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := us.GetUser(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Attribute("tenant") != "t-1" || u.Email != "p@example.com" || u.FirstName != "Pat" || u.LastName != "Quinn" || !u.EmailVerified {
+		t.Fatalf("after PutAttribute: %+v", u)
+	}
+	if err := us.PutAttribute(ctx, id, "tenant"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ = us.GetUser(ctx, id); u.Attribute("tenant") != "" || u.Email != "p@example.com" {
+		t.Fatalf("after removing: %+v", u)
+	}
+	var apiErr *keycloak.APIError
+	for _, tc := range []struct{ name, value string }{{"email", "x@example.com"}, {"tenant", strings.Repeat("x", 65)}} {
+		if err := us.PutAttribute(ctx, id, tc.name, tc.value); !errors.As(err, &apiErr) || apiErr.Status != 400 {
+			t.Errorf("PutAttribute(%s=%.10s...) = %v, want HTTP 400", tc.name, tc.value, err)
+		}
+	}
+	if err := us.PutAttribute(ctx, "6f1c1c1e-0000-4000-8000-000000000000", "tenant", "t"); !errors.Is(err, keycloak.ErrNotFound) {
+		t.Errorf("missing user: %v, want ErrNotFound", err)
+	}
+	if err := realm.ServiceClient(t, "idp-hook").PutAttribute(ctx, id, "tenant", "t-evil"); !errors.Is(err, keycloak.ErrUnauthorized) {
+		t.Errorf("idp-hook (view-users only): %v, want 403", err)
+	}
+	if u, _ = us.GetUser(ctx, id); u.Attribute("tenant") != "" || u.Email != "p@example.com" {
+		t.Fatalf("after refused writes: %+v", u)
+	}
+}
+
 // TestEvents reads stored user and admin events with idp-hook's service account (view-events, view-users),
 // which may read but not change users.
 func TestEvents(t *testing.T) {

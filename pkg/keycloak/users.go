@@ -2,10 +2,13 @@ package keycloak
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // User is Keycloak's UserRepresentation, the fields the platform uses.
@@ -21,17 +24,15 @@ type User struct {
 	RequiredActions  []string            `json:"requiredActions,omitempty"`
 	CreatedTimestamp int64               `json:"createdTimestamp,omitempty"`
 	Credentials      []Credential        `json:"credentials,omitempty"`
-	// FederatedIdentities are the account's links to identity providers; GetUser returns them (the list
-	// endpoints do not).
+	// FederatedIdentities are the identity-provider links (GET /users/{id} lists them).
 	FederatedIdentities []FederatedIdentity `json:"federatedIdentities,omitempty"`
 }
 
-// FederatedIdentity links a user to its account at an identity provider (Keycloak's
-// FederatedIdentityRepresentation).
+// FederatedIdentity is a link of the user to an identity provider.
 type FederatedIdentity struct {
-	IdentityProvider string `json:"identityProvider"` // the provider's alias
-	UserID           string `json:"userId"`           // the user's id at the provider
-	UserName         string `json:"userName"`
+	IdentityProvider string `json:"identityProvider"`
+	UserID           string `json:"userId,omitempty"`
+	UserName         string `json:"userName,omitempty"`
 }
 
 // Attribute returns the first value of an attribute, or "".
@@ -94,7 +95,8 @@ func (c *Client) CreateUser(ctx context.Context, u User) (string, error) {
 }
 
 // UpdateUser merges the update into the stored user (read, change, write: Keycloak's PUT replaces the
-// attributes it is given, and drops unmanaged ones it is not).
+// attributes it is given, and drops unmanaged ones it is not). A change made between the read and the
+// write is undone: for one attribute use PutAttribute, for the names UpdateNames.
 func (c *Client) UpdateUser(ctx context.Context, id string, up UserUpdate) error {
 	u, err := c.GetUser(ctx, id)
 	if err != nil {
@@ -119,8 +121,48 @@ func (c *Client) UpdateUser(ctx context.Context, id string, up UserUpdate) error
 	}
 	// Only the profile goes back: fields left out (required actions, emailVerified, enabled) are kept by
 	// Keycloak, so a copy read before the person finished a required action cannot undo it.
+	u.Attributes = attrs
+	return c.putProfile(ctx, id, u)
+}
+
+// UpdateNames sets the first and last name with a PUT that carries no attributes: Keycloak 26 then keeps
+// every attribute and field not sent (email, username, tenant, ...), so nothing else can be reverted.
+// (A PUT that carries attributes is different: see putProfile.)
+func (c *Client) UpdateNames(ctx context.Context, id, firstName, lastName string) error {
+	body := map[string]any{"firstName": firstName, "lastName": lastName}
+	_, err := c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, body, nil)
+	return err
+}
+
+// PutAttribute sets one attribute of the user and changes nothing else (no values: removes it). It calls
+// the bbq admin REST extension of deploy/keycloak/provider (PUT /admin/realms/{realm}/bbq/users/{id}/
+// attributes/{name}), because Keycloak's own PUT of a user replaces the whole profile (see putProfile).
+// ErrNotFound when the user does not exist; a Keycloak without the extension is an error that says so.
+func (c *Client) PutAttribute(ctx context.Context, id, name string, values ...string) error {
+	if values == nil {
+		values = []string{}
+	}
+	path := "/bbq/users/" + url.PathEscape(id) + "/attributes/" + url.PathEscape(name)
+	_, err := c.call(ctx, "PUT", path, nil, values, nil)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound && !strings.Contains(apiErr.Body, "user_not_found") {
+		// Not ErrNotFound: the user may well exist; the endpoint does not.
+		return fmt.Errorf("keycloak: PUT %s: HTTP 404 %s: is the bbq provider (its admin REST extension) installed?", path, apiErr.Body)
+	}
+	return err
+}
+
+// putProfile writes u's profile as it is: username, email, first and last name and all attributes. With
+// the declarative user profile, Keycloak 26 removes every profile field and attribute a PUT with attributes
+// does not carry (email and names included), so u must be a complete copy, read just before; a change made
+// in between is undone. Use UpdateNames or PutAttribute where they do.
+func (c *Client) putProfile(ctx context.Context, id string, u User) error {
+	attrs := u.Attributes
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
 	body := map[string]any{"username": u.Username, "email": u.Email, "firstName": u.FirstName, "lastName": u.LastName, "attributes": attrs}
-	_, err = c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, body, nil)
+	_, err := c.call(ctx, "PUT", "/users/"+url.PathEscape(id), nil, body, nil)
 	return err
 }
 

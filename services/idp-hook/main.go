@@ -31,7 +31,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], envMap()); err != nil {
+	if err := run(ctx, os.Args[1:], envMap()); ops.Failed(ctx, err) {
 		fmt.Fprintln(os.Stderr, "idp-hook:", err)
 		os.Exit(1)
 	}

@@ -36,13 +36,14 @@ import (
 	"github.com/connectedbbq/platform/services/user-service/internal/deadletter"
 	"github.com/connectedbbq/platform/services/user-service/internal/relay"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/services/user-service/internal/sweep"
 	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], environ(), os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], environ(), os.Stdout); ops.Failed(ctx, err) {
 		fmt.Fprintln(os.Stderr, "user-service:", err)
 		os.Exit(1)
 	}
@@ -134,15 +135,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch}, js, db, log, consumer.NewMetrics(reg))
 	notify := []func(){rel.Wake}
 	var writer *writeback.Writer
+	var sweeper *sweep.Sweeper
 	if cfg.KeycloakURL != "" {
 		kc, err := keycloak.New(cfg.Keycloak())
 		if err != nil {
 			return err
 		}
-		writer = writeback.New(db, kc, log, reg, cfg.WritebackInterval)
+		writer = writeback.New(db, kc, log, reg, writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease})
 		notify = append(notify, writer.Wake)
+		if cfg.PendingSweepAfter > 0 {
+			sweeper = sweep.New(sweep.Config{After: cfg.PendingSweepAfter, Realm: cfg.KeycloakRealm}, db, kc, log, reg)
+		}
 	} else {
-		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak")
+		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak, pending users are not swept")
 	}
 	db.Notify = func() {
 		for _, f := range notify {
@@ -185,6 +190,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	g.Go(func() error { return rel.Run(gctx) })
 	if writer != nil {
 		g.Go(func() error { return writer.Run(gctx) })
+	}
+	if sweeper != nil {
+		g.Go(func() error { return sweeper.Run(gctx) })
 	}
 	log.Info("user-service listening", "addr", srv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()

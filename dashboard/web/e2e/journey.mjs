@@ -114,7 +114,12 @@ async function followVerification(page, env, email, { shots = false } = {}) {
   while (!page.url().startsWith(`${base}/profile`)) {
     if (Date.now() > deadline) throw new Error(`stuck on ${page.url()}`)
     const proceed = page.getByRole('link', { name: /proceed|back to application/i })
-    if (await page.locator('#password-new').isVisible().catch(() => false)) {
+    if (
+      await page
+        .locator('#password-new')
+        .isVisible()
+        .catch(() => false)
+    ) {
       if (shots) await capture(page, 'keycloak-set-password')
       await page.fill('#password-new', PASSWORD)
       await page.fill('#password-confirm', PASSWORD)
@@ -138,7 +143,16 @@ async function main() {
   const base = env.DASHBOARD_URL
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   const email = `griller-${Date.now()}@example.com`
   let tenant1 = ''

@@ -56,7 +56,11 @@ async function listMessages(env) {
     const resp = await fetch(env.MAIL_URL)
     if (!resp.ok) throw new Error(`MAIL_URL ${env.MAIL_URL}: ${resp.status}`)
     const list = await resp.json()
-    return list.map((m) => ({ to: [].concat(m.to ?? m.To ?? []).join(','), subject: m.subject ?? m.Subject ?? '', text: `${m.text ?? m.Text ?? ''}\n${m.html ?? m.HTML ?? ''}` }))
+    return list.map((m) => ({
+      to: [].concat(m.to ?? m.To ?? []).join(','),
+      subject: m.subject ?? m.Subject ?? '',
+      text: `${m.text ?? m.Text ?? ''}\n${m.html ?? m.HTML ?? ''}`,
+    }))
   }
   if (env.MAIL_DIR) {
     const names = (await readdir(env.MAIL_DIR).catch(() => [])).sort()
@@ -66,7 +70,10 @@ async function listMessages(env) {
     // `make run` logs every caught mail with its links ("mail caught by the SMTP sink").
     const lines = (await readFile(env.STACK_LOG, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('mail caught'))
     return lines.map((l) => {
-      const text = l.replace(/\\u0026/g, '&').replace(/\\u003c/g, '<').replace(/\\u003e/g, '>')
+      const text = l
+        .replace(/\\u0026/g, '&')
+        .replace(/\\u003c/g, '<')
+        .replace(/\\u003e/g, '>')
       return { to: text, subject: '', text }
     })
   }

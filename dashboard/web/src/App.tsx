@@ -1,4 +1,5 @@
-import { useEffect, type ReactNode } from 'react'
+import { QueryClientProvider } from '@tanstack/react-query'
+import { useEffect, useState, type ReactNode } from 'react'
 import { BrowserRouter, Link, Navigate, Route, Routes } from 'react-router'
 import { AppLayout } from './components/Layout'
 import { ErrorState, Spinner } from './components/States'
@@ -6,6 +7,7 @@ import { MeProvider, useMe } from './me'
 import { Landing } from './pages/Landing'
 import { ProfilePage } from './pages/Profile'
 import { TenantPage } from './pages/Tenant'
+import { createQueryClient } from './query'
 import { SessionProvider, useSession } from './session'
 
 /** Pages behind the session: without one, back to the landing page with a notice. */
@@ -81,11 +83,14 @@ function LandingTitle() {
 }
 
 export default function App() {
+  const [queryClient] = useState(createQueryClient)
   return (
-    <SessionProvider>
-      <BrowserRouter>
-        <AppRoutes />
-      </BrowserRouter>
-    </SessionProvider>
+    <QueryClientProvider client={queryClient}>
+      <SessionProvider>
+        <BrowserRouter>
+          <AppRoutes />
+        </BrowserRouter>
+      </SessionProvider>
+    </QueryClientProvider>
   )
 }

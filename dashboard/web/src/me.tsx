@@ -1,5 +1,7 @@
-import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react'
-import { ApiError, type Profile } from './api'
+import { useQuery, useQueryClient, type Query } from '@tanstack/react-query'
+import { createContext, useCallback, useContext, useEffect, type ReactNode } from 'react'
+import type { ApiError, Profile } from './api'
+import { keys } from './query'
 import { useSession } from './session'
 
 export type MeState =
@@ -16,53 +18,43 @@ interface MeContextValue {
 
 const MeContext = createContext<MeContextValue | null>(null)
 
-/** Loads the caller's profile once for every signed-in page; retries while the account is being set up. */
+// Right after sign-up the account may still be pending, without a tenant: the pipeline has not finished.
+const settling = (p?: Profile) => p !== undefined && (p.status !== 'active' || !p.tenantId)
+
+/** Loads the caller's profile once for every signed-in page; polls while the account is being set up. */
 export function MeProvider({ children, pollMs = 2000, maxPolls = 30 }: { children: ReactNode; pollMs?: number; maxPolls?: number }) {
   const { api, reload: reloadSession } = useSession()
-  const [state, setState] = useState<MeState>({ kind: 'loading' })
-  const [generation, setGeneration] = useState(0)
-
+  const queryClient = useQueryClient()
+  const query = useQuery<Profile, ApiError>({
+    queryKey: keys.me,
+    queryFn: () => api.me(),
+    // 404: signed in, but user-service has not stored the account yet.
+    retry: (failures, error) => error.status === 404 && failures < maxPolls - 1,
+    retryDelay: pollMs,
+    refetchInterval: (q: Query<Profile, ApiError>) => (settling(q.state.data) && q.state.dataUpdateCount < maxPolls ? pollMs : false),
+  })
+  const unauthorized = query.error?.status === 401
   useEffect(() => {
-    let live = true
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let polls = 0
-    const load = () =>
-      api
-        .me()
-        .then((profile) => {
-          if (!live) return
-          // Right after sign-up the account may still be pending, without a tenant: wait for the pipeline.
-          const settling = (profile.status !== undefined && profile.status !== 'active') || !profile.tenantId
-          if (settling && ++polls < maxPolls) {
-            setState({ kind: 'provisioning' })
-            timer = setTimeout(load, pollMs)
-            return
-          }
-          setState({ kind: 'ready', profile })
-        })
-        .catch((error: ApiError) => {
-          if (!live) return
-          if (error.status === 401) return reloadSession()
-          if (error.status === 404 && ++polls < maxPolls) {
-            setState({ kind: 'provisioning' })
-            timer = setTimeout(load, pollMs)
-            return
-          }
-          setState({ kind: 'error', error })
-        })
-    load()
-    return () => {
-      live = false
-      clearTimeout(timer)
-    }
-  }, [api, generation, pollMs, maxPolls, reloadSession])
+    if (unauthorized) reloadSession()
+  }, [unauthorized, reloadSession])
 
-  const reload = useCallback(() => {
-    setState({ kind: 'loading' })
-    setGeneration((g) => g + 1)
-  }, [])
-  const setProfile = useCallback((profile: Profile) => setState({ kind: 'ready', profile }), [])
+  const updates = queryClient.getQueryState(keys.me)?.dataUpdateCount ?? 0
+  const state = meState(query, settling(query.data) && updates < maxPolls, unauthorized)
+  const reload = useCallback(() => void queryClient.resetQueries({ queryKey: keys.me }), [queryClient])
+  const setProfile = useCallback((profile: Profile) => queryClient.setQueryData(keys.me, profile), [queryClient])
   return <MeContext.Provider value={{ state, reload, setProfile }}>{children}</MeContext.Provider>
+}
+
+function meState(
+  query: { data?: Profile; error: ApiError | null; failureReason: ApiError | null },
+  polling: boolean,
+  unauthorized: boolean,
+): MeState {
+  if (query.data) return polling ? { kind: 'provisioning' } : { kind: 'ready', profile: query.data }
+  if (unauthorized) return { kind: 'loading' } // the session is being checked again
+  if (query.error) return { kind: 'error', error: query.error }
+  if (query.failureReason?.status === 404) return { kind: 'provisioning' }
+  return { kind: 'loading' }
 }
 
 export function useMe(): MeContextValue {

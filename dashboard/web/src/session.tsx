@@ -1,5 +1,7 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
+import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { createContext, useCallback, useContext, useMemo, type ReactNode } from 'react'
 import { Api, getSession, type SessionInfo } from './api'
+import { keys } from './query'
 
 interface SessionState {
   loading: boolean
@@ -10,28 +12,15 @@ interface SessionState {
 }
 
 const SessionContext = createContext<SessionState | null>(null)
+const signedOut: SessionInfo = { authenticated: false }
 
 export function SessionProvider({ children }: { children: ReactNode }) {
-  const [session, setSession] = useState<SessionInfo>({ authenticated: false })
-  const [loading, setLoading] = useState(true)
-  const [error, setError] = useState('')
-  const [generation, setGeneration] = useState(0)
-
-  useEffect(() => {
-    let live = true
-    setLoading(true)
-    getSession()
-      .then((s) => live && (setSession(s), setError('')))
-      .catch((e: Error) => live && setError(e.message))
-      .finally(() => live && setLoading(false))
-    return () => {
-      live = false
-    }
-  }, [generation])
-
-  const reload = useCallback(() => setGeneration((g) => g + 1), [])
+  const queryClient = useQueryClient()
+  const { data: session = signedOut, isPending, isFetching, error } = useQuery({ queryKey: keys.session, queryFn: getSession })
+  const reload = useCallback(() => void queryClient.invalidateQueries({ queryKey: keys.session }), [queryClient])
   const api = useMemo(() => new Api(session.csrfToken ?? ''), [session.csrfToken])
-  const value = useMemo(() => ({ loading, error, session, api, reload }), [loading, error, session, api, reload])
+  const loading = isPending || (isFetching && error !== null)
+  const value = useMemo(() => ({ loading, error: error?.message ?? '', session, api, reload }), [loading, error, session, api, reload])
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>
 }
 

@@ -19,7 +19,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KC_DIR=$(cd "$HERE/.." && pwd)
 : "${BBQ_CACHE:=$HOME/.cache/connected-bbq}"
-: "${KEYCLOAK_VERSION:=26.7.3}"
+source "$KC_DIR/../../scripts/versions.sh" # KEYCLOAK_VERSION
 MAVEN_CENTRAL=${MAVEN_CENTRAL:-https://repo1.maven.org/maven2}
 DIST_ROOT="$BBQ_CACHE/keycloak/$KEYCLOAK_VERSION"
 DIST="$DIST_ROOT/keycloak-$KEYCLOAK_VERSION"

@@ -38,7 +38,10 @@ export function AppLayout({ isAdmin, name }: { isAdmin: boolean; name?: string }
   const who = name || session.user?.name || session.user?.email || ''
   return (
     <div className="flex min-h-screen flex-col">
-      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:rounded focus:bg-white focus:px-3 focus:py-2">
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-4 focus:rounded focus:bg-white focus:px-3 focus:py-2"
+      >
         Skip to content
       </a>
       <header className="border-b border-stone-200 bg-white">
@@ -63,7 +66,9 @@ export function AppLayout({ isAdmin, name }: { isAdmin: boolean; name?: string }
       <main id="main" className="mx-auto w-full max-w-5xl flex-1 px-4 py-8 sm:px-6">
         <Outlet />
       </main>
-      <footer className="border-t border-stone-200 py-6 text-center text-xs text-stone-600">Connected BBQ · your account, your team, your grills</footer>
+      <footer className="border-t border-stone-200 py-6 text-center text-xs text-stone-600">
+        Connected BBQ · your account, your team, your grills
+      </footer>
     </div>
   )
 }

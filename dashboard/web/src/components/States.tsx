@@ -50,7 +50,17 @@ export function EmptyState({ title, children }: { title: string; children?: Reac
   )
 }
 
-export function Card({ title, description, children, actions }: { title: string; description?: string; children: ReactNode; actions?: ReactNode }) {
+export function Card({
+  title,
+  description,
+  children,
+  actions,
+}: {
+  title: string
+  description?: string
+  children: ReactNode
+  actions?: ReactNode
+}) {
   return (
     <section aria-labelledby={slug(title)} className="rounded-2xl border border-stone-200 bg-white shadow-sm">
       <header className="flex flex-wrap items-start justify-between gap-3 border-b border-stone-100 px-5 py-4 sm:px-6">

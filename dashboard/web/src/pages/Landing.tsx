@@ -22,7 +22,10 @@ export function Landing() {
       <header className="mx-auto flex w-full max-w-5xl items-center justify-between px-4 py-5 sm:px-6">
         <Logo />
         {!session.authenticated && (
-          <a href="/login" className="rounded-lg px-3 py-2 text-sm font-medium text-stone-800 hover:bg-white/70 focus-visible:outline-2 focus-visible:outline-ember-700">
+          <a
+            href="/login"
+            className="rounded-lg px-3 py-2 text-sm font-medium text-stone-800 hover:bg-white/70 focus-visible:outline-2 focus-visible:outline-ember-700"
+          >
             Log in
           </a>
         )}
@@ -35,7 +38,8 @@ export function Landing() {
         )}
         <h1 className="max-w-2xl text-4xl font-bold tracking-tight text-stone-900 sm:text-5xl">Your grill, connected.</h1>
         <p className="mt-4 max-w-xl text-lg text-stone-700">
-          Manage your Connected BBQ account and your team in one place. Create an account in a minute, or log in to pick up where you left off.
+          Manage your Connected BBQ account and your team in one place. Create an account in a minute, or log in to pick up where you left
+          off.
         </p>
         <div className="mt-8 flex flex-col gap-3 sm:flex-row">
           {session.authenticated ? (

@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
-import { fakeServer, patProfile, signedIn } from '../test/fakeServer'
+import { fakeServer, patProfile, signedIn, signedOut } from '../test/fakeServer'
 import { renderAt } from '../test/render'
 
 describe('Profile', () => {
@@ -27,7 +27,10 @@ describe('Profile', () => {
     let fail = true
     fakeServer({
       'GET /session': () => signedIn,
-      'GET /api/v1/me': () => (fail ? { status: 502, body: { title: 'User service unavailable', detail: 'The profile service is not reachable.' } } : { body: patProfile }),
+      'GET /api/v1/me': () =>
+        fail
+          ? { status: 502, body: { title: 'User service unavailable', detail: 'The profile service is not reachable.' } }
+          : { body: patProfile },
     })
     renderAt('/profile')
     expect(await screen.findByRole('alert')).toHaveTextContent('The profile service is not reachable.')
@@ -58,6 +61,19 @@ describe('Profile', () => {
     expect(await screen.findByTestId('profile-name', {}, { timeout: 4000 })).toHaveTextContent('Pat Griller')
   })
 
+  it('checks the session again when the API refuses the token, and sends a signed-out visitor home', async () => {
+    let session = signedIn as { status: number; body: unknown }
+    fakeServer({
+      'GET /session': () => session,
+      'GET /api/v1/me': () => {
+        session = signedOut
+        return { status: 401, body: { title: 'Unauthorized' } }
+      },
+    })
+    renderAt('/profile')
+    expect(await screen.findByRole('alert')).toHaveTextContent('Please log in to continue.')
+  })
+
   it('edits the name with the CSRF token and shows the result', async () => {
     const srv = fakeServer({
       'GET /session': () => signedIn,
@@ -81,7 +97,10 @@ describe('Profile', () => {
     const srv = fakeServer({
       'GET /session': () => signedIn,
       'GET /api/v1/me': () => ({ body: patProfile }),
-      'PATCH /api/v1/me': () => ({ status: 403, body: { title: 'CSRF check failed', detail: 'The request did not come from this dashboard.' } }),
+      'PATCH /api/v1/me': () => ({
+        status: 403,
+        body: { title: 'CSRF check failed', detail: 'The request did not come from this dashboard.' },
+      }),
     })
     renderAt('/profile')
     await userEvent.click(await screen.findByRole('button', { name: 'Edit name' }))

@@ -1,3 +1,4 @@
+import { useMutation } from '@tanstack/react-query'
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react'
 import type { ApiError, Profile as ProfileData } from '../api'
 import { Card, ErrorState, SkeletonRows, Spinner, formatDate } from '../components/States'
@@ -22,9 +23,7 @@ export function ProfilePage() {
           <Spinner label="We are setting up your account. This takes a few seconds after you verify your email…" />
         </Card>
       )}
-      {state.kind === 'error' && (
-        <ErrorState title="We could not load your profile" message={state.error.message} onRetry={reload} />
-      )}
+      {state.kind === 'error' && <ErrorState title="We could not load your profile" message={state.error.message} onRetry={reload} />}
       {state.kind === 'ready' && <ProfileDetails profile={state.profile} />}
     </div>
   )
@@ -50,14 +49,13 @@ function ProfileDetails({ profile }: { profile: ProfileData }) {
           )}
         </Row>
         <Row label="Tenant">
-          {profile.tenantName && <span className="mr-2">{profile.tenantName}</span>}
           <code className="break-all rounded bg-stone-100 px-1.5 py-0.5 font-mono text-sm" data-testid="tenant-id">
             {profile.tenantId || '—'}
           </code>
           {profile.role === 'admin' && <span className="ml-2 text-sm text-stone-600">(admin)</span>}
         </Row>
         <Row label="User ID">
-          <code className="break-all rounded bg-stone-100 px-1.5 py-0.5 font-mono text-sm">{profile.id || '—'}</code>
+          <code className="break-all rounded bg-stone-100 px-1.5 py-0.5 font-mono text-sm">{profile.userId || '—'}</code>
         </Row>
         <Row label="Member since">{formatDate(profile.memberSince)}</Row>
       </dl>
@@ -81,7 +79,6 @@ function NameEditor({ profile }: { profile: ProfileData }) {
   const { setProfile } = useMe()
   const [editing, setEditing] = useState(false)
   const [value, setValue] = useState(profile.name)
-  const [saving, setSaving] = useState(false)
   const [error, setError] = useState('')
   const [notice, setNotice] = useState('')
   const inputRef = useRef<HTMLInputElement>(null)
@@ -99,24 +96,25 @@ function NameEditor({ profile }: { profile: ProfileData }) {
     requestAnimationFrame(() => editRef.current?.focus())
   }
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault()
-    const name = value.trim()
-    if (!name) return setError('Enter your name.')
-    if (name.length > MAX_NAME) return setError(`Use at most ${MAX_NAME} characters.`)
-    setSaving(true)
-    setError('')
-    try {
-      const updated = await api.updateName(name)
+  const save = useMutation<ProfileData, ApiError, string>({
+    mutationFn: (name) => api.updateName(name),
+    onSuccess: (updated, name) => {
       setProfile({ ...profile, ...updated, name: updated.name || name })
       setEditing(false)
       setNotice('Name updated.')
       requestAnimationFrame(() => editRef.current?.focus())
-    } catch (err) {
-      setError((err as ApiError).message || 'Saving failed. Try again.')
-    } finally {
-      setSaving(false)
-    }
+    },
+    onError: (err) => setError(err.message || 'Saving failed. Try again.'),
+  })
+  const saving = save.isPending
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault()
+    const name = value.trim()
+    if (!name) return setError('Enter your name.')
+    if (name.length > MAX_NAME) return setError(`Use at most ${MAX_NAME} characters.`)
+    setError('')
+    save.mutate(name)
   }
 
   if (!editing) {

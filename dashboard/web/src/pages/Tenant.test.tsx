@@ -5,7 +5,13 @@ import { fakeServer, patProfile, signedIn } from '../test/fakeServer'
 import { renderAt } from '../test/render'
 
 const tenant = { body: { id: 't-42', displayName: "Pat's Smokehouse", kind: 'personal', suspended: false, members: 11 } }
-const member = (i: number) => ({ userId: `u-${i}`, name: `Member ${i}`, email: `m${i}@example.com`, role: i === 1 ? 'admin' : 'member', memberSince: '2026-03-01T10:00:00Z' })
+const member = (i: number) => ({
+  userId: `u-${i}`,
+  name: `Member ${i}`,
+  email: `m${i}@example.com`,
+  role: i === 1 ? 'admin' : 'member',
+  memberSince: '2026-03-01T10:00:00Z',
+})
 
 describe('Tenant', () => {
   it('lists members and pages forward and back with opaque tokens', async () => {
@@ -50,7 +56,8 @@ describe('Tenant', () => {
       'GET /session': () => signedIn,
       'GET /api/v1/me': () => ({ body: patProfile }),
       'GET /api/v1/tenant': () => tenant,
-      'GET /api/v1/tenant/members': () => (fail ? { status: 500, body: { title: 'Internal', detail: 'Boom.' } } : { body: { members: [member(1)] } }),
+      'GET /api/v1/tenant/members': () =>
+        fail ? { status: 500, body: { title: 'Internal', detail: 'Boom.' } } : { body: { members: [member(1)] } },
     })
     renderAt('/tenant')
     expect(await screen.findByRole('alert')).toHaveTextContent('Boom.')

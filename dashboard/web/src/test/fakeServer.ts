@@ -2,15 +2,20 @@ import { vi } from 'vitest'
 
 // A stand-in for the dashboard server's HTTP answers in component tests (jsdom has no server to talk to;
 // the real server is tested in Go and end to end in Chromium). Each route maps to a handler; calls are kept.
-export type Handler = (req: { method: string; url: URL; body: unknown; headers: Headers }) => { status?: number; body?: unknown } | Promise<{ status?: number; body?: unknown }> | 'pending'
+export type Handler = (req: {
+  method: string
+  url: URL
+  body: unknown
+  headers: Headers
+}) => { status?: number; body?: unknown } | Promise<{ status?: number; body?: unknown }> | 'pending'
 
 export function fakeServer(routes: Record<string, Handler>) {
   const calls: { method: string; path: string; search: string; headers: Headers; body: unknown }[] = []
   const fetchMock = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    const url = new URL(String(input), 'http://localhost')
+    const url = new URL(input instanceof Request ? input.url : input, 'http://localhost')
     const method = (init.method ?? 'GET').toUpperCase()
     const headers = new Headers(init.headers)
-    const body = typeof init.body === 'string' ? JSON.parse(init.body) : undefined
+    const body: unknown = typeof init.body === 'string' ? JSON.parse(init.body) : undefined
     calls.push({ method, path: url.pathname, search: url.search, headers, body })
     const handler = routes[`${method} ${url.pathname}`]
     if (!handler) return json(404, { title: 'Not Found', status: 404 })
@@ -26,7 +31,10 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 }
 
-export const signedIn = { status: 200, body: { authenticated: true, csrfToken: 'csrf-123', user: { id: 'u-1', email: 'pat@example.com', name: 'Pat Griller' } } }
+export const signedIn = {
+  status: 200,
+  body: { authenticated: true, csrfToken: 'csrf-123', user: { id: 'u-1', email: 'pat@example.com', name: 'Pat Griller' } },
+}
 export const signedOut = { status: 200, body: { authenticated: false } }
 // Shaped like user-service's profile (services/user-service/api/openapi.yaml).
 export const patProfile = {

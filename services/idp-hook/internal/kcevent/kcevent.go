@@ -142,6 +142,12 @@ func MapEventState(e Event, st *eventsv1.UserState) (Mapped, error) {
 	if e.BBQUser != nil && e.BBQUser.ID != e.UserID {
 		return Mapped{}, fmt.Errorf("%w: %s of user %q carries bbqUser %q", ErrInvalid, e.Type, e.UserID, e.BBQUser.ID)
 	}
+	if err := checkFields(detailFields(e.Details)...); err != nil {
+		return Mapped{}, err
+	}
+	if err := CheckState(st); err != nil {
+		return Mapped{}, err
+	}
 	return Mapped{Kind: kind, Data: data, Meta: meta(e.ID, realm, e.UserID, e.Time)}, nil
 }
 
@@ -211,6 +217,9 @@ func MapAdminEventState(e AdminEvent, st *eventsv1.UserState) (Mapped, error) {
 	if e.BBQUser != nil && e.BBQUser.ID != userID {
 		return Mapped{}, fmt.Errorf("%w: admin event on %q carries bbqUser %q", ErrInvalid, e.ResourcePath, e.BBQUser.ID)
 	}
+	if err := CheckState(st); err != nil {
+		return Mapped{}, err
+	}
 	m := Mapped{Meta: meta(e.ID, realm, userID, e.Time)}
 	m.Kind, m.Data, err = adminEventData(e, userID, sub, realm, st)
 	return m, err
@@ -262,6 +271,9 @@ func adminEventData(e AdminEvent, userID, sub, realm string, st *eventsv1.UserSt
 	var u userRepresentation
 	if err := json.Unmarshal([]byte(e.Representation), &u); err != nil {
 		return events.Kind{}, nil, fmt.Errorf("%w: admin %s representation: %w", ErrInvalid, e.OperationType, err)
+	}
+	if err := checkFields(u.fields()...); err != nil {
+		return events.Kind{}, nil, err
 	}
 	if e.OperationType == "CREATE" {
 		return events.UserRegistered, &eventsv1.UserRegistered{

@@ -244,12 +244,7 @@ func TestRefusesIdentifiersKeycloakWouldNotMake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var err error
-			if tt.admin != nil {
-				_, err = kcevent.MapAdminEvent(*tt.admin)
-			} else {
-				_, err = kcevent.MapEvent(tt.event)
-			}
+			err := mapEither(tt.event, tt.admin)
 			if got := errors.Is(err, kcevent.ErrInvalid); got != tt.invalid {
 				t.Fatalf("err = %v, want invalid = %v", err, tt.invalid)
 			}

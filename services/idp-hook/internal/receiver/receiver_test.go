@@ -226,3 +226,67 @@ func TestBusUnavailableAnswers503WithRetryAfter(t *testing.T) {
 		t.Fatalf("status %d Retry-After %q, want 503 and 5", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// Signed webhooks whose strings Keycloak would never send, or Postgres could not store, get 400 naming the
+// field, and nothing reaches the bus; unknown extra fields are still accepted.
+func TestHostileFieldsAreRefusedAndNothingIsPublished(t *testing.T) {
+	f := newFixture(t)
+	register := func(id string, set map[string]string) []byte {
+		e := hooktest.Register(id, "user-"+id, "pat@example.com", time.Now())
+		for k, v := range set {
+			e.Details[k] = v
+		}
+		return mustJSON(t, e)
+	}
+	adminCreate := func(id string, rep map[string]any) []byte {
+		return mustJSON(t, kcevent.AdminEvent{ID: id, Time: time.Now().UnixMilli(), RealmID: "bbq", OperationType: "CREATE",
+			ResourceType: "USER", ResourcePath: "users/user-" + id, Representation: string(mustJSON(t, rep))})
+	}
+	tests := []struct {
+		name, path string
+		body       []byte
+		field      string
+	}{
+		{"NUL in first name", receiver.EventsPath, register("h1", map[string]string{"first_name": "Pat\x00"}), "details.first_name"},
+		{"control character in last name", receiver.EventsPath, register("h2", map[string]string{"last_name": "\x1b[2J"}), "details.last_name"},
+		{"NUL in username", receiver.EventsPath, register("h3", map[string]string{"username": "pat\x00"}), "details.username"},
+		{"NUL in email", receiver.EventsPath, register("h4", map[string]string{"email": "pat\x00@example.com"}), "details.email"},
+		{"5,006-character email", receiver.EventsPath, register("h5", map[string]string{"email": strings.Repeat("p", 4994) + "@example.com"}), "details.email"},
+		{"email not shaped like an address", receiver.EventsPath, register("h6", map[string]string{"email": "pat@@example.com"}), "details.email"},
+		{"256-character first name", receiver.EventsPath, register("h7", map[string]string{"first_name": strings.Repeat("P", 256)}), "details.first_name"},
+		{"admin create, NUL in lastName", receiver.AdminEventsPath, adminCreate("h8", map[string]any{"username": "pat", "lastName": "G\x00"}), "representation.lastName"},
+		{"admin create, 256-character firstName", receiver.AdminEventsPath, adminCreate("h9", map[string]any{"username": "pat", "firstName": strings.Repeat("P", 256)}), "representation.firstName"},
+		{"admin create, email over 254 characters", receiver.AdminEventsPath, adminCreate("h10", map[string]any{"username": "pat", "email": strings.Repeat("p", 243) + "@example.com"}), "representation.email"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := f.srv.Client().Do(hooktest.Request(t, f.srv.URL+tt.path, "wh-"+tt.name, tt.body, time.Now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got struct{ Detail string }
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(got.Detail, tt.field) {
+				t.Fatalf("status %d %q, want 400 naming %s", resp.StatusCode, got.Detail, tt.field)
+			}
+		})
+	}
+	if n := len(f.bus.Messages(t, "events.>")); n != 0 {
+		t.Fatalf("%d messages reached the bus, want 0", n)
+	}
+	if got := testutil.ToFloat64(f.metrics.Webhooks.WithLabelValues("events", "invalid")); got != 7 {
+		t.Errorf("invalid webhooks counted = %v, want 7", got)
+	}
+
+	// Fields we do not know, at the top and in the details, are Keycloak's or a newer provider's: accepted.
+	extra := bytes.Replace(register("ok1", map[string]string{"custom": "\x00 not copied"}), []byte(`{`), []byte(`{"newField":{"a":[1,"\u0000"]},`), 1)
+	if got := hooktest.Post(t, f.srv.Client(), f.srv.URL+receiver.EventsPath, "wh-ok1", json.RawMessage(extra)); got != http.StatusAccepted {
+		t.Fatalf("status = %d with unknown extra fields, want 202", got)
+	}
+	if n := len(f.bus.Messages(t, "events.>")); n != 1 {
+		t.Fatalf("%d messages on the bus, want 1", n)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/connectedbbq/platform/pkg/adminapi"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
 )
@@ -26,7 +27,7 @@ const Finalizer = "platform.connectedbbq.dev/cleanup"
 
 // UserService is the part of the user service's admin API the reconciler uses.
 type UserService interface {
-	PutTenant(ctx context.Context, id string, t userservice.Tenant) error
+	PutTenant(ctx context.Context, id string, t adminapi.TenantSpec) error
 	DeleteTenant(ctx context.Context, id string) error
 }
 
@@ -88,7 +89,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 }
 
 func (r *TenantReconciler) syncUserService(ctx context.Context, t *v1.Tenant) error {
-	err := r.UserService.PutTenant(ctx, t.Name, userservice.Tenant{DisplayName: t.Spec.DisplayName,
+	err := r.UserService.PutTenant(ctx, t.Name, adminapi.TenantSpec{DisplayName: t.Spec.DisplayName,
 		EmailDomains: t.Spec.EmailDomains, Admins: t.Spec.Admins, Suspended: t.Spec.Suspended})
 	c := metav1.Condition{Type: v1.ConditionUserServiceSynced, Status: metav1.ConditionTrue,
 		Reason: v1.ReasonReconciled, Message: "the user service holds the tenant", ObservedGeneration: t.Generation}

@@ -1,4 +1,5 @@
-// Package userservice is a client of the user service's admin API (proto/README.md, "The user-service API").
+// Package userservice is a client of the user service's admin API (services/user-service/api/admin-openapi.yaml,
+// its types in pkg/adminapi).
 package userservice
 
 import (
@@ -11,19 +12,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/connectedbbq/platform/pkg/adminapi"
 )
 
 // ErrConflict is returned when the user service refuses a tenant because it conflicts with another one
 // (an email domain that another tenant claims).
 var ErrConflict = errors.New("conflict")
-
-// Tenant is the body of PUT /admin/v1/tenants/{id}.
-type Tenant struct {
-	DisplayName  string   `json:"displayName"`
-	EmailDomains []string `json:"emailDomains"`
-	Admins       []string `json:"admins"`
-	Suspended    bool     `json:"suspended"`
-}
 
 // Client calls the admin API with a bearer token.
 type Client struct {
@@ -38,13 +33,7 @@ func New(base, token string, hc *http.Client) *Client {
 }
 
 // PutTenant creates or replaces the tenant id.
-func (c *Client) PutTenant(ctx context.Context, id string, t Tenant) error {
-	if t.EmailDomains == nil {
-		t.EmailDomains = []string{}
-	}
-	if t.Admins == nil {
-		t.Admins = []string{}
-	}
+func (c *Client) PutTenant(ctx context.Context, id string, t adminapi.TenantSpec) error {
 	body, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encode tenant: %w", err)
@@ -59,7 +48,7 @@ func (c *Client) DeleteTenant(ctx context.Context, id string) error {
 }
 
 func (c *Client) do(ctx context.Context, method, id string, body []byte, ok ...int) error {
-	u := c.base + "/admin/v1/tenants/" + url.PathEscape(id)
+	u := c.base + adminapi.TenantsPath + url.PathEscape(id)
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("build %s %s: %w", method, u, err)

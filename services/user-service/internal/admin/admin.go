@@ -1,5 +1,6 @@
 // Package admin is the user service's operator API on its own port: declared tenants, used by
-// the Kubernetes tenant controller. It is authenticated with a shared bearer token.
+// the Kubernetes tenant controller. It is authenticated with a shared bearer token. Its contract is
+// api/admin-openapi.yaml, its wire types pkg/adminapi (shared with the controller).
 package admin
 
 import (
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/connectedbbq/platform/pkg/adminapi"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
@@ -28,9 +30,9 @@ func New(token string, s *store.Store, log *slog.Logger) *API {
 
 // Mount adds the routes.
 func (a *API) Mount(mux *http.ServeMux) {
-	mux.Handle("PUT /admin/v1/tenants/{id}", a.authed(a.putTenant))
-	mux.Handle("GET /admin/v1/tenants/{id}", a.authed(a.getTenant))
-	mux.Handle("DELETE /admin/v1/tenants/{id}", a.authed(a.deleteTenant))
+	mux.Handle("PUT "+adminapi.TenantsPath+"{id}", a.authed(a.putTenant))
+	mux.Handle("GET "+adminapi.TenantsPath+"{id}", a.authed(a.getTenant))
+	mux.Handle("DELETE "+adminapi.TenantsPath+"{id}", a.authed(a.deleteTenant))
 }
 
 func (a *API) authed(h http.HandlerFunc) http.Handler {
@@ -49,14 +51,33 @@ var (
 	domain   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 )
 
-type tenantBody struct {
-	DisplayName  string   `json:"displayName"`
-	EmailDomains []string `json:"emailDomains"`
-	Admins       []string `json:"admins"`
-	Suspended    bool     `json:"suspended"`
+// rejection is a request refused before the store sees it.
+type rejection struct {
+	status int
+	detail string
 }
 
-func (b tenantBody) validate() error {
+func (r rejection) Error() string { return r.detail }
+
+// readPut reads PUT's tenant id and body; every error is a rejection.
+func readPut(w http.ResponseWriter, r *http.Request) (string, adminapi.TenantSpec, error) {
+	var b adminapi.TenantSpec
+	id := r.PathValue("id")
+	if !tenantID.MatchString(id) {
+		return "", b, rejection{http.StatusBadRequest, "tenant id must be a DNS label (lowercase letters, digits, '-')"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return "", b, rejection{http.StatusBadRequest, "invalid body: " + err.Error()}
+	}
+	if err := validate(b); err != nil {
+		return "", b, rejection{http.StatusUnprocessableEntity, err.Error()}
+	}
+	return id, b, nil
+}
+
+func validate(b adminapi.TenantSpec) error {
 	var errs []error
 	if n := len(strings.TrimSpace(b.DisplayName)); n == 0 || n > 200 {
 		errs = append(errs, errors.New("displayName must be 1..200 characters"))
@@ -75,20 +96,10 @@ func (b tenantBody) validate() error {
 }
 
 func (a *API) putTenant(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !tenantID.MatchString(id) {
-		writeError(w, http.StatusBadRequest, "tenant id must be a DNS label (lowercase letters, digits, '-')")
-		return
-	}
-	var b tenantBody
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
-		return
-	}
-	if err := b.validate(); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err.Error())
+	id, b, err := readPut(w, r)
+	var rej rejection
+	if errors.As(err, &rej) {
+		writeError(w, rej.status, rej.detail)
 		return
 	}
 	created, err := a.store.PutTenant(r.Context(), store.Tenant{ID: id, DisplayName: strings.TrimSpace(b.DisplayName),

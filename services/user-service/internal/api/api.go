@@ -12,9 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/connectedbbq/platform/services/user-service/internal/personname"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
@@ -100,9 +99,6 @@ func (a *API) getMe(w http.ResponseWriter, r *http.Request, c store.Caller) erro
 	return nil
 }
 
-// maxNameLength bounds a name in characters.
-const maxNameLength = 100
-
 func (a *API) patchMe(w http.ResponseWriter, r *http.Request, c store.Caller) error {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/merge-patch+json") {
 		return problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type", Detail: "send application/json"}
@@ -119,7 +115,8 @@ func (a *API) patchMe(w http.ResponseWriter, r *http.Request, c store.Caller) er
 		return problem{Status: http.StatusBadRequest, Title: "Invalid body", Detail: `"name" is required`}
 	}
 	name := strings.TrimSpace(*body.Name)
-	if err := validName(name); err != nil {
+	// Keycloak's rule, so that the write-back never meets a name Keycloak refuses.
+	if err := personname.Check(name); err != nil {
 		return problem{Status: http.StatusUnprocessableEntity, Title: "Invalid name", Detail: err.Error()}
 	}
 	p, err := a.store.UpdateName(r.Context(), c, name)
@@ -127,21 +124,6 @@ func (a *API) patchMe(w http.ResponseWriter, r *http.Request, c store.Caller) er
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
-	return nil
-}
-
-func validName(name string) error {
-	n := utf8.RuneCountInString(name)
-	switch {
-	case !utf8.ValidString(name):
-		return errors.New("name is not valid UTF-8")
-	case n == 0:
-		return errors.New("name must not be empty")
-	case n > maxNameLength:
-		return fmt.Errorf("name must be at most %d characters", maxNameLength)
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return errors.New("name must not contain control characters")
-	}
 	return nil
 }
 

@@ -37,6 +37,10 @@ type Config struct {
 	KeycloakClientID     string        `env:"KEYCLOAK_CLIENT_ID" envDefault:"user-service"`
 	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET,unset"`
 	WritebackInterval    time.Duration `env:"WRITEBACK_INTERVAL" envDefault:"1s"`
+	// Users pending this long are read from Keycloak and brought in line (needs KEYCLOAK_URL); 0 turns it off.
+	PendingSweepAfter time.Duration `env:"PENDING_SWEEP_AFTER" envDefault:"10m"`
+	WritebackBatch    int           `env:"WRITEBACK_BATCH" envDefault:"20"` // jobs claimed per round
+	WritebackLease    time.Duration `env:"WRITEBACK_LEASE" envDefault:"2m"` // how long a claim lasts
 
 	ConsumerName       string          `env:"CONSUMER_NAME" envDefault:"user-service"`
 	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"4"`
@@ -102,8 +106,14 @@ func (c Config) Validate() error {
 	if c.ConsumerWorkers < 1 || c.ConsumerBatch < 1 || c.ConsumerMaxDeliver < 1 || len(c.ConsumerBackOff) == 0 || c.ConsumerAckWait < time.Second {
 		errs = append(errs, errors.New("CONSUMER_WORKERS, CONSUMER_BATCH, CONSUMER_MAX_DELIVER must be positive, CONSUMER_BACKOFF non-empty, CONSUMER_ACK_WAIT at least 1s"))
 	}
-	if c.OutboxBatch < 1 || c.OutboxPoll <= 0 || c.WritebackInterval <= 0 {
-		errs = append(errs, errors.New("OUTBOX_BATCH, OUTBOX_POLL and WRITEBACK_INTERVAL must be positive"))
+	if c.OutboxBatch < 1 || c.OutboxPoll <= 0 || c.WritebackInterval <= 0 || c.WritebackBatch < 1 {
+		errs = append(errs, errors.New("OUTBOX_BATCH, OUTBOX_POLL, WRITEBACK_INTERVAL and WRITEBACK_BATCH must be positive"))
+	}
+	if c.WritebackLease < 10*time.Second {
+		errs = append(errs, errors.New("WRITEBACK_LEASE must be at least 10s (a round stops at three quarters of it)"))
+	}
+	if c.PendingSweepAfter < 0 || (c.PendingSweepAfter > 0 && c.PendingSweepAfter < time.Second) {
+		errs = append(errs, fmt.Errorf("PENDING_SWEEP_AFTER must be at least 1s, or 0 to turn the sweep off, got %s", c.PendingSweepAfter))
 	}
 	if c.DBMaxConns < 2 {
 		errs = append(errs, errors.New("DB_MAX_CONNS must be at least 2"))

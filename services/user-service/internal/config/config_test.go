@@ -41,6 +41,10 @@ func TestLoad(t *testing.T) {
 		{"bad back-off", "CONSUMER_BACKOFF", with("CONSUMER_BACKOFF", "soon")},
 		{"keycloak without secret", "ClientSecret", with("KEYCLOAK_URL", "http://kc/auth")},
 		{"tiny pool", "DB_MAX_CONNS", with("DB_MAX_CONNS", "1")},
+		{"sweep off", "", with("PENDING_SWEEP_AFTER", "0")},
+		{"sweep not a duration", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "ten minutes")},
+		{"sweep too often", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "10ms")},
+		{"sweep negative", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "-1m")},
 		{"bad bus limit", "BUS_MAX_BYTES", with("BUS_MAX_BYTES", "0")},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 // Package consumer applies the IdP's events from the bus to the store: a durable pull consumer
-// with explicit double acks, a back-off between attempts, and a dead-letter subject for messages
-// that keep failing.
+// with explicit double acks. While the database is away events are held; an event that can never
+// apply goes to a dead-letter subject at once, and one that fails otherwise after MaxDeliver
+// attempts over a back-off.
 package consumer
 
 import (
@@ -9,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -149,14 +152,19 @@ func (c *Consumer) handleBatch(ctx context.Context, batch []jetstream.Msg) {
 		}
 		d, err := events.Decode(msg.Data())
 		if err != nil { // poison: no attempt will ever decode it
-			c.deadLetter(work, msg, md, err)
+			c.deadLetter(work, msg, md, decodeReason(err), err)
 			continue
 		}
 		ps = append(ps, pending{msg: msg, md: md, ev: d})
 	}
-	if len(ps) == 0 {
-		return
+	if len(ps) > 0 {
+		c.apply(ctx, work, ps)
 	}
+}
+
+// apply applies ps in one transaction, waiting out the database while it is away. ctx is the consumer's
+// (it ends at shutdown), work the context the work in flight finishes in.
+func (c *Consumer) apply(ctx, work context.Context, ps []pending) {
 	ds := make([]events.Decoded, len(ps))
 	for i, p := range ps {
 		ds[i] = p.ev
@@ -171,15 +179,22 @@ func (c *Consumer) handleBatch(ctx context.Context, batch []jetstream.Msg) {
 		}
 		// While the database is away, hold the messages instead of spending their attempts.
 		if store.IsTransient(err) && ctx.Err() == nil {
-			c.log.Warn("database unavailable; holding events", "events", len(ps), "error", err, "retry_in", wait)
+			c.log.Warn("database unavailable or busy; holding events", "events", len(ps), "error", err, "retry_in", wait)
 			for _, p := range ps {
 				_ = p.msg.InProgress()
 			}
 			time.Sleep(wait)
 			continue
 		}
+		if store.IsTransient(err) || len(ps) == 1 {
+			for _, p := range ps {
+				c.fail(work, p.msg, p.md, c.log, err)
+			}
+			return
+		}
+		// The transaction failed as a whole, not one of its events: apply each alone to charge the one at fault.
 		for _, p := range ps {
-			c.fail(work, p.msg, p.md, c.log, err)
+			c.apply(ctx, work, []pending{p})
 		}
 		return
 	}
@@ -204,9 +219,15 @@ func (c *Consumer) settle(ctx context.Context, ps []pending, outcomes []store.Ou
 	wg.Wait()
 }
 
+// fail dead-letters an event that can never apply at once, and retries any other after a back-off until it
+// has had MaxDeliver attempts.
 func (c *Consumer) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, log *slog.Logger, cause error) {
+	if reason := store.PermanentReason(cause); reason != "" {
+		c.deadLetter(ctx, msg, md, reason, cause)
+		return
+	}
 	if int(md.NumDelivered) >= c.cfg.MaxDeliver {
-		c.deadLetter(ctx, msg, md, cause)
+		c.deadLetter(ctx, msg, md, reasonMaxDeliver, cause)
 		return
 	}
 	delay := c.backoff(int(md.NumDelivered))
@@ -224,15 +245,16 @@ func (c *Consumer) backoff(delivered int) time.Duration {
 	return c.cfg.BackOff[min(delivered-1, len(c.cfg.BackOff)-1)]
 }
 
-// deadLetter moves msg to deadletter.<durable>.<subject> with the error, then terminates it. If
-// the dead-letter publish fails the message is redelivered instead: it is never dropped.
-func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, cause error) {
+// deadLetter moves msg to deadletter.<durable>.<subject> with the error and its reason, then terminates it.
+// If the dead-letter publish fails the message is redelivered instead: it is never dropped.
+func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, reason string, cause error) {
 	dl := nats.NewMsg(bus.DeadLetterSubject(c.cfg.Durable, msg.Subject()))
 	dl.Data = msg.Data()
 	for k, v := range msg.Headers() {
 		dl.Header[k] = v
 	}
-	dl.Header.Set(bus.HeaderDeadLetterError, cause.Error())
+	dl.Header.Set(bus.HeaderDeadLetterError, headerValue(cause.Error()))
+	dl.Header.Set(bus.HeaderDeadLetterReason, reason)
 	dl.Header.Set(bus.HeaderDeadLetterSubject, msg.Subject())
 	dl.Header.Set(bus.HeaderDeadLetterSeq, strconv.FormatUint(md.Sequence.Stream, 10))
 	dl.Header.Set(bus.HeaderDeadLetterDeliveries, strconv.FormatUint(md.NumDelivered, 10))
@@ -244,8 +266,9 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstr
 		_ = msg.NakWithDelay(c.backoff(int(md.NumDelivered)))
 		return
 	}
-	c.metrics.DeadLetters.Inc()
-	c.log.Error("event dead-lettered", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered, "error", cause)
+	c.metrics.DeadLetters.WithLabelValues(reason).Inc()
+	c.log.Error("event dead-lettered", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered,
+		"reason", reason, "error", cause)
 	if err := msg.Term(); err != nil {
 		c.log.Warn("term failed", "error", err)
 	}
@@ -271,7 +294,7 @@ func (c *Consumer) watchLag(ctx context.Context, cons jetstream.Consumer) {
 // Metrics of the consumer.
 type Metrics struct {
 	Applied     *prometheus.CounterVec
-	DeadLetters prometheus.Counter
+	DeadLetters *prometheus.CounterVec
 	Lag         prometheus.Gauge
 	Latency     prometheus.Histogram
 }
@@ -281,13 +304,52 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_events_applied_total",
 			Help: "IdP events handled, by outcome (announced, updated, unchanged, duplicate, failed)."}, []string{"outcome"}),
-		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{Name: "bbq_users_dead_letters_total",
-			Help: "Events moved to the dead-letter stream."}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_dead_letters_total",
+			Help: "Events moved to the dead-letter stream, by reason (" + strings.Join(deadLetterReasons(), ", ") + ")."}, []string{"reason"}),
 		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbq_users_consumer_lag",
 			Help: "IdP events not yet acknowledged by the user service (pending + in flight)."}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bbq_users_event_age_seconds",
 			Help: "Age of an IdP event when the user service has applied it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 	}
+	for _, r := range deadLetterReasons() { // every reason exists at 0, so that alerts see the first one
+		m.DeadLetters.WithLabelValues(r)
+	}
 	reg.MustRegister(m.Applied, m.DeadLetters, m.Lag, m.Latency)
 	return m
+}
+
+// Reasons of dead letters besides the store's permanent ones (store.PermanentReason).
+const (
+	reasonUndecodable = "undecodable"  // not a CloudEvent with a payload we read
+	reasonUnknownType = "unknown_type" // a CloudEvent of a type this version does not know
+	reasonMaxDeliver  = "max_deliver"  // an error we cannot place, still failing after MaxDeliver attempts
+)
+
+// deadLetterReasons is the fixed set of values of the reason label.
+func deadLetterReasons() []string {
+	return []string{reasonUndecodable, reasonUnknownType, store.ReasonInvalidEvent, store.ReasonInvalidData,
+		store.ReasonConstraint, store.ReasonSchema, reasonMaxDeliver}
+}
+
+func decodeReason(err error) string {
+	if errors.Is(err, events.ErrUnknownType) {
+		return reasonUnknownType
+	}
+	return reasonUndecodable
+}
+
+// headerValue makes an error message safe for a NATS header: errors can quote what an event carried,
+// which skipped idp-hook's checks if it was published on the bus directly (CR LF would forge headers).
+func headerValue(s string) string {
+	const limit = 1024
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "") + "…"
+	}
+	return s
 }

@@ -18,6 +18,7 @@ type Letter struct {
 	Seq        uint64 `json:"seq"` // in the dead-letter stream
 	Subject    string `json:"subject"`
 	Error      string `json:"error"`
+	Reason     string `json:"reason,omitempty"`
 	Deliveries string `json:"deliveries"`
 	Data       []byte `json:"-"`
 	msg        *jetstream.RawStreamMsg
@@ -43,6 +44,7 @@ func List(ctx context.Context, js jetstream.JetStream, stream string) ([]Letter,
 			return nil, fmt.Errorf("read dead letter %d: %w", seq, err)
 		}
 		out = append(out, Letter{Seq: seq, Subject: m.Header.Get(bus.HeaderDeadLetterSubject), Error: m.Header.Get(bus.HeaderDeadLetterError),
+			Reason:     m.Header.Get(bus.HeaderDeadLetterReason),
 			Deliveries: m.Header.Get(bus.HeaderDeadLetterDeliveries), Data: m.Data, msg: m})
 	}
 	return out, nil
@@ -77,7 +79,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, stream string, seqs ...
 		for k, v := range l.msg.Header {
 			msg.Header[k] = v
 		}
-		for _, h := range []string{bus.HeaderDeadLetterError, bus.HeaderDeadLetterSubject, bus.HeaderDeadLetterSeq, bus.HeaderDeadLetterDeliveries, jetstream.MsgIDHeader} {
+		for _, h := range []string{bus.HeaderDeadLetterError, bus.HeaderDeadLetterReason, bus.HeaderDeadLetterSubject, bus.HeaderDeadLetterSeq, bus.HeaderDeadLetterDeliveries, jetstream.MsgIDHeader} {
 			msg.Header.Del(h)
 		}
 		// A new message id: the original id is within the bus's duplicate window only if it failed fast.

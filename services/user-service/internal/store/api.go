@@ -8,8 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/connectedbbq/platform/pkg/events"
-	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 )
 
 // Caller is who an API request acts for, from a verified token.
@@ -130,34 +129,37 @@ func (s *Store) Members(ctx context.Context, c Caller, pageSize int, after *Curs
 	return members, &Cursor{ActivatedAt: *last.MemberSince, UserID: last.UserID}, nil
 }
 
-// UpdateName changes the caller's name, announces UserUpdated and asks for the change to be
-// written to Keycloak. Setting the name it already has changes nothing.
+// UpdateName changes the caller's name, announces UserUpdated (built by the domain, as the consumer's) and
+// asks for the change to be written to Keycloak. Setting the name it already has changes nothing.
 func (s *Store) UpdateName(ctx context.Context, c Caller, name string) (Profile, error) {
 	var p Profile
 	announced := false
 	err := s.asCaller(ctx, c, func(tx pgx.Tx) error {
-		var err error
-		p, err = scanProfile(tx.QueryRow(ctx, `SELECT `+profileColumns+` FROM users WHERE id = $1 AND status = 'active' FOR UPDATE`, c.UserID))
-		if err != nil || p.Name == name {
+		u := &domain.User{}
+		if err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND status = 'active' FOR UPDATE`, c.UserID), u); err != nil {
 			return err
 		}
-		p, err = scanProfile(tx.QueryRow(ctx, `UPDATE users SET name = $2, updated_at = now() WHERE id = $1 RETURNING `+profileColumns, c.UserID, name))
+		change, err := u.Rename(name)
 		if err != nil {
 			return err
 		}
-		u := &user{ID: p.UserID, Email: p.Email, Name: p.Name, EmailVerified: p.EmailVerified, Status: p.Status, TenantID: &p.TenantID, Role: &p.Role}
-		if p.MemberSince != nil {
-			u.CreatedAt = *p.MemberSince
+		p = profileOf(u)
+		if !change.Dirty {
+			return nil
 		}
-		ev, err := newOutboxEvent(events.UserUpdated, c.UserID, "", &eventsv1.UserUpdated{User: u.proto(), ChangedFields: []string{"name"}})
+		evs, err := outboxEvents(change.Announce, "")
 		if err != nil {
 			return err
 		}
-		if err := insertOutbox(ctx, tx, []outboxEvent{ev}); err != nil {
-			return err
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE users SET name = $2, updated_at = now() WHERE id = $1`, u.ID, u.Name)
+		queueOutbox(b, evs)
+		queueKeycloakSync(b, u.ID)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("write name of %s: %w", u.ID, err)
 		}
 		announced = true
-		return requestKeycloakSync(ctx, tx, c.UserID)
+		return nil
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Profile{}, fmt.Errorf("user %s: %w", c.UserID, ErrNotFound)
@@ -169,4 +171,14 @@ func (s *Store) UpdateName(ctx context.Context, c Caller, name string) (Profile,
 		s.Notify()
 	}
 	return p, nil
+}
+
+func profileOf(u *domain.User) Profile {
+	p := Profile{UserID: u.ID, Email: u.Email, Name: u.Name, EmailVerified: u.EmailVerified, Status: string(u.Status),
+		TenantID: u.TenantID, Role: string(u.Role)}
+	if !u.ActivatedAt.IsZero() {
+		at := u.ActivatedAt
+		p.MemberSince = &at
+	}
+	return p
 }

@@ -1,6 +1,7 @@
-// Package store is the user service's Postgres: the schema (embedded goose migrations), the
-// lifecycle of users and tenants driven by IdP events, the outbox, and the tenant-scoped reads of
-// the API under row-level security.
+// Package store is the user service's Postgres: the schema (embedded goose migrations), a repository
+// around the domain (internal/domain: load and lock a user, apply, save its row and its announcements to
+// the outbox, batched and pipelined), the declared tenants, and the tenant-scoped reads of the API under
+// row-level security.
 package store
 
 import (
@@ -84,47 +85,6 @@ func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 		names = append(names, r.Source.Path)
 	}
 	return names, nil
-}
-
-// IsTransient says whether err is the database being unreachable or busy, as opposed to a
-// problem with what was asked: the consumer waits out the first and counts the second.
-func IsTransient(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
-		return true
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case len(pgErr.Code) >= 2 && pgErr.Code[:2] == "08", // connection exception
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // shutting down, starting up
-			pgErr.Code == "40001", pgErr.Code == "40P01", // serialization failure, deadlock
-			pgErr.Code == "53300": // too many connections
-			return true
-		}
-		return false
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) {
-		return true
-	}
-	// A closed or reset connection surfaces as a plain error from the pool.
-	return errors.Is(err, pgx.ErrTxClosed) || isConnClosed(err)
-}
-
-func isConnClosed(err error) bool {
-	for _, s := range []string{"conn closed", "connection refused", "connection reset", "broken pipe", "unexpected EOF", "failed to connect"} {
-		if containsFold(err.Error(), s) {
-			return true
-		}
-	}
-	return false
 }
 
 // inTx runs f in a transaction, retrying serialization failures a few times.

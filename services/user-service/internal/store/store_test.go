@@ -12,7 +12,9 @@ import (
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/services/user-service/internal/store/storetest"
 )
 
 var srv *pgtest.Server
@@ -20,20 +22,7 @@ var srv *pgtest.Server
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &srv)) }
 
 // open gives the test its own migrated database.
-func open(t *testing.T) *store.Store {
-	t.Helper()
-	ctx := context.Background()
-	url := srv.NewDatabase(t)
-	if _, err := store.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Open(ctx, url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
+func open(t *testing.T) *store.Store { return storetest.Open(t, srv) }
 
 func event(t *testing.T, k events.Kind, id, user string, data proto.Message) events.Decoded {
 	t.Helper()
@@ -111,7 +100,7 @@ func TestActivationAssignsTheTenant(t *testing.T) {
 	}{
 		{"u-boss", "boss@acme.example", "acme", "admin", false},
 		{"u-worker", "Worker@ACME.example", "acme", "member", false},
-		{"u-solo", "solo@example.com", store.PersonalTenantID("u-solo"), "admin", true},
+		{"u-solo", "solo@example.com", domain.PersonalTenantID("u-solo"), "admin", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {

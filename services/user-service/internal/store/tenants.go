@@ -4,71 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/connectedbbq/platform/pkg/events"
-	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 )
-
-// personalTenants is the namespace of personal tenant ids: UUIDv5 of the user id, so the tenant a
-// user gets is the same however often activation is attempted.
-var personalTenants = uuid.MustParse("6f1c2b7e-5d0a-4c8e-9b3f-2a7d4e6c8b10")
-
-// PersonalTenantID is the id of the tenant a user gets when no domain rule places them.
-func PersonalTenantID(userID string) string {
-	return uuid.NewSHA1(personalTenants, []byte(userID)).String()
-}
-
-type assignment struct {
-	id, name, role string
-	created        bool
-}
-
-// assignTenant places an activating user: in the tenant that declared their email's domain, as an
-// admin if the tenant lists their email; otherwise in a new personal tenant that they administer.
-func assignTenant(ctx context.Context, tx pgx.Tx, u *user) (assignment, error) {
-	email := strings.ToLower(u.Email)
-	_, domain, _ := strings.Cut(email, "@")
-	personal := assignment{id: PersonalTenantID(u.ID), name: personalName(u), role: "admin"}
-	// One round trip: the tenant claiming the domain, else the personal tenant, created here.
-	var a assignment
-	var admins []string
-	err := tx.QueryRow(ctx, `WITH claimed AS (
-			SELECT t.id, t.display_name, t.admins FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id
-			WHERE d.domain = $1 AND $1 <> ''),
-		created AS (
-			INSERT INTO tenants (id, display_name, kind) SELECT $2, $3, 'personal'
-			WHERE NOT EXISTS (SELECT 1 FROM claimed) ON CONFLICT DO NOTHING RETURNING id)
-		SELECT id, display_name, admins, false FROM claimed
-		UNION ALL SELECT $2, $3, '{}'::text[], EXISTS (SELECT 1 FROM created) WHERE NOT EXISTS (SELECT 1 FROM claimed)`,
-		domain, personal.id, personal.name).Scan(&a.id, &a.name, &admins, &a.created)
-	if err != nil {
-		return assignment{}, fmt.Errorf("assign tenant of %s: %w", u.ID, err)
-	}
-	if a.id == personal.id {
-		a.role = "admin"
-		return a, nil
-	}
-	a.role = "member"
-	if slices.ContainsFunc(admins, func(s string) bool { return strings.EqualFold(s, email) }) {
-		a.role = "admin"
-	}
-	return a, nil
-}
-
-func personalName(u *user) string {
-	who := u.Name
-	if who == "" {
-		who = u.Email
-	}
-	return who + "'s tenant"
-}
 
 // Tenant is a declared tenant, as the admin API and the Kubernetes controller see it.
 type Tenant struct {
@@ -108,11 +50,7 @@ func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err erro
 		if !created {
 			return nil
 		}
-		ev, err := newOutboxEvent(events.TenantCreated, t.ID, "", proto.Message(&eventsv1.TenantCreated{TenantId: t.ID, Name: t.DisplayName}))
-		if err != nil {
-			return err
-		}
-		return insertOutbox(ctx, tx, []outboxEvent{ev})
+		return announceInTx(ctx, tx, []domain.Announcement{domain.TenantDeclared(t.ID, t.DisplayName)})
 	})
 	if created {
 		s.Notify()

@@ -1,12 +1,15 @@
 // Package writeback brings Keycloak users in line with the user service: the tenant a user was
 // given (so it appears in tokens) and the name edited through the API. Requests are rows in the
-// database, so Keycloak being down delays a write but never loses it.
+// database, so Keycloak being down delays a write but never loses it; each row is claimed for a lease,
+// so several replicas share the rows without doing one twice.
 package writeback
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -22,26 +25,45 @@ const TenantAttribute = "tenant"
 // Users is the part of the Keycloak admin API the writer uses.
 type Users interface {
 	GetUser(ctx context.Context, id string) (keycloak.User, error)
-	UpdateUser(ctx context.Context, id string, up keycloak.UserUpdate) error
+	UpdateNames(ctx context.Context, id, firstName, lastName string) error
+	PutAttribute(ctx context.Context, id, name string, values ...string) error
+}
+
+// Config of a Writer.
+type Config struct {
+	Interval time.Duration // between rounds (a Wake starts one at once)
+	Batch    int           // jobs claimed per round
+	Lease    time.Duration // how long a claim lasts; a round stops at three quarters of it
 }
 
 // Writer performs the due write-backs.
 type Writer struct {
-	store    *store.Store
-	users    Users
-	log      *slog.Logger
-	interval time.Duration
-	wake     chan struct{}
+	store *store.Store
+	users Users
+	log   *slog.Logger
+	cfg   Config
+	wake  chan struct{}
+	m     metrics
+}
+
+type metrics struct {
 	written  *prometheus.CounterVec
+	failures *prometheus.CounterVec
+	jobs     *prometheus.GaugeVec
 }
 
 // New returns a Writer.
-func New(s *store.Store, users Users, log *slog.Logger, reg prometheus.Registerer, interval time.Duration) *Writer {
-	w := &Writer{store: s, users: users, log: log, interval: interval, wake: make(chan struct{}, 1),
+func New(s *store.Store, users Users, log *slog.Logger, reg prometheus.Registerer, cfg Config) *Writer {
+	m := metrics{
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_keycloak_writes_total",
-			Help: "Write-backs to Keycloak, by outcome (written, unchanged, retry, gone)."}, []string{"outcome"})}
-	reg.MustRegister(w.written)
-	return w
+			Help: "Write-backs to Keycloak, by outcome (written, unchanged, retry, gone, failed)."}, []string{"outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_writeback_failures_total",
+			Help: "Write-back jobs Keycloak refused for good (kept as failed, not retried), by reason (http_<status>)."}, []string{"reason"}),
+		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bbq_users_writeback_jobs",
+			Help: "Write-back jobs in the database, by state (pending, failed)."}, []string{"state"}),
+	}
+	reg.MustRegister(m.written, m.failures, m.jobs)
+	return &Writer{store: s, users: users, log: log, cfg: cfg, wake: make(chan struct{}, 1), m: m}
 }
 
 // Wake asks for a round now.
@@ -54,7 +76,7 @@ func (w *Writer) Wake() {
 
 // Run writes back until ctx ends.
 func (w *Writer) Run(ctx context.Context) error {
-	t := time.NewTicker(w.interval)
+	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -63,31 +85,60 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-t.C:
 		case <-w.wake:
 		}
-		w.round(ctx)
+		w.Round(ctx)
 	}
 }
 
-func (w *Writer) round(ctx context.Context) {
-	jobs, err := w.store.DueKeycloakSyncs(ctx, 50)
+// Round claims the due jobs and does them. It returns how many it claimed.
+func (w *Writer) Round(ctx context.Context) int {
+	claimed := time.Now()
+	jobs, err := w.store.ClaimKeycloakSyncs(ctx, w.cfg.Batch, w.cfg.Lease)
 	if err != nil {
-		w.log.Warn("keycloak write-back: cannot read jobs", "error", err)
-		return
+		w.log.Warn("keycloak write-back: cannot claim jobs", "error", err)
+		return 0
 	}
-	for _, j := range jobs {
-		outcome, err := w.sync(ctx, j)
-		if err != nil {
-			next := backoff(j.Attempts)
-			w.log.Warn("keycloak write-back failed; will retry", "user_id", j.UserID, "attempt", j.Attempts+1, "retry_in", next, "error", err)
-			w.written.WithLabelValues("retry").Inc()
-			if err := w.store.KeycloakSyncFailed(ctx, j, next, err); err != nil {
-				w.log.Warn("keycloak write-back: cannot reschedule", "error", err)
-			}
-			continue
+	// Stop well inside the lease: once it ends, another replica may claim what is left. Requests still
+	// running then are cut, so none reaches Keycloak after the lease.
+	jobCtx, cancel := context.WithDeadline(ctx, claimed.Add(w.cfg.Lease*3/4))
+	defer cancel()
+	for i, j := range jobs {
+		if jobCtx.Err() != nil {
+			w.release(ctx, jobs[i:])
+			break
 		}
-		w.written.WithLabelValues(outcome).Inc()
-		if err := w.store.KeycloakSynced(ctx, j); err != nil {
-			w.log.Warn("keycloak write-back: cannot mark done", "error", err)
-		}
+		w.do(ctx, jobCtx, j)
+	}
+	if ctx.Err() == nil {
+		w.count(ctx)
+	}
+	return len(jobs)
+}
+
+// do runs one job and records its outcome; jobCtx bounds the calls to Keycloak, ctx the database.
+func (w *Writer) do(ctx, jobCtx context.Context, j store.KeycloakSync) {
+	ctx = context.WithoutCancel(ctx) // an outcome reached is recorded even while shutting down
+	outcome, err := w.sync(jobCtx, j)
+	v, status := classify(err)
+	switch v {
+	case done:
+		err = w.store.KeycloakSynced(ctx, j)
+	case gone:
+		outcome = "gone" // deleted in Keycloak; its DELETE event is on its way
+		err = w.store.KeycloakSynced(ctx, j)
+	case refused:
+		outcome = "failed"
+		w.m.failures.WithLabelValues(fmt.Sprintf("http_%d", status)).Inc()
+		w.log.Error("keycloak refused a write-back; job kept as failed, not retried", "user_id", j.UserID, "status", status, "error", err)
+		err = w.store.KeycloakSyncRefused(ctx, j, status, err)
+	case retry:
+		outcome = "retry"
+		next := backoff(j.Attempts)
+		w.log.Warn("keycloak write-back failed; will retry", "user_id", j.UserID, "attempt", j.Attempts+1, "retry_in", next, "error", err)
+		err = w.store.KeycloakSyncFailed(ctx, j, next, status, err)
+	}
+	w.m.written.WithLabelValues(outcome).Inc()
+	if err != nil {
+		w.log.Warn("keycloak write-back: cannot record the outcome; the job runs again after its lease", "user_id", j.UserID, "error", err)
 	}
 }
 
@@ -95,28 +146,89 @@ func (w *Writer) round(ctx context.Context) {
 // loop back through the bus) is caused.
 func (w *Writer) sync(ctx context.Context, j store.KeycloakSync) (string, error) {
 	u, err := w.users.GetUser(ctx, j.UserID)
-	if errors.Is(err, keycloak.ErrNotFound) {
-		return "gone", nil // deleted in Keycloak; its DELETE event is on its way
-	}
 	if err != nil {
 		return "", err
 	}
-	var up keycloak.UserUpdate
-	changed := false
+	outcome := "unchanged"
 	if u.Attribute(TenantAttribute) != j.TenantID {
-		up.Attributes, changed = map[string][]string{TenantAttribute: {j.TenantID}}, true
+		if err := w.writeTenant(ctx, j); err != nil {
+			return "", err
+		}
+		outcome = "written"
 	}
 	if j.Name != "" && strings.TrimSpace(u.FirstName+" "+u.LastName) != j.Name {
-		empty := ""
-		up.FirstName, up.LastName, changed = &j.Name, &empty, true
+		// A PUT without attributes: Keycloak keeps the email, the tenant and everything else not sent.
+		if err := w.users.UpdateNames(ctx, j.UserID, j.Name, ""); err != nil {
+			return "", err
+		}
+		outcome = "written"
 	}
-	if !changed {
-		return "unchanged", nil
+	return outcome, nil
+}
+
+// writeTenant sets the tenant attribute and nothing else, through the bbq admin extension: Keycloak 26's
+// own PUT of a user cannot write one attribute (with attributes, it removes every profile field it is not
+// sent, email and names included), so it would send back a copy and undo a change made since the read.
+func (w *Writer) writeTenant(ctx context.Context, j store.KeycloakSync) error {
+	if j.TenantID == "" {
+		return w.users.PutAttribute(ctx, j.UserID, TenantAttribute)
 	}
-	if err := w.users.UpdateUser(ctx, j.UserID, up); err != nil {
-		return "", err
+	return w.users.PutAttribute(ctx, j.UserID, TenantAttribute, j.TenantID)
+}
+
+// release gives up the claims of jobs a round did not get to, so they need not wait for the lease.
+func (w *Writer) release(ctx context.Context, jobs []store.KeycloakSync) {
+	ctx = context.WithoutCancel(ctx)
+	for _, j := range jobs {
+		if err := w.store.ReleaseKeycloakSync(ctx, j); err != nil {
+			w.log.Warn("keycloak write-back: cannot release a job", "user_id", j.UserID, "error", err)
+		}
 	}
-	return "written", nil
+}
+
+func (w *Writer) count(ctx context.Context) {
+	pending, failed, err := w.store.KeycloakSyncCounts(ctx)
+	if err != nil {
+		w.log.Warn("keycloak write-back: cannot count jobs", "error", err)
+		return
+	}
+	w.m.jobs.WithLabelValues("pending").Set(float64(pending))
+	w.m.jobs.WithLabelValues("failed").Set(float64(failed))
+}
+
+// verdict is what a job's result means for the job.
+type verdict int
+
+const (
+	done    verdict = iota // written or already in line
+	gone                   // the user no longer exists in Keycloak: nothing to write
+	refused                // Keycloak refused the request: the same request cannot succeed later
+	retry                  // Keycloak was unreachable, overloaded or failing: try again later
+)
+
+// classify sorts a job's error. A 4xx refuses the job for good, except 404 (the user is gone), 429
+// (throttled), 408 (a timeout) and 401/403 and any error of the token request: those say the service's
+// credentials or roles are wrong, which an operator fixes, after which the same jobs succeed.
+func classify(err error) (verdict, int) {
+	if err == nil {
+		return done, 0
+	}
+	var apiErr *keycloak.APIError
+	if !errors.As(err, &apiErr) {
+		return retry, 0
+	}
+	s := apiErr.Status
+	switch {
+	case strings.HasSuffix(apiErr.Path, "/protocol/openid-connect/token"):
+		return retry, s
+	case s == http.StatusNotFound:
+		return gone, s
+	case s == http.StatusTooManyRequests, s == http.StatusRequestTimeout, s == http.StatusUnauthorized, s == http.StatusForbidden:
+		return retry, s
+	case s >= 400 && s < 500:
+		return refused, s
+	}
+	return retry, s
 }
 
 // backoff grows from 1s to 5 minutes.

@@ -1,0 +1,30 @@
+// Package adminapi is the wire contract of the user service's admin API, described by
+// services/user-service/api/admin-openapi.yaml: the user service serves it, the tenant controller calls it.
+// It holds types only, so that neither side depends on the other's internals.
+package adminapi
+
+import "encoding/json"
+
+// TenantsPath is the prefix of a declared tenant's resource: TenantsPath + id.
+const TenantsPath = "/admin/v1/tenants/"
+
+// TenantSpec is the body of PUT /admin/v1/tenants/{id}: a tenant as its operator declares it.
+type TenantSpec struct {
+	DisplayName  string   `json:"displayName"`
+	EmailDomains []string `json:"emailDomains"`
+	Admins       []string `json:"admins"`
+	Suspended    bool     `json:"suspended"`
+}
+
+// MarshalJSON writes absent lists as [] rather than null: the document's lists are never null.
+func (t TenantSpec) MarshalJSON() ([]byte, error) {
+	type plain TenantSpec // without this method
+	p := plain(t)
+	if p.EmailDomains == nil {
+		p.EmailDomains = []string{}
+	}
+	if p.Admins == nil {
+		p.Admins = []string{}
+	}
+	return json.Marshal(p)
+}

@@ -1,0 +1,81 @@
+package domain
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
+)
+
+// Announcement is an event the service announces: its kind (type and bus subject), its CloudEvent subject
+// and its payload. Every one is built in this file.
+type Announcement struct {
+	Kind    events.Kind
+	Subject string // the user id; for tenant events, the tenant id
+	Data    proto.Message
+}
+
+func userCreated(u *User) Announcement {
+	return Announcement{Kind: events.UserCreated, Subject: u.ID, Data: &eventsv1.UserCreated{User: u.Proto()}}
+}
+
+func userUpdated(u *User, changed []string) Announcement {
+	return Announcement{Kind: events.UserUpdated, Subject: u.ID, Data: &eventsv1.UserUpdated{User: u.Proto(), ChangedFields: changed}}
+}
+
+func userRemoved(userID, tenantID string) Announcement {
+	return Announcement{Kind: events.UserRemoved, Subject: userID, Data: &eventsv1.UserRemoved{UserId: userID, TenantId: tenantID}}
+}
+
+func tenantCreated(tenantID, name, byUser string) Announcement {
+	return Announcement{Kind: events.TenantCreated, Subject: tenantID,
+		Data: &eventsv1.TenantCreated{TenantId: tenantID, Name: name, CreatedByUserId: byUser}}
+}
+
+func memberAdded(tenantID, userID string, r Role) Announcement {
+	return Announcement{Kind: events.TenantMemberAdded, Subject: tenantID,
+		Data: &eventsv1.TenantMemberAdded{TenantId: tenantID, UserId: userID, Role: r.Proto()}}
+}
+
+// TenantDeclared announces a tenant an operator declared (the admin API).
+func TenantDeclared(tenantID, name string) Announcement { return tenantCreated(tenantID, name, "") }
+
+// Proto is the user as UserCreated and UserUpdated carry it.
+func (u *User) Proto() *eventsv1.User {
+	return &eventsv1.User{UserId: u.ID, Email: u.Email, UserName: u.UserName, Name: u.Name, EmailVerified: u.EmailVerified,
+		Status: u.Status.Proto(), TenantId: u.TenantID, Role: u.Role.Proto(), CreatedAt: timestamp(u.CreatedAt)}
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+// Proto is the status on the wire.
+func (s Status) Proto() eventsv1.UserStatus {
+	switch s {
+	case Pending:
+		return eventsv1.UserStatus_USER_STATUS_PENDING
+	case Active:
+		return eventsv1.UserStatus_USER_STATUS_ACTIVE
+	case Deleted:
+		return eventsv1.UserStatus_USER_STATUS_DELETED
+	}
+	return eventsv1.UserStatus_USER_STATUS_UNSPECIFIED
+}
+
+// Proto is the role on the wire.
+func (r Role) Proto() eventsv1.TenantRole {
+	switch r {
+	case Admin:
+		return eventsv1.TenantRole_TENANT_ROLE_ADMIN
+	case Member:
+		return eventsv1.TenantRole_TENANT_ROLE_MEMBER
+	}
+	return eventsv1.TenantRole_TENANT_ROLE_UNSPECIFIED
+}
