@@ -67,6 +67,8 @@ type Session struct {
 	realm    *Realm
 	verifier string
 	state    string
+	// pendingEmail is the address given to UpdateEmail, until FollowEmailChange.
+	pendingEmail string
 }
 
 // Browser is a cookie-keeping HTTP client that stops at the dashboard's redirect URI (nothing listens there).
@@ -129,17 +131,75 @@ func (s *Session) authParams() url.Values {
 // must be signed in (after FollowVerification).
 func (s *Session) DeleteAccount(t testing.TB) {
 	t.Helper()
+	s.post(t, s.applicationAction(t, "delete_account", "kc-deleteaccount-form"), url.Values{})
+}
+
+// applicationAction starts an application-initiated action (kc_action), signing in again when the SSO session
+// is gone, and returns where its form posts.
+func (s *Session) applicationAction(t testing.TB, kcAction, formID string) string {
+	t.Helper()
 	q := s.authParams()
-	q.Set("kc_action", "delete_account")
+	q.Set("kc_action", kcAction)
 	page := s.get(t, s.realm.Issuer+"/protocol/openid-connect/auth?"+q.Encode())
 	if login, ok := formAction(page.body, "kc-form-login"); ok { // no SSO session (or too old): sign in again
 		page = s.post(t, login, url.Values{"username": {s.Email}, "password": {s.Password}})
 	}
-	action, ok := formAction(page.body, "kc-deleteaccount-form")
+	action, ok := formAction(page.body, formID)
 	if !ok {
-		t.Fatalf("kctest: no delete-account form for %s at %s:\n%s", s.Email, page.url, snippet(page.body))
+		t.Fatalf("kctest: no %s form for %s at %s:\n%s", kcAction, s.Email, page.url, snippet(page.body))
 	}
-	s.post(t, action, url.Values{})
+	return action
+}
+
+// UpdateEmail asks for a new email address through Keycloak's UPDATE_EMAIL application-initiated action, as
+// the account console does. With verify-email on, Keycloak mails a link to the new address and changes the email
+// only when it is followed (FollowEmailChange); the session must be signed in (after FollowVerification).
+func (s *Session) UpdateEmail(t testing.TB, email string) {
+	t.Helper()
+	page := s.post(t, s.applicationAction(t, "UPDATE_EMAIL", "kc-update-email-form"), url.Values{"email": {email}})
+	if _, again := formAction(page.body, "kc-update-email-form"); again {
+		t.Fatalf("kctest: new email %s refused: %s", email, pageErrors(page.body))
+	}
+	s.pendingEmail = email
+}
+
+// FollowEmailChange opens the link Keycloak mailed to the address given to UpdateEmail, which changes the
+// account's email (a user event UPDATE_EMAIL); from then on the session uses the new address.
+func (s *Session) FollowEmailChange(t testing.TB) {
+	t.Helper()
+	s.FollowMailTo(t, s.pendingEmail, time.Time{})
+	s.Email, s.pendingEmail = s.pendingEmail, ""
+}
+
+// FollowMailTo opens the action link of the first mail to addr received after the given time in this browser
+// and confirms what Keycloak asks to confirm, staying on Keycloak's pages (it ends at the dashboard, which
+// does not run in tests).
+func (s *Session) FollowMailTo(t testing.TB, addr string, after time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := s.realm.Mail.Wait(ctx, func(m smtpsink.Message) bool {
+		return m.Received.After(after) && addressedTo(m, addr) && actionLink(m) != ""
+	})
+	if err != nil {
+		t.Fatalf("kctest: no mail with an action link to %s: %v", addr, err)
+	}
+	c := *s.HTTP
+	c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if !strings.HasPrefix(req.URL.String(), s.realm.KC.URL) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	for link := actionLink(m); strings.HasPrefix(link, s.realm.KC.URL); {
+		resp, err := c.Get(link)
+		if err != nil {
+			t.Fatalf("kctest: mail link: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		link = proceedLink(string(body))
+	}
 }
 
 // VerificationMail waits for the verification mail to the session's address.

@@ -38,6 +38,10 @@ type Options struct {
 	// role delete-account, so Session.DeleteAccount can produce a real DELETE_ACCOUNT event. The shipped realm
 	// leaves both off (see docs/keycloak.md).
 	AllowDeleteAccount bool
+	// AllowUpdateEmail enables the UPDATE_EMAIL required action, so Session.UpdateEmail can change the email the
+	// way Keycloak 26 does it (a mail to the new address; the change, UPDATE_EMAIL, once it is followed). The
+	// shipped realm leaves it off, and then Keycloak ignores email changes from the account API.
+	AllowUpdateEmail bool
 	// Realm changes the parsed realm representation before it is created.
 	Realm func(rep map[string]any)
 }
@@ -87,6 +91,11 @@ func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
 	if opts.AllowDeleteAccount {
 		if err := kc.allowDeleteAccount(ctx, r.Name); err != nil {
 			t.Fatalf("kctest: allow delete account in %s: %v", r.Name, err)
+		}
+	}
+	if opts.AllowUpdateEmail {
+		if err := kc.enableRequiredAction(ctx, r.Name, "UPDATE_EMAIL"); err != nil {
+			t.Fatalf("kctest: allow update email in %s: %v", r.Name, err)
 		}
 	}
 	t.Cleanup(func() {
@@ -215,14 +224,20 @@ func (r *Realm) ServiceClient(t testing.TB, clientID string) *keycloak.Client {
 	return c
 }
 
-func (k *Keycloak) allowDeleteAccount(ctx context.Context, realm string) error {
-	base := "/admin/realms/" + realm
+// enableRequiredAction turns on one of the realm's required actions (by alias).
+func (k *Keycloak) enableRequiredAction(ctx context.Context, realm, alias string) error {
+	path := "/admin/realms/" + realm + "/authentication/required-actions/" + alias
 	var action map[string]any
-	if err := k.adminJSON(ctx, http.MethodGet, base+"/authentication/required-actions/delete_account", nil, &action); err != nil {
+	if err := k.adminJSON(ctx, http.MethodGet, path, nil, &action); err != nil {
 		return err
 	}
 	action["enabled"] = true
-	if err := k.adminDo(ctx, http.MethodPut, base+"/authentication/required-actions/delete_account", action); err != nil {
+	return k.adminDo(ctx, http.MethodPut, path, action)
+}
+
+func (k *Keycloak) allowDeleteAccount(ctx context.Context, realm string) error {
+	base := "/admin/realms/" + realm
+	if err := k.enableRequiredAction(ctx, realm, "delete_account"); err != nil {
 		return err
 	}
 	var clients []map[string]any

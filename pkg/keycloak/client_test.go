@@ -280,3 +280,91 @@ func TestRefusesIDsThatChangeThePath(t *testing.T) {
 		}
 	}
 }
+
+// addIdentityProvider gives the realm an OIDC identity provider (never contacted: only linked to).
+func addIdentityProvider(t *testing.T, realm *kctest.Realm, alias string) {
+	t.Helper()
+	idp := map[string]any{"alias": alias, "providerId": "oidc", "enabled": true, "config": map[string]any{
+		"clientId": "bbq", "clientSecret": "unused", "authorizationUrl": "http://127.0.0.1:1/auth",
+		"tokenUrl": "http://127.0.0.1:1/token", "clientAuthMethod": "client_secret_post"}}
+	if err := kc.AdminRequest(context.Background(), "POST", "/admin/realms/"+realm.Name+"/identity-provider/instances", idp, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// GetUser returns the identity-provider links: idp-hook's reconciler and backfill read the state from it
+// with idp-hook's own service account (view-users).
+func TestGetUserHasFederatedIdentities(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	addIdentityProvider(t, realm, "second-realm")
+	ctx := context.Background()
+	us := realm.ServiceClient(t, "user-service")
+	id, err := us.CreateUser(ctx, keycloak.User{Username: "linked@example.com", Email: "linked@example.com", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := realm.ServiceClient(t, "idp-hook")
+	if u, err := hook.GetUser(ctx, id); err != nil || len(u.FederatedIdentities) != 0 {
+		t.Fatalf("before linking: %+v, %v", u.FederatedIdentities, err)
+	}
+	link := keycloak.FederatedIdentity{IdentityProvider: "second-realm", UserID: "ext-42", UserName: "linked"}
+	if err := us.LinkIdentity(ctx, id, link); err != nil {
+		t.Fatal(err)
+	}
+	u, err := hook.GetUser(ctx, id)
+	if err != nil || len(u.FederatedIdentities) != 1 || u.FederatedIdentities[0] != link {
+		t.Fatalf("GetUser after linking: %+v, %v", u.FederatedIdentities, err)
+	}
+	if fis, err := hook.FederatedIdentities(ctx, id); err != nil || len(fis) != 1 || fis[0] != link {
+		t.Fatalf("FederatedIdentities: %+v, %v", fis, err)
+	}
+	if err := us.UnlinkIdentity(ctx, id, "second-realm"); err != nil {
+		t.Fatal(err)
+	}
+	if u, err = hook.GetUser(ctx, id); err != nil || len(u.FederatedIdentities) != 0 {
+		t.Fatalf("after unlinking: %+v, %v", u.FederatedIdentities, err)
+	}
+}
+
+// The reconciler pages stored events by time (Since and Until inclusive, in milliseconds, oldest first),
+// never by offset: check those semantics on the real store, with events that share milliseconds.
+func TestEventsPageByTime(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	ctx := context.Background()
+	admin := realm.Admin(t)
+	start := time.Now().Add(-time.Second)
+	errs := make(chan error, 24)
+	for i := range cap(errs) { // concurrently, so that some share a millisecond
+		go func() {
+			email := fmt.Sprintf("page%d@example.com", i)
+			_, err := admin.CreateUser(ctx, keycloak.User{Username: email, Email: email, Enabled: true})
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	hook := realm.ServiceClient(t, "idp-hook")
+	q := keycloak.AdminEventQuery{Since: start, ResourceTypes: []string{"USER"}, OperationTypes: []string{"CREATE"}, Max: 1000, Ascending: true}
+	all, err := hook.AdminEvents(ctx, q)
+	if err != nil || len(all) != cap(errs) {
+		t.Fatalf("%d admin events, %v", len(all), err)
+	}
+	perMilli := map[int64]int{}
+	for i, e := range all {
+		perMilli[e.Time]++
+		if i > 0 && e.Time < all[i-1].Time {
+			t.Fatalf("not oldest first at %d: %d after %d", i, e.Time, all[i-1].Time)
+		}
+	}
+	for ms, n := range perMilli {
+		q.Since, q.Until = time.UnixMilli(ms), time.UnixMilli(ms)
+		one, err := hook.AdminEvents(ctx, q)
+		if err != nil || len(one) != n {
+			t.Fatalf("Since = Until = %d: %d events, want %d (%v)", ms, len(one), n, err)
+		}
+	}
+	t.Logf("%d events in %d distinct milliseconds", len(all), len(perMilli))
+}

@@ -57,11 +57,32 @@ type UserUpdate struct {
 	Attributes map[string][]string
 }
 
-// GetUser returns one user; ErrNotFound when it does not exist.
+// GetUser returns one user with its identity-provider links; ErrNotFound when it does not exist.
 func (c *Client) GetUser(ctx context.Context, id string) (User, error) {
 	var u User
 	_, err := c.call(ctx, "GET", "/users/"+url.PathEscape(id), nil, nil, &u)
 	return u, err
+}
+
+// FederatedIdentities returns the user's links to identity providers.
+func (c *Client) FederatedIdentities(ctx context.Context, id string) ([]FederatedIdentity, error) {
+	var out []FederatedIdentity
+	_, err := c.call(ctx, "GET", "/users/"+url.PathEscape(id)+"/federated-identity", nil, nil, &out)
+	return out, err
+}
+
+// LinkIdentity links the user to an account at an identity provider (admin event USER CREATE on
+// users/{id}/federated-identity/{alias}).
+func (c *Client) LinkIdentity(ctx context.Context, id string, link FederatedIdentity) error {
+	path := "/users/" + url.PathEscape(id) + "/federated-identity/" + url.PathEscape(link.IdentityProvider)
+	_, err := c.call(ctx, "POST", path, nil, link, nil)
+	return err
+}
+
+// UnlinkIdentity removes the user's link to an identity provider.
+func (c *Client) UnlinkIdentity(ctx context.Context, id, alias string) error {
+	_, err := c.call(ctx, "DELETE", "/users/"+url.PathEscape(id)+"/federated-identity/"+url.PathEscape(alias), nil, nil, nil)
+	return err
 }
 
 // CreateUser creates a user and returns its id (admin events: USER CREATE, never REGISTER).

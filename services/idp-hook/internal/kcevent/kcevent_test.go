@@ -5,42 +5,59 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
 
-// The fixtures are captured from a real Keycloak by pkg/kctest (see its capture test).
+// wantState is what a fixture's state must say (the rest is the fixture's own: ids, times).
+type wantState struct {
+	email             string
+	verified, enabled bool
+	idps              []string
+}
+
+// The fixtures are captured from a real Keycloak by pkg/kctest (see its capture tests), with the provider's
+// bbqUser.
 func TestMapsCapturedKeycloakEvents(t *testing.T) {
+	const ada, king, grace = "ada.lovelace@example.com", "ada.king@example.com", "grace@example.com"
 	tests := []struct {
 		file     string
 		admin    bool
 		kind     events.Kind
-		wantData string // canonical JSON of the payload; $USER and $REALM come from the fixture
+		wantData string     // canonical JSON of the payload without its state; $USER and $REALM come from the fixture
+		state    *wantState // nil: no state
 	}{
-		{"register.json", false, events.UserRegistered, `{"userId":"$USER","email":"ada.lovelace@example.com","userName":"ada.lovelace@example.com","name":"Ada Lovelace","realm":"$REALM","method":"REGISTRATION_METHOD_SELF_SERVICE"}`},
-		{"verify_email.json", false, events.UserEmailVerified, ``},
-		{"update_profile.json", false, events.UserProfileUpdated, `{"userId":"$USER","name":"Ada King","realm":"$REALM"}`},
-		{"admin_user_create.json", true, events.UserRegistered, ``},
-		{"admin_user_update.json", true, events.UserProfileUpdated, `{"userId":"$USER","email":"ada.lovelace@example.com","name":"Ada Lovelace","emailVerified":true,"realm":"$REALM"}`},
-		{"admin_user_delete.json", true, events.IdPUserDeleted, ``},
-		{"delete_account.json", false, events.IdPUserDeleted, `{"userId":"$USER","realm":"$REALM"}`},
+		{"register.json", false, events.UserRegistered, `{"userId":"$USER","email":"ada.lovelace@example.com","userName":"ada.lovelace@example.com","name":"Ada Lovelace","realm":"$REALM","method":"REGISTRATION_METHOD_SELF_SERVICE"}`, &wantState{ada, false, true, nil}},
+		{"verify_email.json", false, events.UserEmailVerified, ``, &wantState{ada, true, true, nil}},
+		{"update_profile.json", false, events.UserProfileUpdated, `{"userId":"$USER","name":"Ada King","realm":"$REALM"}`, &wantState{ada, true, true, nil}},
+		{"admin_user_create.json", true, events.UserRegistered, ``, &wantState{grace, true, true, nil}},
+		{"admin_user_update.json", true, events.UserProfileUpdated, `{"userId":"$USER","email":"ada.lovelace@example.com","name":"Ada Lovelace","emailVerified":true,"realm":"$REALM"}`, &wantState{ada, true, true, nil}},
+		{"admin_user_delete.json", true, events.IdPUserDeleted, ``, nil},
+		{"delete_account.json", false, events.IdPUserDeleted, `{"userId":"$USER","realm":"$REALM"}`, nil},
 		// user-service's own write-back of the tenant: the representation carries no emailVerified, and the
 		// mapped event must not claim one (user-service recognises it as its own and does not loop).
-		{"admin_user_update_writeback.json", true, events.UserProfileUpdated, `{"userId":"$USER","email":"ada.lovelace@example.com","name":"Ada Lovelace","realm":"$REALM"}`},
+		{"admin_user_update_writeback.json", true, events.UserProfileUpdated, `{"userId":"$USER","email":"ada.lovelace@example.com","name":"Ada Lovelace","realm":"$REALM"}`, &wantState{ada, true, true, nil}},
+		// The person changes the email (UPDATE_EMAIL action) and follows the link mailed to the new address.
+		{"update_email.json", false, events.UserProfileUpdated, ``, &wantState{king, true, true, nil}},
+		{"verify_email_after_unverify.json", false, events.UserEmailVerified, ``, &wantState{king, true, true, nil}},
+		{"admin_user_disable.json", true, events.UserProfileUpdated, ``, &wantState{king, true, false, nil}},
+		{"admin_user_enable.json", true, events.UserProfileUpdated, ``, &wantState{king, true, true, nil}},
+		{"admin_user_unverify.json", true, events.UserProfileUpdated, ``, &wantState{king, false, true, nil}},
+		{"admin_link_identity.json", true, events.UserStateChanged, ``, &wantState{king, true, true, []string{"second-realm"}}},
+		{"admin_unlink_identity.json", true, events.UserStateChanged, ``, &wantState{king, true, true, nil}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := fixture(t, tt.file)
 			m, err := mapJSON(b, tt.admin)
 			if err != nil {
 				t.Fatal(err)
@@ -54,8 +71,9 @@ func TestMapsCapturedKeycloakEvents(t *testing.T) {
 			if _, err := events.New(m.Kind, m.Meta, m.Data); err != nil {
 				t.Fatalf("not a valid CloudEvent: %v", err)
 			}
+			checkState(t, m, tt.state)
 			if tt.wantData != "" {
-				got, _ := protojson.Marshal(m.Data)
+				got, _ := protojson.Marshal(withoutState(m.Data))
 				want := strings.NewReplacer(`"$USER"`, strconv.Quote(m.Meta.Subject), `"$REALM"`, strconv.Quote(realmIDOf(t, b))).Replace(tt.wantData)
 				if !jsonEqual(t, got, []byte(want)) {
 					t.Fatalf("data = %s\nwant  %s", got, tt.wantData)
@@ -63,6 +81,49 @@ func TestMapsCapturedKeycloakEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkState compares the mapped state with the fixture's expectation; observed_at is the event's time.
+func checkState(t *testing.T, m kcevent.Mapped, want *wantState) {
+	t.Helper()
+	var st *eventsv1.UserState
+	if p, ok := m.Data.(interface{ GetState() *eventsv1.UserState }); ok {
+		st = p.GetState()
+	}
+	if want == nil {
+		if st != nil {
+			t.Fatalf("state %v, want none", st)
+		}
+		return
+	}
+	if st == nil {
+		t.Fatal("no state")
+	}
+	if st.GetEmail() != want.email || st.GetEmailVerified() != want.verified || st.GetEnabled() != want.enabled ||
+		!slices.Equal(st.GetIdentityProviders(), want.idps) || st.GetUserName() == "" {
+		t.Errorf("state = %v, want %+v", st, *want)
+	}
+	if !st.GetObservedAt().AsTime().Equal(m.Meta.Time) {
+		t.Errorf("observed_at %v, want the event time %v", st.GetObservedAt().AsTime(), m.Meta.Time)
+	}
+}
+
+// withoutState is the payload with its state cleared, to compare the event's own fields.
+func withoutState(m proto.Message) proto.Message {
+	c := proto.Clone(m)
+	if fd := c.ProtoReflect().Descriptor().Fields().ByName("state"); fd != nil {
+		c.ProtoReflect().Clear(fd)
+	}
+	return c
 }
 
 // realmIDOf reads the realm id from a fixture: the realm the mapping must name.
@@ -104,13 +165,12 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // FuzzMap feeds arbitrary bodies to both mappers: they may refuse, never panic, and whatever
 // they accept must be a valid CloudEvent.
 func FuzzMap(f *testing.F) {
-	for _, name := range []string{"register.json", "verify_email.json", "update_profile.json", "delete_account.json",
-		"admin_user_create.json", "admin_user_update.json", "admin_user_update_writeback.json", "admin_user_delete.json"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, name[:5] == "admin")
+	names, err := filepath.Glob(filepath.Join("..", "..", "testdata", "keycloak", "*.json"))
+	if err != nil || len(names) == 0 {
+		f.Fatalf("no fixtures: %v", err)
+	}
+	for _, name := range names {
+		f.Add(fixture(f, filepath.Base(name)), strings.HasPrefix(filepath.Base(name), "admin"))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, admin bool) {
 		m, err := mapJSON(body, admin)

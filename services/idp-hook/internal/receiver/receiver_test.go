@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +107,38 @@ func TestRegisterIsPublishedOnceAsCloudEvent(t *testing.T) {
 	}
 }
 
+// A webhook whose bbqUser says what changed is published with that state; here the captured admin link of an
+// identity provider, which has no kind of its own.
+func TestStateOnlyEventIsPublishedAsStateChanged(t *testing.T) {
+	f := newFixture(t)
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "keycloak", "admin_link_identity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e kcevent.AdminEvent
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := f.srv.Client().Do(hooktest.Request(t, f.srv.URL+receiver.AdminEventsPath, e.ID, body, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	msgs := f.bus.Messages(t, events.UserStateChanged.Subject)
+	if resp.StatusCode != http.StatusAccepted || len(msgs) != 1 {
+		t.Fatalf("status %d, %d messages on %s", resp.StatusCode, len(msgs), events.UserStateChanged.Subject)
+	}
+	d, err := events.Decode(msgs[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := d.Data.(*eventsv1.UserStateChanged)
+	if sc.GetCause() != "admin CREATE federated-identity" || sc.GetState().GetIdentityProviders()[0] != "second-realm" ||
+		!sc.GetState().GetEmailVerified() || sc.GetUserId() != d.Event.Subject() {
+		t.Fatalf("published %v", sc)
+	}
+}
+
 // Every bad request gets its status and nothing reaches the bus.
 func TestBadWebhooksAreRefusedAndNothingIsPublished(t *testing.T) {
 	f := newFixture(t)
@@ -152,6 +186,10 @@ func TestBadWebhooksAreRefusedAndNothingIsPublished(t *testing.T) {
 		{"failed REGISTER is ignored", signed(events, mustJSON(t, kcevent.Event{ID: "f", Time: 1, Type: "REGISTER", RealmID: "bbq", Error: "invalid_registration"}), time.Now()), http.StatusAccepted},
 		{"admin event on a group is ignored", signed(admin, mustJSON(t, kcevent.AdminEvent{ID: "g", Time: 1, RealmID: "bbq",
 			OperationType: "CREATE", ResourceType: "GROUP", ResourcePath: "groups/g"}), time.Now()), http.StatusAccepted},
+		{"bbqUser of another user", signed(events, mustJSON(t, kcevent.Event{ID: "b", Time: 1, Type: "VERIFY_EMAIL", RealmID: "bbq", UserID: "u",
+			BBQUser: &kcevent.User{ID: "someone-else"}}), time.Now()), http.StatusBadRequest},
+		{"state-only type without bbqUser (old provider) is ignored", signed(events, mustJSON(t, kcevent.Event{ID: "s", Time: 1,
+			Type: "IDENTITY_PROVIDER_FIRST_LOGIN", RealmID: "bbq", UserID: "u"}), time.Now()), http.StatusAccepted},
 		{"admin password reset is ignored", signed(admin, mustJSON(t, kcevent.AdminEvent{ID: "p", Time: 1, RealmID: "bbq",
 			OperationType: "ACTION", ResourceType: "USER", ResourcePath: "users/u/reset-password"}), time.Now()), http.StatusAccepted},
 	}

@@ -7,10 +7,10 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
@@ -28,15 +29,13 @@ type Keycloak interface {
 	Events(ctx context.Context, q keycloak.EventQuery) ([]keycloak.Event, error)
 	AdminEvents(ctx context.Context, q keycloak.AdminEventQuery) ([]keycloak.AdminEvent, error)
 	ListUsers(ctx context.Context, first, max int) ([]keycloak.User, error)
+	GetUser(ctx context.Context, id string) (keycloak.User, error)
 }
 
 // Publisher stores an event on the bus.
 type Publisher interface {
 	Publish(ctx context.Context, subject string, ev cloudevents.Event) (*jetstream.PubAck, error)
 }
-
-// UserEventTypes are the Keycloak user events the platform maps.
-var UserEventTypes = []string{"REGISTER", "VERIFY_EMAIL", "UPDATE_PROFILE", "UPDATE_EMAIL", "DELETE_ACCOUNT"}
 
 // Reconciler replays Keycloak's stored events.
 type Reconciler struct {
@@ -47,11 +46,12 @@ type Reconciler struct {
 	overlap time.Duration // re-read before the checkpoint: events stored late, clocks apart
 	page    int
 	metrics *Metrics
+	now     func() time.Time
 }
 
 // New returns a Reconciler keeping its checkpoints in kv.
 func New(kc Keycloak, pub Publisher, kv jetstream.KeyValue, log *slog.Logger, m *Metrics, overlap time.Duration) *Reconciler {
-	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: overlap, page: 100, metrics: m}
+	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: overlap, page: 100, metrics: m, now: time.Now}
 }
 
 // EnsureBucket creates the KV bucket of checkpoints.
@@ -83,71 +83,121 @@ func (r *Reconciler) Run(ctx context.Context, interval time.Duration) error {
 // Pass publishes every stored event since the checkpoints and advances them; it returns how many
 // events were new to the bus.
 func (r *Reconciler) Pass(ctx context.Context) (int, error) {
-	a, err := r.passUserEvents(ctx)
+	st := newStates(r.kc, r.now)
+	a, err := r.passUserEvents(ctx, st)
 	if err != nil {
 		return a, err
 	}
-	b, err := r.passAdminEvents(ctx)
+	b, err := r.passAdminEvents(ctx, st)
 	return a + b, err
 }
 
-func (r *Reconciler) passUserEvents(ctx context.Context) (int, error) {
-	key := "events." + r.kc.Realm()
-	since, err := r.checkpoint(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	newest, published := since, 0
-	for first := 0; ; first += r.page {
-		evs, err := r.kc.Events(ctx, keycloak.EventQuery{Since: since.Add(-r.overlap), Types: UserEventTypes, First: first, Max: r.page, Ascending: true})
-		if err != nil {
-			return published, fmt.Errorf("read stored events: %w", err)
-		}
-		for _, e := range evs {
-			m, err := kcevent.MapEvent(kcevent.Event{ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
-				UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details})
-			n, err := r.publish(ctx, m, err)
+func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error) {
+	published := 0
+	w := walker[keycloak.Event]{page: r.page, overlap: r.overlap,
+		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.Event, error) {
+			evs, err := r.kc.Events(ctx, keycloak.EventQuery{Since: time.UnixMilli(from), Until: until(to),
+				Types: kcevent.UserEventTypes(), Max: max, Ascending: true})
 			if err != nil {
-				return published, err
+				return nil, fmt.Errorf("read stored events: %w", err)
 			}
+			return evs, nil
+		},
+		key: func(e keycloak.Event) (string, int64) { return e.ID, e.Time },
+		visit: func(e keycloak.Event) error {
+			n, err := r.replayEvent(ctx, st, e)
 			published += n
-			newest = later(newest, e.Time)
-		}
-		if len(evs) < r.page {
-			break
-		}
+			return err
+		},
 	}
-	return published, r.save(ctx, key, newest)
+	return published, r.walk(ctx, "events."+r.kc.Realm(), w.walk)
 }
 
-func (r *Reconciler) passAdminEvents(ctx context.Context) (int, error) {
-	key := "admin-events." + r.kc.Realm()
-	since, err := r.checkpoint(ctx, key)
+func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, error) {
+	published := 0
+	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap,
+		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.AdminEvent, error) {
+			evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: time.UnixMilli(from), Until: until(to),
+				ResourceTypes: []string{"USER"}, OperationTypes: []string{"CREATE", "UPDATE", "DELETE", "ACTION"}, Max: max, Ascending: true})
+			if err != nil {
+				return nil, fmt.Errorf("read stored admin events: %w", err)
+			}
+			return evs, nil
+		},
+		key: func(e keycloak.AdminEvent) (string, int64) { return e.ID, e.Time },
+		visit: func(e keycloak.AdminEvent) error {
+			n, err := r.replayAdminEvent(ctx, st, e)
+			published += n
+			return err
+		},
+	}
+	return published, r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
+}
+
+// walk runs one stream from its checkpoint and saves where it got to, also when it stopped on an error.
+func (r *Reconciler) walk(ctx context.Context, key string, walk func(context.Context, Checkpoint) (Checkpoint, error)) error {
+	cp, err := r.checkpoint(ctx, key)
+	if err != nil {
+		return err
+	}
+	next, err := walk(ctx, cp)
+	return errors.Join(err, r.save(ctx, key, next))
+}
+
+func until(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func (r *Reconciler) replayEvent(ctx context.Context, st *states, e keycloak.Event) (int, error) {
+	ev := kcevent.Event{ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
+		UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details}
+	deletion := e.Type == "DELETE_ACCOUNT" || e.Error != ""
+	return r.replay(ctx, st, e.UserID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
+		return kcevent.MapEventState(ev, s)
+	})
+}
+
+func (r *Reconciler) replayAdminEvent(ctx context.Context, st *states, e keycloak.AdminEvent) (int, error) {
+	ev := kcevent.AdminEvent{ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
+		ResourceType: e.ResourceType, ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error}
+	userID := ev.UserID()
+	deletion := e.Error != "" || (e.OperationType == "DELETE" && e.ResourcePath == "users/"+userID)
+	return r.replay(ctx, st, userID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
+		return kcevent.MapAdminEventState(ev, s)
+	})
+}
+
+// replay publishes one stored event about userID with the user's state now (none for a deletion or a failed
+// event, which need none), and the user's deletion when the admin API no longer has it.
+func (r *Reconciler) replay(ctx context.Context, st *states, userID string, stateless bool,
+	mapWith func(*eventsv1.UserState) (kcevent.Mapped, error)) (int, error) {
+	if stateless || userID == "" {
+		m, err := mapWith(nil)
+		return r.publish(ctx, m, err)
+	}
+	state, gone, err := st.get(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
-	newest, published := since, 0
-	for first := 0; ; first += r.page {
-		evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: since.Add(-r.overlap), ResourceTypes: []string{"USER"},
-			OperationTypes: []string{"CREATE", "UPDATE", "DELETE"}, First: first, Max: r.page, Ascending: true})
-		if err != nil {
-			return published, fmt.Errorf("read stored admin events: %w", err)
-		}
-		for _, e := range evs {
-			m, err := kcevent.MapAdminEvent(kcevent.AdminEvent{ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
-				ResourceType: e.ResourceType, ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error})
-			n, err := r.publish(ctx, m, err)
-			if err != nil {
-				return published, err
-			}
-			published += n
-			newest = later(newest, e.Time)
-		}
-		if len(evs) < r.page {
-			break
-		}
+	m, err := mapWith(state)
+	n, err := r.publish(ctx, m, err)
+	if err != nil || !gone {
+		return n, err
 	}
-	return published, r.save(ctx, key, newest)
+	g, err := r.publishGone(ctx, st, userID)
+	return n + g, err
+}
+
+// publishGone reports a user the admin API no longer knows as deleted (once per pass): its deletion event
+// may have expired from Keycloak's store or never been stored. Keycloak never reuses a user id.
+func (r *Reconciler) publishGone(ctx context.Context, st *states, userID string) (int, error) {
+	if !st.reportGone(userID) {
+		return 0, nil
+	}
+	return r.publish(ctx, kcevent.Gone(r.kc.Realm(), userID, st.now()), nil)
 }
 
 // publish sends one mapped event; events the mapper ignores or refuses are skipped (they were
@@ -178,41 +228,38 @@ func (r *Reconciler) publish(ctx context.Context, m kcevent.Mapped, mapErr error
 	return 1, nil
 }
 
-func later(t time.Time, millis int64) time.Time {
-	if e := time.UnixMilli(millis); e.After(t) {
-		return e
-	}
-	return t
-}
-
-func (r *Reconciler) checkpoint(ctx context.Context, key string) (time.Time, error) {
+func (r *Reconciler) checkpoint(ctx context.Context, key string) (Checkpoint, error) {
 	e, err := r.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return time.Time{}, nil // first pass: everything Keycloak kept
+		return Checkpoint{}, nil // first pass: everything Keycloak kept
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read checkpoint %s: %w", key, err)
+		return Checkpoint{}, fmt.Errorf("read checkpoint %s: %w", key, err)
 	}
-	ms, err := strconv.ParseInt(string(e.Value()), 10, 64)
+	cp, err := parseCheckpoint(e.Value())
 	if err != nil {
-		return time.Time{}, fmt.Errorf("checkpoint %s is %q: %w", key, e.Value(), err)
+		return Checkpoint{}, fmt.Errorf("read checkpoint %s: %w", key, err)
 	}
-	return time.UnixMilli(ms), nil
+	return cp, nil
 }
 
-func (r *Reconciler) save(ctx context.Context, key string, t time.Time) error {
-	if t.IsZero() {
+func (r *Reconciler) save(ctx context.Context, key string, cp Checkpoint) error {
+	if cp.Time == 0 {
 		return nil
 	}
-	if _, err := r.kv.Put(ctx, key, []byte(strconv.FormatInt(t.UnixMilli(), 10))); err != nil {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint %s: %w", key, err)
+	}
+	if _, err := r.kv.Put(ctx, key, b); err != nil {
 		return fmt.Errorf("save checkpoint %s: %w", key, err)
 	}
-	r.metrics.Checkpoint.WithLabelValues(key).Set(float64(t.Unix()))
+	r.metrics.Checkpoint.WithLabelValues(key).Set(float64(time.UnixMilli(cp.Time).Unix()))
 	return nil
 }
 
-// Backfill publishes a registration for every user of the realm; it returns how many users it
-// walked and how many registrations were new to the bus.
+// Backfill publishes a registration for every user of the realm, with the state the admin API gives when
+// asked; it returns how many users it walked and how many registrations were new to the bus.
 func Backfill(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Logger) (walked, published int, err error) {
 	const page = 100
 	for first := 0; ; first += page {
@@ -220,26 +267,44 @@ func Backfill(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Logger)
 		if err != nil {
 			return walked, published, fmt.Errorf("list users from %d: %w", first, err)
 		}
-		for _, u := range users {
-			m := kcevent.Backfill(kc.Realm(), u.ID, u.Username, u.Email, u.FirstName, u.LastName, u.EmailVerified, u.CreatedTimestamp)
-			ev, err := events.New(m.Kind, m.Meta, m.Data)
-			if err != nil {
-				log.Warn("user cannot be backfilled; skipped", "user_id", u.ID, "error", err)
-				continue
-			}
-			ack, err := pub.Publish(ctx, m.Kind.Subject, ev)
+		for _, listed := range users {
+			n, err := backfillUser(ctx, kc, pub, log, listed.ID)
 			if err != nil {
 				return walked, published, err
 			}
 			walked++
-			if !ack.Duplicate {
-				published++
-			}
+			published += n
 		}
 		if len(users) < page {
 			return walked, published, nil
 		}
 	}
+}
+
+// backfillUser reads the user whole (the list has no identity-provider links) and publishes its registration;
+// a user deleted meanwhile is skipped (its deletion is an admin or user event).
+func backfillUser(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Logger, id string) (int, error) {
+	u, err := kc.GetUser(ctx, id)
+	if errors.Is(err, keycloak.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read user %s: %w", id, err)
+	}
+	m := kcevent.Backfill(kc.Realm(), userOf(u), time.Now())
+	ev, err := events.New(m.Kind, m.Meta, m.Data)
+	if err != nil {
+		log.Warn("user cannot be backfilled; skipped", "user_id", u.ID, "error", err)
+		return 0, nil
+	}
+	ack, err := pub.Publish(ctx, m.Kind.Subject, ev)
+	if err != nil {
+		return 0, err
+	}
+	if ack.Duplicate {
+		return 0, nil
+	}
+	return 1, nil
 }
 
 // Metrics of reconciliation.

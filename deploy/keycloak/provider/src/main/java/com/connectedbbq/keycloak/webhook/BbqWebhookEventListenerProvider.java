@@ -1,6 +1,9 @@
 package com.connectedbbq.keycloak.webhook;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.UUID;
 import org.jboss.logging.Logger;
 import org.keycloak.events.Event;
@@ -14,8 +17,9 @@ import org.keycloak.util.JsonSerialization;
 
 /**
  * Turns wanted events into deliveries. Listeners run inside the request's transaction, which may still roll
- * back; so the event is serialised now (while the session is open) and handed to the sender only from an
- * after-completion transaction's commit, i.e. once Keycloak's own transaction has committed.
+ * back; so the event is serialised in it (while the session is open), with the user as this transaction leaves
+ * it ({@link BbqUser}, read in its prepare phase), and handed to the sender only from an after-completion
+ * transaction's commit, i.e. once Keycloak's own transaction has committed.
  */
 public final class BbqWebhookEventListenerProvider implements EventListenerProvider {
     private static final Logger LOG = Logger.getLogger(BbqWebhookEventListenerProvider.class);
@@ -36,10 +40,11 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             return;
         }
         try {
-            String body = JsonSerialization.writeValueAsString(ModelToRepresentation.toRepresentation(event));
             RealmModel realm = realm(event.getRealmId());
-            enqueueAfterCommit(new Delivery(idOf(event.getId()), Delivery.EVENTS_PATH, event.getType().name(),
-                    name(realm, event.getRealmId()), body, target(realm)));
+            Delivery d = new Delivery(idOf(event.getId()), Delivery.EVENTS_PATH, event.getType().name(),
+                    name(realm, event.getRealmId()), body(ModelToRepresentation.toRepresentation(event), null),
+                    target(realm));
+            enqueue(d, ModelToRepresentation.toRepresentation(event), realm, event.getUserId());
         } catch (IOException | RuntimeException e) {
             // Never break a registration because of the webhook; the reconciler reads the event store.
             LOG.warnf(e, "bbq-webhook: could not prepare %s %s", event.getType(), event.getId());
@@ -56,13 +61,32 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             if (!includeRepresentation) {
                 rep.setRepresentation(null);
             }
-            String body = JsonSerialization.writeValueAsString(rep);
             String kind = event.getResourceType() + "/" + event.getOperationType();
             RealmModel realm = realm(event.getRealmId());
-            enqueueAfterCommit(new Delivery(idOf(event.getId()), Delivery.ADMIN_EVENTS_PATH, kind,
-                    name(realm, event.getRealmId()), body, target(realm)));
+            Delivery d = new Delivery(idOf(event.getId()), Delivery.ADMIN_EVENTS_PATH, kind,
+                    name(realm, event.getRealmId()), body(rep, null), target(realm));
+            enqueue(d, rep, realm, BbqUser.adminEventUserId(event.getResourcePath()));
         } catch (IOException | RuntimeException e) {
             LOG.warnf(e, "bbq-webhook: could not prepare admin event %s", event.getId());
+        }
+    }
+
+    /** Keycloak's representation, plus {@code bbqUser} when the user exists. */
+    static String body(Object representation, Map<String, Object> user) throws IOException {
+        ObjectNode node = JsonSerialization.mapper.valueToTree(representation);
+        if (user != null) {
+            node.set(BbqUser.FIELD, JsonSerialization.mapper.valueToTree(user));
+        }
+        return JsonSerialization.mapper.writeValueAsString(node);
+    }
+
+    /** The user as this transaction leaves it; a failed read only costs the state, never the event. */
+    private Map<String, Object> user(RealmModel realm, String userId) {
+        try {
+            return BbqUser.read(session, realm, userId);
+        } catch (RuntimeException e) {
+            LOG.warnf(e, "bbq-webhook: could not read user %s; sending the event without bbqUser", userId);
+            return null;
         }
     }
 
@@ -87,18 +111,54 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
                 realm.getAttribute(WebhookConfig.REALM_SECRETS_ATTRIBUTE));
     }
 
-    private void enqueueAfterCommit(Delivery d) {
-        session.getTransactionManager().enlistAfterCompletion(new AbstractKeycloakTransaction() {
+    /**
+     * Adds the user to the body when the transaction is about to commit (its prepare phase: every change of the
+     * request is made, e.g. Keycloak's update-email handler marks the new address verified after it reports
+     * UPDATE_EMAIL), and hands the delivery to the sender once it has committed.
+     */
+    private void enqueue(Delivery plain, Object representation, RealmModel realm, String userId) {
+        AtomicReference<Delivery> ready = new AtomicReference<>(plain);
+        AbstractKeycloakTransaction withUser = new AbstractKeycloakTransaction() {
             @Override
             protected void commitImpl() {
-                sender.submit(d);
+                ready.set(withUser(plain, representation, realm, userId));
             }
 
             @Override
             protected void rollbackImpl() {
-                LOG.debugf("bbq-webhook: %s %s rolled back; not sent", d.kind(), d.id());
+            }
+        };
+        try {
+            session.getTransactionManager().enlistPrepare(withUser);
+        } catch (RuntimeException e) { // the transaction is already committing: read the user now
+            ready.set(withUser(plain, representation, realm, userId));
+        }
+        session.getTransactionManager().enlistAfterCompletion(new AbstractKeycloakTransaction() {
+            @Override
+            protected void commitImpl() {
+                sender.submit(ready.get());
+            }
+
+            @Override
+            protected void rollbackImpl() {
+                LOG.debugf("bbq-webhook: %s %s rolled back; not sent", plain.kind(), plain.id());
             }
         });
+    }
+
+    /** The delivery with bbqUser; never throws (that would fail Keycloak's commit): without it on error. */
+    private Delivery withUser(Delivery plain, Object representation, RealmModel realm, String userId) {
+        try {
+            Map<String, Object> user = user(realm, userId);
+            if (user == null) {
+                return plain;
+            }
+            return new Delivery(plain.id(), plain.path(), plain.kind(), plain.realm(), body(representation, user),
+                    plain.target());
+        } catch (IOException | RuntimeException e) {
+            LOG.warnf(e, "bbq-webhook: %s %s sent without bbqUser", plain.kind(), plain.id());
+            return plain;
+        }
     }
 
     @Override

@@ -1,10 +1,8 @@
 package com.connectedbbq.keycloak.webhook;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import com.sun.net.httpserver.HttpServer;
-import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -18,7 +16,6 @@ import org.keycloak.events.Event;
 import org.keycloak.events.EventType;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.KeycloakTransaction;
-import org.keycloak.models.KeycloakTransactionManager;
 import org.keycloak.models.RealmProvider;
 
 /**
@@ -59,29 +56,8 @@ class AfterCommitTest {
 
     /** A KeycloakSession whose transaction manager records after-completion transactions; no realms. */
     private KeycloakSession standInSession() {
-        RealmProvider realms = proxy(RealmProvider.class, Map.of());
-        KeycloakTransactionManager tm = (KeycloakTransactionManager) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {KeycloakTransactionManager.class}, (p, m, args) -> {
-                    if (m.getName().equals("enlistAfterCompletion")) {
-                        afterCompletion.add((KeycloakTransaction) args[0]);
-                        return null;
-                    }
-                    throw new UnsupportedOperationException(m.getName());
-                });
-        return proxy(KeycloakSession.class, Map.of("getTransactionManager", tm, "realms", realms));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <T> T proxy(Class<T> type, Map<String, Object> answers) {
-        return (T) Proxy.newProxyInstance(AfterCommitTest.class.getClassLoader(), new Class<?>[] {type}, (p, m, args) -> {
-            if (answers.containsKey(m.getName())) {
-                return answers.get(m.getName());
-            }
-            if (m.getName().equals("getRealm")) {
-                return null;
-            }
-            throw new UnsupportedOperationException(m.getName());
-        });
+        RealmProvider realms = StandIns.proxy(RealmProvider.class, Map.of());
+        return StandIns.session(afterCompletion, Map.of("realms", realms));
     }
 
     private static Event register(String id) {
@@ -95,20 +71,12 @@ class AfterCommitTest {
         return e;
     }
 
-    private KeycloakTransaction enlisted() {
-        assertEquals(1, afterCompletion.size(), "the listener enlists one after-completion transaction per event");
-        KeycloakTransaction tx = afterCompletion.remove(0);
-        assertNotNull(tx);
-        tx.begin();
-        return tx;
-    }
-
     @Test
     void sendsOnlyAfterCommit() throws Exception {
         listener.onEvent(register("ev-commit"));
         Thread.sleep(300);
         assertEquals(List.of(), received, "nothing may be sent while Keycloak's transaction is open");
-        enlisted().commit();
+        StandIns.complete(afterCompletion, true);
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (received.isEmpty() && System.nanoTime() < deadline) {
             Thread.sleep(10);
@@ -119,7 +87,7 @@ class AfterCommitTest {
     @Test
     void sendsNothingWhenTheTransactionRollsBack() throws Exception {
         listener.onEvent(register("ev-rollback"));
-        enlisted().rollback();
+        StandIns.complete(afterCompletion, false);
         Thread.sleep(500);
         assertEquals(List.of(), received, "a rolled-back registration must not be reported");
         assertEquals(0, sender.pending());
