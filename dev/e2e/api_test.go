@@ -81,9 +81,11 @@ func TestAPIProfileMembersAndTokenChecks(t *testing.T) {
 		}
 	})
 
+	// Keycloak's person-name rule refuses ( ) ; = in a name (422, tested in the api package), so the SQL here
+	// is made of what a name may hold: quotes, letters, spaces and hyphens.
 	t.Run("SQL-shaped name is stored as text", func(t *testing.T) {
 		users := e.scalar(`SELECT count(*) FROM users`)
-		name := "Robert'); DROP TABLE users;--"
+		name := "Robert' OR 'a' LIKE 'a' --"
 		body, _ := json.Marshal(map[string]string{"name": name})
 		if status, me := e.call("PATCH", "/v1/me", alice, string(body)); status != 200 || me["name"] != name {
 			t.Fatalf("PATCH /v1/me = %d %v", status, me)
