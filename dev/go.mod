@@ -14,6 +14,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cloudevents/sdk-go/v2 v2.16.2 // indirect
+	github.com/connectedbbq/platform/testing v0.0.0
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
 	github.com/emersion/go-smtp v0.25.1 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
@@ -46,3 +47,5 @@ require (
 )
 
 replace github.com/connectedbbq/platform/pkg => ../pkg
+
+replace github.com/connectedbbq/platform/testing => ../testing

@@ -1,5 +1,5 @@
 # The Go services and shared packages: tests against real JetStream and Postgres, lint, generated code.
-GO_CORE := ./pkg/... ./services/idp-hook/... ./services/user-service/... ./dev/...
+GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/...
 # The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); dev/images needs the images (test-images).
 GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /dev/kce2e -e /dev/images -e /dev/cluster)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/natstest"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 // A message that can never be decoded is dead-lettered at once; one that keeps failing is

@@ -18,9 +18,9 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
-	"github.com/connectedbbq/platform/pkg/natstest"
-	"github.com/connectedbbq/platform/pkg/oidctest"
-	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/oidctest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
 

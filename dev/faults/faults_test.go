@@ -28,9 +28,9 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/embedded"
+	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/pkg/events"
-	"github.com/connectedbbq/platform/pkg/natstest"
+	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
 

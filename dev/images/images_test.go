@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/connectedbbq/platform/dev/stack"
-	"github.com/connectedbbq/platform/pkg/natstest"
-	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var pg *pgtest.Server

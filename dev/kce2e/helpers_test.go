@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

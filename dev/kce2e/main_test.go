@@ -21,9 +21,9 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
-	"github.com/connectedbbq/platform/pkg/kctest"
-	"github.com/connectedbbq/platform/pkg/natstest"
-	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/connectedbbq/platform/pkg/embedded"
-	"github.com/connectedbbq/platform/pkg/smtpsink"
+	"github.com/connectedbbq/platform/testing/embedded"
+	"github.com/connectedbbq/platform/testing/smtpsink"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
 

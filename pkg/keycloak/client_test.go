@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 )
 

@@ -3,7 +3,6 @@ module github.com/connectedbbq/platform/services/idp-hook
 go 1.26.0
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/connectedbbq/platform/pkg v0.0.0
 	github.com/nats-io/nats.go v1.55.0
@@ -12,10 +11,13 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
+require github.com/caarlos0/env/v11 v11.4.2 // indirect
+
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/connectedbbq/platform/testing v0.0.0
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
@@ -44,3 +46,5 @@ require (
 )
 
 replace github.com/connectedbbq/platform/pkg => ../../pkg
+
+replace github.com/connectedbbq/platform/testing => ../../testing

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/connectedbbq/platform/dashboard/internal/session"
-	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 type keycloak struct {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/connectedbbq/platform/pkg/embedded"
+	"github.com/connectedbbq/platform/testing/embedded"
 )
 
 // Server is a Postgres server started for one test binary.

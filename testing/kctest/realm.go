@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/keycloak"
-	"github.com/connectedbbq/platform/pkg/smtpsink"
+	"github.com/connectedbbq/platform/testing/smtpsink"
 )
 
 // TestClientID is a confidential client with direct access grants that NewRealm adds to test realms only

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/smtpsink"
+	"github.com/connectedbbq/platform/testing/smtpsink"
 )
 
 // Token is an OAuth token response.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/smtpsink"
+	"github.com/connectedbbq/platform/testing/smtpsink"
 )
 
 func TestSinkReceivesAndDecodes(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/embedded"
+	"github.com/connectedbbq/platform/testing/embedded"
 )
 
 // Bus is one test's JetStream server with the bus streams.

@@ -15,7 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 func main() {
