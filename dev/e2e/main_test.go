@@ -18,10 +18,10 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/testing/oidctest"
 	"github.com/connectedbbq/platform/testing/pgtest"
-	"github.com/connectedbbq/platform/pkg/webhook"
 )
 
 var (

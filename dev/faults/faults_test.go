@@ -28,10 +28,10 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/pkg/events"
-	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/embedded"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 var secretKey = []byte("faults-webhook-secret-0123456789abcdef")

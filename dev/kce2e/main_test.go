@@ -21,10 +21,10 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/testing/pgtest"
-	"github.com/connectedbbq/platform/pkg/webhook"
 )
 
 var (

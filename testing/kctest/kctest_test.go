@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 var (

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 // TestSharedSignatureVectors checks Go's pkg/webhook against the vectors the Java provider's tests use, so

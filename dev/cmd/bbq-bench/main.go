@@ -28,9 +28,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectedbbq/platform/dev/stack"
-	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/embedded"
 )
 
 func main() {
