@@ -1,7 +1,7 @@
 # The Go services and shared packages: tests against real JetStream and Postgres, lint, generated code.
-GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/...
-# The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); dev/images needs the images (test-images).
-GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /dev/kce2e -e /dev/images -e /dev/cluster)
+GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... ./test/...
+# The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); test/images needs the images (test-images).
+GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /test/keycloak -e /test/images -e /test/cluster)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 
 TEST_TARGETS += test-go test-keycloak-e2e
@@ -25,17 +25,17 @@ generate: tools ## regenerate pkg/gen from proto/
 
 .PHONY: test-keycloak-e2e
 test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill
-	go test $(GO_TEST_FLAGS) ./dev/kce2e/
+	go test $(GO_TEST_FLAGS) ./test/keycloak/
 
 .PHONY: test-faults
 test-faults: ## 2,000 sign-ups through crashes and partitions (300 in make test); Keycloak's listener through outages
-	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./dev/faults/ | grep -v '^=== '
-	go test $(GO_TEST_FLAGS) -v -run TestProviderRetriesCarrySignUpsThroughOutages ./dev/kce2e/ | grep -e '^---' -e outage_test -e '^ok'
+	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./test/faults/ | grep -v '^=== '
+	go test $(GO_TEST_FLAGS) -v -run TestProviderRetriesCarrySignUpsThroughOutages ./test/keycloak/ | grep -e '^---' -e outage_test -e '^ok'
 
 BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline
 bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
-	go run ./dev/cmd/bbq-bench -out docs/benchmarks.md $(BENCH_ARGS)
+	go run ./test/bench -out docs/benchmarks.md $(BENCH_ARGS)
 
 # The soak lasts 10 minutes; make bench BENCH_ARGS="-soak 1m" gives a quicker look.
 BENCH_ARGS ?= -soak 10m

@@ -1,4 +1,4 @@
-package kce2e
+package keycloak
 
 import (
 	"bufio"

@@ -419,7 +419,7 @@ type results struct {
 
 func (r results) markdown(o options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Machine: %s. Command: `make bench` (`go run ./dev/cmd/bbq-bench`).\n", r.machine)
+	fmt.Fprintf(&b, "Machine: %s. Command: `make bench` (`go run ./test/bench`).\n", r.machine)
 	fmt.Fprintf(&b, "Everything on this one machine: NATS in the bench process (file storage), Postgres 15 with fsync on, idp-hook and user-service as processes.\n\n")
 	fmt.Fprintf(&b, "| Measure | Result |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Raw JetStream publish, one at a time from 64 goroutines (dedup id, file storage) | %.0f msg/s |\n", r.jsSync)

@@ -1,7 +1,7 @@
-// Package kce2e runs the pipeline against a real Keycloak: a person signs up through Keycloak's own
+// Package keycloak runs the pipeline against a real Keycloak: a person signs up through Keycloak's own
 // form, the provider's signed webhooks reach idp-hook, the user service activates the user, writes
 // the tenant back, and the API accepts the resulting tokens.
-package kce2e
+package keycloak
 
 import (
 	"context"
