@@ -5,15 +5,20 @@ GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /test/keycloak -e /test/i
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 
 TEST_TARGETS += test-go test-keycloak-e2e
-LINT_TARGETS += lint-go lint-proto
+LINT_TARGETS += lint-go lint-proto lint-modules
 
-.PHONY: test-go lint-go lint-proto generate
+.PHONY: test-go lint-go lint-proto lint-modules generate
 test-go: ## unit and end-to-end tests of the pipeline (real NATS JetStream, real Postgres)
 	go test $(GO_TEST_FLAGS) $(GO_TEST_PKGS)
 
 lint-go: tools
 	@unformatted=$$(gofmt -l $(GO_MODULES)); if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	for m in $(GO_MODULES); do (cd $$m && go vet ./... && golangci-lint run ./...) || exit 1; done
+
+# The images are built module by module (GOWORK=off, scripts/images.sh): their go.mod files must be tidy and
+# select the versions the workspace tests.
+lint-modules: ## every go.mod tidy; each shipped binary links the same versions alone as in the workspace
+	scripts/check-modules.sh
 
 lint-proto: tools ## buf lint, and buf breaking against main so a published event never changes incompatibly
 	buf lint

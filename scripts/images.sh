@@ -28,8 +28,9 @@ image() {
   echo "$IMAGE_REGISTRY/$1:$IMAGE_TAG"
 }
 
-# gobuild <module dir> <package> <output>
-gobuild() { (cd "$1" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$3" "$2"); }
+# gobuild <module dir> <package> <output>: from the module alone (GOWORK=off), the versions its go.mod selects;
+# scripts/check-modules.sh (make lint) checks that these are the versions the workspace tests.
+gobuild() { (cd "$1" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$3" "$2"); }
 
 # service <name> <module dir> <package>
 service() {
