@@ -3,11 +3,18 @@ GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-servi
 # The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); test/images needs the images (test-images).
 GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /test/keycloak -e /test/images -e /test/cluster)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
+# make check's tests: unit and package tests (real JetStream and Postgres in process), without the process-level
+# suites (test/) and without what starts a Keycloak (pkg/keycloak, testing/kctest).
+GO_UNIT_PKGS = $(shell go list ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... \
+  | grep -v -e /pkg/keycloak -e /testing/kctest)
 
 TEST_TARGETS += test-go test-keycloak-e2e
 LINT_TARGETS += lint-go lint-proto lint-modules
 
-.PHONY: test-go lint-go lint-proto lint-modules generate
+.PHONY: test-go test-unit lint-go lint-proto lint-modules generate
+test-unit: ## unit and package tests only (part of make check; make test-go runs them with the suites)
+	go test -count=1 -timeout=10m $(GO_UNIT_PKGS)
+
 test-go: ## unit and end-to-end tests of the pipeline (real NATS JetStream, real Postgres)
 	go test $(GO_TEST_FLAGS) $(GO_TEST_PKGS)
 
@@ -20,10 +27,9 @@ lint-go: tools
 lint-modules: ## every go.mod tidy; each shipped binary links the same versions alone as in the workspace
 	scripts/check-modules.sh
 
-lint-proto: tools ## buf lint, and buf breaking against main so a published event never changes incompatibly
+lint-proto: tools ## buf lint, and buf breaking against the contract before this change (scripts/buf-breaking.sh)
 	buf lint
-	if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto 2>/dev/null; then \
-	  buf breaking --against '.git#branch=main'; else echo "buf breaking: no proto on main yet"; fi
+	scripts/buf-breaking.sh
 
 generate: tools ## regenerate pkg/gen from proto/
 	buf generate
