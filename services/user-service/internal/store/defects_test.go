@@ -18,7 +18,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
-	"github.com/connectedbbq/platform/pkg/natstest"
+	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )

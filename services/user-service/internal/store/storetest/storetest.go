@@ -5,7 +5,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
