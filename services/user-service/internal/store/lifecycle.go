@@ -188,7 +188,7 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 		string(u.Status), nullTime(u.Watermark.ObservedAt), u.Watermark.EventID, u.PlacedBy, nullString(u.TenantID),
 		nullString(string(u.Role)), nullTime(u.ActivatedAt))
 	if c.SyncKeycloak {
-		queueKeycloakSync(b, u.ID)
+		queueKeycloakSync(b, u.ID, c.SyncName)
 	}
 	if c.DropKeycloakSync {
 		b.Queue(`DELETE FROM keycloak_sync WHERE user_id = $1`, u.ID)
