@@ -35,8 +35,9 @@ func (r *Realm) OpenMailLink(t testing.TB, link, newPassword string) {
 	s.walkActions(t, s.get(t, link))
 }
 
-// SendVerifyEmail has Keycloak mail the user a verification link (admin API), then follows it.
-func (r *Realm) SendVerifyEmail(t testing.TB, userID, email string) {
+// SendVerifyEmail has Keycloak mail the user a verification link (admin API), then follows it (setting
+// password if Keycloak asks for one).
+func (r *Realm) SendVerifyEmail(t testing.TB, userID, email, password string) {
 	t.Helper()
 	since := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -44,7 +45,12 @@ func (r *Realm) SendVerifyEmail(t testing.TB, userID, email string) {
 	if err := r.KC.adminDo(ctx, http.MethodPut, "/admin/realms/"+r.Name+"/users/"+userID+"/send-verify-email", nil); err != nil {
 		t.Fatalf("kctest: send verify email to %s: %v", email, err)
 	}
-	r.OpenMailLink(t, r.MailSince(t, email, since), "")
+	r.OpenMailLink(t, r.MailSince(t, email, since), password)
+}
+
+// TryPasswordToken is PasswordToken returning Keycloak's refusal (disabled, not verified, wrong password).
+func (r *Realm) TryPasswordToken(email, password string) (Token, error) {
+	return passwordGrant(context.Background(), r.Issuer, TestClientID, r.Secrets[TestClientID], email, password)
 }
 
 // ResetPassword goes through "Forgot password?" on the login page: the form, the mail, the new password.

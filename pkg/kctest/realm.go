@@ -289,11 +289,18 @@ func (k *Keycloak) adminJSON(ctx context.Context, method, path string, body, out
 }
 
 func (k *Keycloak) adminToken(ctx context.Context) (string, error) {
+	k.tokenMu.Lock()
+	defer k.tokenMu.Unlock()
+	if k.token != "" && time.Now().Before(k.tokenExpiry) {
+		return k.token, nil
+	}
 	tok, err := passwordGrant(ctx, k.URL+"/realms/master", "admin-cli", "", k.AdminUser, k.AdminPassword)
 	if err != nil {
 		return "", fmt.Errorf("kctest: admin token: %w", err)
 	}
-	return tok.AccessToken, nil
+	// Renewed well before it expires, so a slow request still carries a valid token.
+	k.token, k.tokenExpiry = tok.AccessToken, time.Now().Add(time.Duration(tok.ExpiresIn)*time.Second/2)
+	return k.token, nil
 }
 
 var (
