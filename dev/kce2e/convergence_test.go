@@ -263,8 +263,8 @@ func (w *world) observe(a actor, p *person, what string) {
 	if s.exists {
 		p.email = s.email
 	}
-	if s.verified {
-		p.session = nil // the sign-up mail's link is spent (or moot)
+	if s.verified || p.session != nil && s.email != p.session.Email {
+		p.session = nil // the sign-up mail's link is spent, moot, or (a new address) no longer valid
 	}
 	p.states = append(p.states, s)
 	p.log = append(p.log, what+" "+s.String())
