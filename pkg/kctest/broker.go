@@ -6,7 +6,6 @@ import (
 	"html"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"testing"
 	"time"
@@ -55,16 +54,7 @@ func NewProviderRealm(t testing.TB, target *Realm, opts BrokerOptions) *Provider
 	if err := kc.adminDo(ctx, http.MethodPost, "/admin/realms", realm); err != nil {
 		t.Fatalf("kctest: create provider realm %s: %v", p.Name, err)
 	}
-	t.Cleanup(func() {
-		if os.Getenv(EnvKeep) != "" {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := kc.adminDo(ctx, http.MethodDelete, "/admin/realms/"+p.Name, nil); err != nil {
-			t.Logf("kctest: delete provider realm %s: %v", p.Name, err)
-		}
-	})
+	kc.deleteRealmAtCleanup(t, p.Name)
 	oidc := p.Issuer + "/protocol/openid-connect"
 	idp := map[string]any{"alias": opts.Alias, "displayName": "Corp SSO", "providerId": "oidc", "enabled": true,
 		"trustEmail": opts.TrustEmail, "firstBrokerLoginFlowAlias": "first broker login",

@@ -89,17 +89,22 @@ func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
 			t.Fatalf("kctest: allow delete account in %s: %v", r.Name, err)
 		}
 	}
+	kc.deleteRealmAtCleanup(t, r.Name)
+	return r
+}
+
+// deleteRealmAtCleanup deletes the realm when t ends, unless KCTEST_KEEP is set.
+func (k *Keycloak) deleteRealmAtCleanup(t testing.TB, name string) {
 	t.Cleanup(func() {
 		if os.Getenv(EnvKeep) != "" {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := kc.adminDo(ctx, http.MethodDelete, "/admin/realms/"+r.Name, nil); err != nil {
-			t.Logf("kctest: delete realm %s: %v", r.Name, err)
+		if err := k.adminDo(ctx, http.MethodDelete, "/admin/realms/"+name, nil); err != nil {
+			t.Logf("kctest: delete realm %s: %v", name, err)
 		}
 	})
-	return r
 }
 
 // representation is the shipped realm JSON with its ${...} placeholders resolved for this test, the
