@@ -2,6 +2,7 @@ package kce2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -581,6 +582,9 @@ func (w *world) report(t *testing.T, people []*person, diffs map[*person][]strin
 		}
 		fmt.Fprintf(&b, "person %d (%s, %s):\n  actions: %s\n  differs: %s\n", p.n, p.via, p.id,
 			strings.Join(p.log, "\n           → "), strings.Join(diffs[p], "; "))
+		if i < 10 {
+			fmt.Fprintf(&b, "  Keycloak stored: %s\n", strings.Join(w.history(p), "\n                   "))
+		}
 	}
 	var summary []string
 	for k, v := range kinds {
@@ -589,6 +593,52 @@ func (w *world) report(t *testing.T, people []*person, diffs map[*person][]strin
 	sort.Strings(summary)
 	t.Errorf("%d of %d people do not converge (%s); reproduce with %s\n%s", len(failing), len(people),
 		strings.Join(summary, ", "), reproduce, b.String())
+}
+
+// history is what Keycloak stored about the person (user events and admin events, oldest first), for the
+// failure report: it shows which change Keycloak made and who made it.
+func (w *world) history(p *person) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type line struct {
+		at   int64
+		text string
+	}
+	var lines []line
+	evs, err := w.admin.Events(ctx, keycloak.EventQuery{UserID: p.id, Max: 500, Ascending: true})
+	if err != nil {
+		return []string{"user events: " + short(err)}
+	}
+	for _, e := range evs {
+		lines = append(lines, line{e.Time, fmt.Sprintf("%s %v", e.Type, e.Details)})
+	}
+	aevs, err := w.admin.AdminEvents(ctx, keycloak.AdminEventQuery{ResourcePath: "users/" + p.id + "*", Max: 500, Ascending: true})
+	if err != nil {
+		return []string{"admin events: " + short(err)}
+	}
+	for _, e := range aevs {
+		var rep struct {
+			Email, FirstName, LastName string
+			EmailVerified, Enabled     *bool
+		}
+		_ = json.Unmarshal([]byte(e.Representation), &rep)
+		lines = append(lines, line{e.Time, fmt.Sprintf("admin %s %s by %s: email=%q first=%q last=%q verified=%v enabled=%v",
+			e.OperationType, strings.TrimPrefix(e.ResourcePath, "users/"+p.id), e.AuthDetails.ClientID, rep.Email,
+			rep.FirstName, rep.LastName, deref(rep.EmailVerified), deref(rep.Enabled))})
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at < lines[j].at })
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = time.UnixMilli(l.at).UTC().Format("15:04:05.000") + " " + l.text
+	}
+	return out
+}
+
+func deref(b *bool) string {
+	if b == nil {
+		return "-"
+	}
+	return strconv.FormatBool(*b)
 }
 
 // reconciled says whether idp-hook's reconciler saved a checkpoint of the realm's user events, i.e.
