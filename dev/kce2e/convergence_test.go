@@ -412,12 +412,27 @@ func (w *world) adminUpdate(p *person, fields map[string]any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	path := "/admin/realms/" + w.e.realm.Name + "/users/" + p.id
-	var rep map[string]any
-	if err := w.e.realm.KC.AdminRequest(ctx, http.MethodGet, path, nil, &rep); err != nil {
-		return err
+	return retryConflict(func() error {
+		var rep map[string]any
+		if err := w.e.realm.KC.AdminRequest(ctx, http.MethodGet, path, nil, &rep); err != nil {
+			return err
+		}
+		maps.Copy(rep, fields)
+		return w.e.realm.KC.AdminRequest(ctx, http.MethodPut, path, rep, nil)
+	})
+}
+
+// retryConflict retries a write that Keycloak refused with 409 because another transaction changed the user
+// at the same moment (seen on DELETE: "Duplicate resource error"); a 409 for a taken email stays refused.
+func retryConflict(f func() error) error {
+	var err error
+	for range 5 {
+		if err = f(); err == nil || !strings.Contains(err.Error(), "HTTP 409") || strings.Contains(err.Error(), "email") {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
-	maps.Copy(rep, fields)
-	return w.e.realm.KC.AdminRequest(ctx, http.MethodPut, path, rep, nil)
+	return err
 }
 
 func (w *world) idpAgain(a actor, p *person, s kcState) string {
@@ -428,7 +443,7 @@ func (w *world) idpAgain(a actor, p *person, s kcState) string {
 }
 
 func (w *world) delete(a actor, p *person, s kcState) string {
-	if err := w.admin.DeleteUser(context.Background(), p.id); err != nil {
+	if err := retryConflict(func() error { return w.admin.DeleteUser(context.Background(), p.id) }); err != nil {
 		a.Fatalf("delete: %v", err)
 	}
 	return ""
