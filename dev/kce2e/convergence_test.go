@@ -175,7 +175,7 @@ func (a actor) FailNow()                          { a.fail("FailNow") }
 
 func (a actor) fail(msg string) {
 	a.p.failure = msg
-	a.TB.Errorf("person %d (%s): driver failed: %s\n  actions: %s", a.p.n, a.p.id, msg, strings.Join(a.p.log, " → "))
+	a.Errorf("person %d (%s): driver failed: %s\n  actions: %s", a.p.n, a.p.id, msg, strings.Join(a.p.log, " → "))
 	runtime.Goexit()
 }
 
