@@ -73,6 +73,10 @@ type options struct {
 	webhook   bool // the realm sends webhooks to idp-hook
 	reconcile bool // idp-hook reconciles with the realm's stored events
 	hookEnv   map[string]string
+	// webhookURL, when set, is where the realm sends its webhooks instead of idp-hook (a test proxy).
+	webhookURL string
+	serviceEnv map[string]string // extra user-service environment
+	realm      kctest.Options    // realm options (the webhook fields are set by newEnv)
 }
 
 func newEnv(t *testing.T, o options) *env {
@@ -89,21 +93,29 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ro := kctest.Options{}
+	ro := o.realm
 	if o.webhook {
 		ro.WebhookURL, ro.WebhookSecrets = "http://"+hookAddr, []string{webhook.FormatSecret(secretKey)}
+		if o.webhookURL != "" {
+			ro.WebhookURL = o.webhookURL
+		}
 	}
 	e.realm = kctest.NewRealm(t, kc, ro)
 	hookEnv := maps.Clone(o.hookEnv)
 	if o.reconcile {
-		hookEnv = map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
-			"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["idp-hook"], "RECONCILE_INTERVAL": "1s"}
+		if hookEnv == nil {
+			hookEnv = map[string]string{}
+		}
+		maps.Copy(hookEnv, map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
+			"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["idp-hook"], "RECONCILE_INTERVAL": "1s"})
 	}
+	serviceEnv := map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
+		"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["user-service"], "WRITEBACK_INTERVAL": "200ms"}
+	maps.Copy(serviceEnv, o.serviceEnv)
 	e.cfg = stack.PipelineConfig{Bins: bins, Dir: t.TempDir(), NATSURL: e.bus.URL, DatabaseURL: dbURL,
-		OIDCIssuer: e.realm.Issuer, WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: "kce2e-admin-token-0123456789",
+		OIDCIssuer: e.realm.Issuer, WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: adminToken,
 		HookAddr: hookAddr, IdPHookEnv: hookEnv,
-		UserServiceEnv: map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
-			"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["user-service"], "WRITEBACK_INTERVAL": "200ms"}}
+		UserServiceEnv: serviceEnv}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if e.p, err = stack.StartPipeline(ctx, e.cfg); err != nil {

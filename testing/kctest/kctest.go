@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,6 +49,10 @@ type Keycloak struct {
 	AdminUser     string
 	AdminPassword string
 	StartTime     time.Duration // how long the start took (0 when reused)
+
+	tokenMu     sync.Mutex // the master admin token, reused until shortly before it expires
+	token       string
+	tokenExpiry time.Time
 
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the start script (and so java) has exited

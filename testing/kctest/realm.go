@@ -98,17 +98,22 @@ func NewRealm(t testing.TB, kc *Keycloak, opts Options) *Realm {
 			t.Fatalf("kctest: allow update email in %s: %v", r.Name, err)
 		}
 	}
+	kc.deleteRealmAtCleanup(t, r.Name)
+	return r
+}
+
+// deleteRealmAtCleanup deletes the realm when t ends, unless KCTEST_KEEP is set.
+func (k *Keycloak) deleteRealmAtCleanup(t testing.TB, name string) {
 	t.Cleanup(func() {
 		if os.Getenv(EnvKeep) != "" {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := kc.adminDo(ctx, http.MethodDelete, "/admin/realms/"+r.Name, nil); err != nil {
-			t.Logf("kctest: delete realm %s: %v", r.Name, err)
+		if err := k.adminDo(ctx, http.MethodDelete, "/admin/realms/"+name, nil); err != nil {
+			t.Logf("kctest: delete realm %s: %v", name, err)
 		}
 	})
-	return r
 }
 
 // representation is the shipped realm JSON with its ${...} placeholders resolved for this test, the
@@ -304,11 +309,18 @@ func (k *Keycloak) adminJSON(ctx context.Context, method, path string, body, out
 }
 
 func (k *Keycloak) adminToken(ctx context.Context) (string, error) {
+	k.tokenMu.Lock()
+	defer k.tokenMu.Unlock()
+	if k.token != "" && time.Now().Before(k.tokenExpiry) {
+		return k.token, nil
+	}
 	tok, err := passwordGrant(ctx, k.URL+"/realms/master", "admin-cli", "", k.AdminUser, k.AdminPassword)
 	if err != nil {
 		return "", fmt.Errorf("kctest: admin token: %w", err)
 	}
-	return tok.AccessToken, nil
+	// Renewed well before it expires, so a slow request still carries a valid token.
+	k.token, k.tokenExpiry = tok.AccessToken, time.Now().Add(time.Duration(tok.ExpiresIn)*time.Second/2)
+	return k.token, nil
 }
 
 var (

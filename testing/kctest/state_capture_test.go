@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 // bbqUser is the provider's extra field: the user as the event's transaction left it.

@@ -18,9 +18,9 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
-	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 var t1 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -14,12 +14,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
-	"github.com/connectedbbq/platform/testing/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/personname"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var (
