@@ -46,6 +46,8 @@ func TestLoad(t *testing.T) {
 		{"sweep too often", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "10ms")},
 		{"sweep negative", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "-1m")},
 		{"bad bus limit", "BUS_MAX_BYTES", with("BUS_MAX_BYTES", "0")},
+		{"dead letters kept forever", "", with("BUS_DEADLETTER_MAX_AGE", "0s")},
+		{"dead letters gone before retries", "BUS_DEADLETTER_MAX_AGE", with("BUS_DEADLETTER_MAX_AGE", "1m")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
