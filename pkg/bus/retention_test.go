@@ -5,33 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/embedded"
 	"github.com/connectedbbq/platform/pkg/natstest"
 )
 
 // Dead letters hold a person's data: Ensure gives the dead-letter stream its own MaxAge, and an update of the
 // setting reaches a stream that already exists.
 func TestDeadLettersExpire(t *testing.T) {
-	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := natstest.New(t) // the streams as natstest.Config has them; Ensure then updates them
+	js, c := b.JS, b.Config
 	ctx := context.Background()
-	c := natstest.Config()
 	for _, maxAge := range []time.Duration{336 * time.Hour, 2 * time.Hour, 0} {
 		c.DeadLetterMaxAge = maxAge
 		if err := bus.Ensure(ctx, js, c); err != nil {
