@@ -20,7 +20,10 @@ func (s *Store) PruneInbox(ctx context.Context, keep time.Duration, batch int) (
 			return total, fmt.Errorf("prune inbox: %w", err)
 		}
 		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(batch) || ctx.Err() != nil {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("prune inbox: %w", err)
+		}
+		if tag.RowsAffected() < int64(batch) {
 			return total, nil
 		}
 	}
