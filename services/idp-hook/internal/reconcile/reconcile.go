@@ -94,6 +94,9 @@ func (r *Reconciler) Pass(ctx context.Context) (int, error) {
 		return a, err
 	}
 	b, err := r.passAdminEvents(ctx, st)
+	if err == nil { // a quiet realm moves no checkpoint: this is what tells a stuck reconciler from an idle one
+		r.metrics.LastPass.Set(float64(r.now().Unix()))
+	}
 	return a + b, err
 }
 
@@ -327,6 +330,7 @@ func backfillUser(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Log
 type Metrics struct {
 	Events     *prometheus.CounterVec
 	Checkpoint *prometheus.GaugeVec
+	LastPass   prometheus.Gauge
 }
 
 // NewMetrics registers the reconciler's metrics.
@@ -336,7 +340,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Stored Keycloak events replayed by reconciliation: recovered (the webhook had missed them) or duplicate."}, []string{"outcome"}),
 		Checkpoint: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bbq_idphook_reconcile_checkpoint_seconds",
 			Help: "Time of the newest stored event reconciled, per checkpoint."}, []string{"checkpoint"}),
+		LastPass: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbq_idphook_reconcile_last_pass_seconds",
+			Help: "Time the last complete reconciliation pass ended (0: none yet)."}),
 	}
-	reg.MustRegister(m.Events, m.Checkpoint)
+	reg.MustRegister(m.Events, m.Checkpoint, m.LastPass)
 	return m
 }
