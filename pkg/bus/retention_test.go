@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/natstest"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 // Dead letters hold a person's data: Ensure gives the dead-letter stream its own MaxAge, and an update of the

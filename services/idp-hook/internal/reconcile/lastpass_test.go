@@ -12,10 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
-	"github.com/connectedbbq/platform/pkg/natstest"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/reconcile"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 var kc *kctest.Keycloak
@@ -43,7 +43,7 @@ func TestPassSetsLastPassTime(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := reconcile.NewMetrics(prometheus.NewRegistry())
-			r := reconcile.New(client, bus.NewPublisher(b.JS), kv, slog.New(slog.NewTextHandler(io.Discard, nil)), m, time.Minute)
+			r := reconcile.New(client, bus.NewPublisher(b.JS), kv, slog.New(slog.NewTextHandler(io.Discard, nil)), m, time.Minute, 0)
 			before := time.Now().Unix()
 			_, err = r.Pass(ctx)
 			got := testutil.ToFloat64(m.LastPass)

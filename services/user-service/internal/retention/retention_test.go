@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/retention"
 	"github.com/connectedbbq/platform/services/user-service/internal/store/storetest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var srv *pgtest.Server
