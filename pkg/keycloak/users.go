@@ -209,3 +209,28 @@ func (c *Client) CountUsers(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// IdentityProviderAliases returns the aliases of the realm's identity providers (it needs the role
+// view-identity-providers; ErrUnauthorized without it).
+func (c *Client) IdentityProviderAliases(ctx context.Context) ([]string, error) {
+	var idps []struct {
+		Alias string `json:"alias"`
+	}
+	if _, err := c.call(ctx, "GET", "/identity-provider/instances", url.Values{"briefRepresentation": {"true"}}, nil, &idps); err != nil {
+		return nil, err
+	}
+	aliases := make([]string, 0, len(idps))
+	for _, p := range idps {
+		aliases = append(aliases, p.Alias)
+	}
+	return aliases, nil
+}
+
+// ListUsersLinkedTo pages through the users linked to the identity provider alias (brief representations:
+// enough for their ids). One request per page instead of one GetUser per user.
+func (c *Client) ListUsersLinkedTo(ctx context.Context, alias string, first, max int) ([]User, error) {
+	q := url.Values{"idpAlias": {alias}, "first": {strconv.Itoa(first)}, "max": {strconv.Itoa(max)}, "briefRepresentation": {"true"}}
+	var users []User
+	_, err := c.call(ctx, "GET", "/users", q, nil, &users)
+	return users, err
+}

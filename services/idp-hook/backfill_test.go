@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) { os.Exit(kctest.Main(m, &kc)) }
 func TestBackfillPublishesEachUserOnce(t *testing.T) {
 	n := envInt(t, "BBQ_BACKFILL_USERS", 1000)
 	e := newBackfillEnv(t, n)
+	linked := e.linkSome(t, 3)
 	for run := 1; run <= 2; run++ {
 		start := time.Now()
 		out, err := e.run(exec.Command(e.bin, "backfill"))
@@ -48,6 +50,12 @@ func TestBackfillPublishesEachUserOnce(t *testing.T) {
 			float64(n)/took.Seconds(), lastLine(out))
 	}
 	e.exactlyOnce(t)
+	for _, m := range natstest.StreamMessages(t, e.bus.JS, e.bus.Config.Stream, events.UserRegistered.Subject) {
+		id := strings.TrimPrefix(m.Header.Get(jetstream.MsgIDHeader), "backfill-")
+		if has := bytes.Contains(m.Data, []byte(`"github"`)); has != linked[id] {
+			t.Errorf("user %s: registration mentions the github link: %v, want %v", id, has, linked[id])
+		}
+	}
 	raw := rawPublishRate(t, e.bus, n)
 	t.Logf("raw JetStream async publish, same run: %.0f msgs/s", raw)
 }
@@ -101,7 +109,7 @@ func newBackfillEnv(t *testing.T, users int) *backfillEnv {
 	e := &backfillEnv{bus: b, realm: r, bin: idpHookBinary(t)}
 	e.env = []string{"NATS_URL=" + b.URL, "WEBHOOK_SECRETS=" + webhook.FormatSecret([]byte("backfill-test-secret-0123456789ab")),
 		"KEYCLOAK_URL=" + kc.URL, "KEYCLOAK_REALM=" + r.Name, "KEYCLOAK_CLIENT_SECRET=" + r.Secrets["idp-hook"],
-		"BUS_DUPLICATE_WINDOW=" + b.Config.DuplicateWindow.String(), "LOG_LEVEL=warn"}
+		"LOG_LEVEL=warn"}
 	start := time.Now()
 	importUsers(t, r, users)
 	t.Logf("imported %d users in %s", users, time.Since(start).Round(time.Millisecond))
@@ -130,6 +138,31 @@ func (e *backfillEnv) exactlyOnce(t *testing.T) {
 			t.Errorf("%s: %d messages, want 1", id, c)
 		}
 	}
+}
+
+// linkSome adds the identity provider github to the realm and links n users to it.
+func (e *backfillEnv) linkSome(t *testing.T, n int) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	base := "/admin/realms/" + e.realm.Name
+	idp := map[string]any{"alias": "github", "providerId": "github", "enabled": true,
+		"config": map[string]any{"clientId": "backfill-test", "clientSecret": "unused"}}
+	if err := kc.AdminRequest(ctx, "POST", base+"/identity-provider/instances", idp, nil); err != nil {
+		t.Fatal(err)
+	}
+	users, err := e.realm.Admin(t).ListUsers(ctx, 0, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := map[string]bool{}
+	for _, u := range users {
+		link := map[string]any{"identityProvider": "github", "userId": "gh-" + u.ID, "userName": "gh-" + u.Username}
+		if err := kc.AdminRequest(ctx, "POST", base+"/users/"+u.ID+"/federated-identity/github", link, nil); err != nil {
+			t.Fatal(err)
+		}
+		linked[u.ID] = true
+	}
+	return linked
 }
 
 // waitCheckpoint waits until the running backfill has checkpointed at least next users.

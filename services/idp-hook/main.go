@@ -1,7 +1,7 @@
 // Command idp-hook receives Keycloak's signed webhooks and publishes them as CloudEvents on the bus.
 //
 //	idp-hook [serve]   receive webhooks, and reconcile with Keycloak's stored events (default)
-//	idp-hook backfill [-page N] [-readers N]  publish a registration for every existing Keycloak user, then exit;
+//	idp-hook backfill [-page N] [-readers N] [-idps a,b]  publish a registration for every existing Keycloak user, then exit;
 //	                   resumable: a checkpoint in the RECONCILE_BUCKET KV bucket says where a killed run got to
 package main
 
@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,8 +85,12 @@ func backfill(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	fs.IntVar(&o.Page, "page", 500, "users per list request, and PubAcks outstanding at most")
 	fs.IntVar(&o.Readers, "readers", 8, "concurrent per-user reads (identity-provider links)")
+	idps := fs.String("idps", "", "identity-provider aliases, comma-separated (default: the realm's, listed)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *idps != "" {
+		o.IdPs = strings.Split(*idps, ",")
 	}
 	if cfg.KeycloakURL == "" {
 		return errors.New("backfill needs KEYCLOAK_URL and the idp-hook client's credentials")

@@ -26,8 +26,12 @@ type AsyncPublisher interface {
 
 // BackfillOptions tune a backfill; zero values take the defaults.
 type BackfillOptions struct {
-	Page     int                // users per list request, and PubAcks outstanding at most (default 500)
-	Readers  int                // concurrent per-user reads (default 8)
+	Page    int // users per list request, and PubAcks outstanding at most (default 500)
+	Readers int // concurrent per-user reads (default 8)
+	// IdPs are the identity-provider aliases whose links the registrations carry, read with one query per alias
+	// and page instead of one read per user. Nil: the realm's own (needs view-identity-providers); when they
+	// cannot be listed, every user is read whole.
+	IdPs     []string
 	KV       jetstream.KeyValue // where the offset of the last page done is kept; nil: no resume
 	Progress io.Writer          // a progress line every Every (default 2 s); nil: none
 	Every    time.Duration
@@ -78,11 +82,15 @@ func Backfill(ctx context.Context, kc Keycloak, js AsyncPublisher, log *slog.Log
 	if start > 0 {
 		log.Info("backfill resumes", "from_user", start)
 	}
+	links, err := readLinks(ctx, kc, o, log)
+	if err != nil {
+		return BackfillStats{}, err
+	}
 	pages := make(chan userPage, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(pages)
-		return readPages(gctx, kc, o, start, pages)
+		return readPages(gctx, kc, o, links, start, pages)
 	})
 	prog := newProgress(o.Progress, o.Every, total(ctx, kc, log), start)
 	var st BackfillStats
@@ -124,31 +132,64 @@ func total(ctx context.Context, kc Keycloak, log *slog.Logger) int {
 	return n
 }
 
-// readPages lists users page by page from first on and reads each whole (the list has no identity-provider
-// links), o.Readers at a time.
-func readPages(ctx context.Context, kc Keycloak, o BackfillOptions, first int, out chan<- userPage) error {
+// LinkLister finds the users linked to identity providers with a query (keycloak.Client is one).
+type LinkLister interface {
+	IdentityProviderAliases(ctx context.Context) ([]string, error)
+	ListUsersLinkedTo(ctx context.Context, alias string, first, max int) ([]keycloak.User, error)
+}
+
+// readLinks returns each linked user's identity-provider aliases, or nil when users must be read one by one.
+// Its size grows with the linked users only (an id and an alias each). A link made after it was read reaches
+// the bus as its own admin event.
+func readLinks(ctx context.Context, kc Keycloak, o BackfillOptions, log *slog.Logger) (map[string][]string, error) {
+	ll, ok := kc.(LinkLister)
+	if !ok {
+		return nil, nil
+	}
+	aliases := o.IdPs
+	if aliases == nil {
+		var err error
+		if aliases, err = ll.IdentityProviderAliases(ctx); err != nil {
+			log.Warn("backfill cannot list the identity providers, so it reads every user whole (slow); "+
+				"grant view-identity-providers or pass -idps", "error", err)
+			return nil, nil
+		}
+	}
+	links := map[string][]string{}
+	for _, alias := range aliases {
+		for first := 0; ; first += o.Page {
+			users, err := ll.ListUsersLinkedTo(ctx, alias, first, o.Page)
+			if err != nil {
+				return nil, fmt.Errorf("list users linked to %s: %w", alias, err)
+			}
+			for _, u := range users {
+				links[u.ID] = append(links[u.ID], alias)
+			}
+			if len(users) < o.Page {
+				break
+			}
+		}
+	}
+	return links, nil
+}
+
+// readPages lists users page by page from first on. With links, the list is all it needs; without, it reads
+// each user whole (the list has no identity-provider links), o.Readers at a time.
+func readPages(ctx context.Context, kc Keycloak, o BackfillOptions, links map[string][]string, first int, out chan<- userPage) error {
 	for ; ; first += o.Page {
 		listed, err := kc.ListUsers(ctx, first, o.Page)
 		if err != nil {
 			return fmt.Errorf("list users from %d: %w", first, err)
 		}
 		p := userPage{first: first, users: make([]*keycloak.User, len(listed))}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(o.Readers)
-		for i, u := range listed {
-			g.Go(func() error {
-				whole, err := kc.GetUser(gctx, u.ID)
-				if errors.Is(err, keycloak.ErrNotFound) {
-					return nil // deleted meanwhile: its deletion is an admin or user event
+		if links != nil {
+			for i := range listed {
+				for _, alias := range links[listed[i].ID] {
+					listed[i].FederatedIdentities = append(listed[i].FederatedIdentities, keycloak.FederatedIdentity{IdentityProvider: alias})
 				}
-				if err != nil {
-					return fmt.Errorf("read user %s: %w", u.ID, err)
-				}
-				p.users[i] = &whole
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
+				p.users[i] = &listed[i]
+			}
+		} else if err := readWhole(ctx, kc, o.Readers, listed, p.users); err != nil {
 			return err
 		}
 		select {
@@ -160,6 +201,26 @@ func readPages(ctx context.Context, kc Keycloak, o BackfillOptions, first int, o
 			return nil
 		}
 	}
+}
+
+// readWhole reads each listed user with GetUser, readers at a time, into whole (nil: deleted meanwhile).
+func readWhole(ctx context.Context, kc Keycloak, readers int, listed []keycloak.User, whole []*keycloak.User) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readers)
+	for i, u := range listed {
+		g.Go(func() error {
+			u, err := kc.GetUser(gctx, u.ID)
+			if errors.Is(err, keycloak.ErrNotFound) {
+				return nil // deleted meanwhile: its deletion is an admin or user event
+			}
+			if err != nil {
+				return fmt.Errorf("read user %s: %w", u.ID, err)
+			}
+			whole[i] = &u
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // publishPage publishes the page's registrations without waiting, then waits for all their PubAcks.
