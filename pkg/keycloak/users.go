@@ -188,6 +188,16 @@ func (c *Client) ListUsers(ctx context.Context, first, max int) ([]User, error) 
 	return users, err
 }
 
+// ListUsersBrief pages through all users without their attributes (Keycloak's brief representation: id,
+// username, email, names, enabled, emailVerified, createdTimestamp), which Keycloak serves without loading
+// each user's attributes.
+func (c *Client) ListUsersBrief(ctx context.Context, first, max int) ([]User, error) {
+	q := url.Values{"first": {strconv.Itoa(first)}, "max": {strconv.Itoa(max)}, "briefRepresentation": {"true"}}
+	var users []User
+	_, err := c.call(ctx, "GET", "/users", q, nil, &users)
+	return users, err
+}
+
 // FindUserByEmail returns the user with exactly this email; ErrNotFound when there is none.
 func (c *Client) FindUserByEmail(ctx context.Context, email string) (User, error) {
 	q := url.Values{"email": {email}, "exact": {"true"}, "briefRepresentation": {"false"}}

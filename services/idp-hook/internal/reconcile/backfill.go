@@ -177,7 +177,7 @@ func readLinks(ctx context.Context, kc Keycloak, o BackfillOptions, log *slog.Lo
 // each user whole (the list has no identity-provider links), o.Readers at a time.
 func readPages(ctx context.Context, kc Keycloak, o BackfillOptions, links map[string][]string, first int, out chan<- userPage) error {
 	for ; ; first += o.Page {
-		listed, err := kc.ListUsers(ctx, first, o.Page)
+		listed, err := kc.ListUsersBrief(ctx, first, o.Page)
 		if err != nil {
 			return fmt.Errorf("list users from %d: %w", first, err)
 		}

@@ -28,7 +28,7 @@ type Keycloak interface {
 	Realm() string
 	Events(ctx context.Context, q keycloak.EventQuery) ([]keycloak.Event, error)
 	AdminEvents(ctx context.Context, q keycloak.AdminEventQuery) ([]keycloak.AdminEvent, error)
-	ListUsers(ctx context.Context, first, max int) ([]keycloak.User, error)
+	ListUsersBrief(ctx context.Context, first, max int) ([]keycloak.User, error)
 	GetUser(ctx context.Context, id string) (keycloak.User, error)
 }
 
