@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	osexec "os/exec"
+	"syscall"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/kctest"
@@ -20,6 +21,7 @@ type backfillResult struct {
 	imported            time.Duration // partial import of the users into Keycloak (setup, not measured)
 	first, second       time.Duration // the command's run: publishing everything, then nothing new
 	firstOut, secondOut string
+	maxRSS              float64 // MiB, the larger of the two runs
 }
 
 func (b backfillResult) rate() float64 { return float64(b.users) / b.first.Seconds() }
@@ -46,24 +48,31 @@ func (e *benchEnv) backfill(ctx context.Context, bin string, n int, out io.Write
 	fmt.Fprintf(out, "backfill: %d users imported into Keycloak in %s\n", n, r.imported.Round(time.Millisecond))
 	env := append(os.Environ(), "NATS_URL="+e.nc.ConnectedUrl(), "WEBHOOK_SECRETS="+webhook.FormatSecret(e.secret),
 		"KEYCLOAK_URL="+kc.URL, "KEYCLOAK_REALM="+realm, "KEYCLOAK_CLIENT_SECRET="+secret, "LOG_LEVEL=warn")
-	if r.first, r.firstOut, err = runBackfill(ctx, bin, env, out); err != nil {
+	var rss1, rss2 float64
+	if r.first, r.firstOut, rss1, err = runBackfill(ctx, bin, env, out); err != nil {
 		return r, err
 	}
-	r.second, r.secondOut, err = runBackfill(ctx, bin, env, out)
+	r.second, r.secondOut, rss2, err = runBackfill(ctx, bin, env, out)
+	r.maxRSS = max(rss1, rss2)
 	return r, err
 }
 
-func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (time.Duration, string, error) {
+// runBackfill runs the command once; it returns its duration, output and peak RSS in MiB.
+func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (time.Duration, string, float64, error) {
 	cmd := osexec.CommandContext(ctx, bin, "backfill")
 	cmd.Env = env
 	start := time.Now()
 	b, err := cmd.CombinedOutput()
 	took := time.Since(start)
 	_, _ = out.Write(b)
-	if err != nil {
-		return took, string(b), fmt.Errorf("idp-hook backfill: %w", err)
+	var rss float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
-	return took, string(b), nil
+	if err != nil {
+		return took, string(b), rss, fmt.Errorf("idp-hook backfill: %w", err)
+	}
+	return took, string(b), rss, nil
 }
 
 // createBackfillRealm makes a realm with the idp-hook client and the roles its service account has in the

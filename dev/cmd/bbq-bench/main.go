@@ -102,8 +102,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		r.backfill = &b
-		fmt.Fprintf(out, "backfill: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); raw JetStream async %.0f msg/s; second run %s\n",
-			b.rate(), b.rate()/r.full.rate(), r.full.rate(), r.jsAsync, b.second.Round(time.Millisecond))
+		fmt.Fprintf(out, "backfill: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); raw JetStream async %.0f msg/s; second run %s; max RSS %.0f MiB\n",
+			b.rate(), b.rate()/r.full.rate(), r.full.rate(), r.jsAsync, b.second.Round(time.Millisecond), b.maxRSS)
 	}
 	if o.only == "backfill" {
 		return nil
@@ -459,6 +459,7 @@ func (r results) markdown(o options) string {
 		fmt.Fprintf(&b, "| Backfill from a real Keycloak (%d users, `idp-hook backfill`) | %.0f users/s, %.2f × end-to-end (target ≥ 0.8) |\n",
 			k.users, k.rate(), k.rate()/r.full.rate())
 		fmt.Fprintf(&b, "| Backfill again, nothing new (%d users) | %s |\n", k.users, k.second.Round(time.Millisecond))
+		fmt.Fprintf(&b, "| Backfill peak memory (idp-hook backfill, max RSS) | %.0f MiB |\n", k.maxRSS)
 	}
 	if len(r.ramp) > 0 {
 		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = every user announced within 2 s of the window and p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)
