@@ -244,3 +244,16 @@ func (c *Client) ListUsersLinkedTo(ctx context.Context, alias string, first, max
 	_, err := c.call(ctx, "GET", "/users", q, nil, &users)
 	return users, err
 }
+
+// ImportUsers creates users with Keycloak's partial import (POST /partialImport), 1,000 a request: far
+// faster than one CreateUser each, for tests and benchmarks. A user that exists already fails the import.
+func (c *Client) ImportUsers(ctx context.Context, users []User) error {
+	const batch = 1000
+	for from := 0; from < len(users); from += batch {
+		body := map[string]any{"ifResourceExists": "FAIL", "users": users[from:min(len(users), from+batch)]}
+		if _, err := c.call(ctx, "POST", "/partialImport", nil, body, nil); err != nil {
+			return fmt.Errorf("partial import of users %d..: %w", from, err)
+		}
+	}
+	return nil
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/natstest"
 	"github.com/connectedbbq/platform/pkg/webhook"
 )
@@ -184,23 +185,18 @@ func (e *backfillEnv) waitCheckpoint(t *testing.T, next int) {
 	t.Fatalf("no backfill checkpoint at %d users within 2m", next)
 }
 
-// importUsers creates n users with Keycloak's partial import, 1,000 a request.
+// importUsers creates n users with Keycloak's partial import.
 func importUsers(t *testing.T, r *kctest.Realm, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	const batch = 1000
-	for from := 0; from < n; from += batch {
-		users := make([]map[string]any, 0, batch)
-		for i := from; i < min(n, from+batch); i++ {
-			email := fmt.Sprintf("existing%07d@example.com", i)
-			users = append(users, map[string]any{"username": email, "email": email, "enabled": true,
-				"emailVerified": true, "firstName": "Existing", "lastName": strconv.Itoa(i)})
-		}
-		body := map[string]any{"ifResourceExists": "FAIL", "users": users}
-		if err := r.KC.AdminRequest(ctx, "POST", "/admin/realms/"+r.Name+"/partialImport", body, nil); err != nil {
-			t.Fatalf("partial import of users %d..: %v", from, err)
-		}
+	users := make([]keycloak.User, n)
+	for i := range users {
+		email := fmt.Sprintf("existing%07d@example.com", i)
+		users[i] = keycloak.User{Username: email, Email: email, Enabled: true, EmailVerified: true, FirstName: "Existing", LastName: strconv.Itoa(i)}
+	}
+	if err := r.Admin(t).ImportUsers(ctx, users); err != nil {
+		t.Fatal(err)
 	}
 }
 
