@@ -43,6 +43,9 @@ func TestBackfillPublishesEachUserOnce(t *testing.T) {
 			t.Fatalf("backfill run %d: %v\n%s", run, err, out)
 		}
 		took := time.Since(start)
+		if bytes.Contains(out, []byte("cannot list the identity providers")) {
+			t.Fatalf("run %d read every user whole:\n%s", run, out)
+		}
 		got := e.registrations(t)
 		if len(got) != n {
 			t.Fatalf("run %d: %d users registered on the bus, want %d\n%s", run, len(got), n, out)
