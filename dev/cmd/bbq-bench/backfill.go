@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,10 +63,13 @@ func (e *benchEnv) backfill(ctx context.Context, bin string, n int, out io.Write
 func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (time.Duration, string, float64, error) {
 	cmd := osexec.CommandContext(ctx, bin, "backfill")
 	cmd.Env = env
+	var buf bytes.Buffer
+	cmd.Stdout = io.MultiWriter(out, &buf) // the progress lines show while it runs
+	cmd.Stderr = cmd.Stdout
 	start := time.Now()
-	b, err := cmd.CombinedOutput()
+	err := cmd.Run()
 	took := time.Since(start)
-	_, _ = out.Write(b)
+	b := buf.Bytes()
 	var rss float64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
