@@ -30,24 +30,32 @@ func (b backfillResult) rate() float64 { return float64(b.users) / b.first.Secon
 
 // backfill starts a Keycloak (or uses KCTEST_URL's), creates a realm with n users by partial import, and
 // times two runs of `idp-hook backfill` against it and the bench's bus; user-service adopts what it publishes.
-func (e *benchEnv) backfill(ctx context.Context, bin string, n int, out io.Writer) (backfillResult, error) {
+// A reuse realm (made by an earlier run, with n users) saves the import.
+func (e *benchEnv) backfill(ctx context.Context, bin string, n int, reuse string, out io.Writer) (backfillResult, error) {
 	r := backfillResult{users: n}
 	kc, err := kctest.Start(ctx)
 	if err != nil {
 		return r, fmt.Errorf("keycloak: %w", err)
 	}
 	defer kc.Stop()
-	realm, secret := "bench-backfill-"+token(4), token(16)
-	if err := createBackfillRealm(ctx, kc, realm, secret); err != nil {
-		return r, err
+	realm, secret := reuse, ""
+	if reuse != "" {
+		if secret, err = clientSecret(ctx, kc, realm, "idp-hook"); err != nil {
+			return r, err
+		}
+	} else {
+		realm, secret = "bench-backfill-"+token(4), token(16)
+		if err := createBackfillRealm(ctx, kc, realm, secret); err != nil {
+			return r, err
+		}
+		defer kc.AdminRequest(context.Background(), "DELETE", "/admin/realms/"+realm, nil, nil) //nolint:errcheck // best effort
+		start := time.Now()
+		if err := importUsers(ctx, kc, realm, n); err != nil {
+			return r, err
+		}
+		r.imported = time.Since(start)
+		fmt.Fprintf(out, "backfill: %d users imported into Keycloak in %s\n", n, r.imported.Round(time.Millisecond))
 	}
-	defer kc.AdminRequest(context.Background(), "DELETE", "/admin/realms/"+realm, nil, nil) //nolint:errcheck // best effort
-	start := time.Now()
-	if err := importUsers(ctx, kc, realm, n); err != nil {
-		return r, err
-	}
-	r.imported = time.Since(start)
-	fmt.Fprintf(out, "backfill: %d users imported into Keycloak in %s\n", n, r.imported.Round(time.Millisecond))
 	env := append(os.Environ(), "NATS_URL="+e.nc.ConnectedUrl(), "WEBHOOK_SECRETS="+webhook.FormatSecret(e.secret),
 		"KEYCLOAK_URL="+kc.URL, "KEYCLOAK_REALM="+realm, "KEYCLOAK_CLIENT_SECRET="+secret, "LOG_LEVEL=warn")
 	var rss1, rss2 float64
@@ -92,6 +100,19 @@ func createBackfillRealm(ctx context.Context, kc *kctest.Keycloak, realm, secret
 		return fmt.Errorf("create realm %s: %w", realm, err)
 	}
 	return nil
+}
+
+// clientSecret reads the secret of a client of the realm.
+func clientSecret(ctx context.Context, kc *kctest.Keycloak, realm, clientID string) (string, error) {
+	var clients []struct{ ID string }
+	if err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+realm+"/clients?clientId="+clientID, nil, &clients); err != nil || len(clients) == 0 {
+		return "", fmt.Errorf("client %s of realm %s: %v", clientID, realm, err)
+	}
+	var sec struct{ Value string }
+	if err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+realm+"/clients/"+clients[0].ID+"/client-secret", nil, &sec); err != nil {
+		return "", fmt.Errorf("secret of client %s: %w", clientID, err)
+	}
+	return sec.Value, nil
 }
 
 // importUsers creates n users with Keycloak's partial import (far faster than one POST each).

@@ -53,6 +53,7 @@ type options struct {
 	soakRate    int
 	rampStep    time.Duration
 	backfill    int
+	reuseRealm  string
 	only        string
 }
 
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.soakRate, "soak-rate", 300, "users per second during the soak")
 	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
 	fs.IntVar(&o.backfill, "backfill", 10000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
+	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
 	fs.StringVar(&o.only, "only", "", `"backfill": only raw JetStream, full speed (for the ratio) and the backfill stage`)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -97,7 +99,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if o.backfill > 0 {
 		fmt.Fprintf(out, "backfill: %d users from a real Keycloak…\n", o.backfill)
-		b, err := env.backfill(ctx, env.bins["idp-hook"], o.backfill, out)
+		b, err := env.backfill(ctx, env.bins["idp-hook"], o.backfill, o.reuseRealm, out)
 		if err != nil {
 			return err
 		}

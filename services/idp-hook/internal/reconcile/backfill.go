@@ -26,7 +26,7 @@ type AsyncPublisher interface {
 
 // BackfillOptions tune a backfill; zero values take the defaults.
 type BackfillOptions struct {
-	Page    int // users per list request, and PubAcks outstanding at most (default 500)
+	Page    int // users per list request, and PubAcks outstanding at most (default 5000)
 	Readers int // concurrent per-user reads (default 8)
 	// IdPs are the identity-provider aliases whose links the registrations carry, read with one query per alias
 	// and page instead of one read per user. Nil: the realm's own (needs view-identity-providers); when they
@@ -45,7 +45,7 @@ type BackfillStats struct {
 
 func (o BackfillOptions) withDefaults() BackfillOptions {
 	if o.Page <= 0 {
-		o.Page = 500
+		o.Page = 5000
 	}
 	if o.Readers <= 0 {
 		o.Readers = 8
