@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func TestBackfillPublishesEachUserOnce(t *testing.T) {
 	linked := e.linkSome(t, 3)
 	for run := 1; run <= 2; run++ {
 		start := time.Now()
-		out, err := e.run(exec.Command(e.bin, "backfill"))
+		cmd := exec.Command(e.bin, "backfill")
+		out, err := e.run(cmd)
 		if err != nil {
 			t.Fatalf("backfill run %d: %v\n%s", run, err, out)
 		}
@@ -50,8 +52,8 @@ func TestBackfillPublishesEachUserOnce(t *testing.T) {
 		if len(got) != n {
 			t.Fatalf("run %d: %d users registered on the bus, want %d\n%s", run, len(got), n, out)
 		}
-		t.Logf("backfill run %d: %d users in %s: %.0f users/s (%s)", run, n, took.Round(time.Millisecond),
-			float64(n)/took.Seconds(), lastLine(out))
+		t.Logf("backfill run %d: %d users in %s: %.0f users/s, max RSS %d MiB (%s)", run, n, took.Round(time.Millisecond),
+			float64(n)/took.Seconds(), maxRSS(cmd)>>10, lastLine(out))
 	}
 	e.exactlyOnce(t)
 	for _, m := range natstest.StreamMessages(t, e.bus.JS, e.bus.Config.Stream, events.UserRegistered.Subject) {
@@ -257,6 +259,14 @@ func idpHookBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return buildBin
+}
+
+// maxRSS is the finished command's peak resident memory in KiB.
+func maxRSS(cmd *exec.Cmd) int64 {
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss
+	}
+	return 0
 }
 
 func envInt(t *testing.T, name string, def int) int {
