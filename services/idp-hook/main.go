@@ -1,17 +1,20 @@
 // Command idp-hook receives Keycloak's signed webhooks and publishes them as CloudEvents on the bus.
 //
 //	idp-hook [serve]   receive webhooks, and reconcile with Keycloak's stored events (default)
-//	idp-hook backfill  publish a registration for every existing Keycloak user, then exit
+//	idp-hook backfill [-page N] [-readers N] [-idps a,b]  publish a registration for every existing Keycloak user, then exit;
+//	                   resumable: a checkpoint in the RECONCILE_BUCKET KV bucket says where a killed run got to
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, environ map[string]string) error {
 		return err
 	}
 	if cmd == "backfill" {
-		return backfill(ctx, cfg, log)
+		return backfill(ctx, cfg, log, args[1:])
 	}
 	return serve(ctx, cfg, log)
 }
@@ -77,7 +80,18 @@ func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Co
 	return bus.Connect(ctx, cfg.NATSURL, "idp-hook", cfg.Bus, 30*time.Second, log)
 }
 
-func backfill(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func backfill(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	o := reconcile.BackfillOptions{Progress: os.Stderr}
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	fs.IntVar(&o.Page, "page", 5000, "users per list request, and PubAcks outstanding at most (Keycloak's cost per request grows with the realm)")
+	fs.IntVar(&o.Readers, "readers", 8, "concurrent per-user reads (identity-provider links)")
+	idps := fs.String("idps", "", "identity-provider aliases, comma-separated (default: the realm's, listed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *idps != "" {
+		o.IdPs = strings.Split(*idps, ",")
+	}
 	if cfg.KeycloakURL == "" {
 		return errors.New("backfill needs KEYCLOAK_URL and the idp-hook client's credentials")
 	}
@@ -90,9 +104,13 @@ func backfill(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer nc.Close()
+	if o.KV, err = reconcile.EnsureBucket(ctx, js, cfg.CheckpointBucket, cfg.Bus.Replicas); err != nil {
+		return err
+	}
 	start := time.Now()
-	walked, published, err := reconcile.Backfill(ctx, kc, bus.NewPublisher(js), log)
-	log.Info("backfill finished", "users", walked, "new_registrations", published, "duration", time.Since(start))
+	st, err := reconcile.Backfill(ctx, kc, js, log, o)
+	log.Info("backfill finished", "users", st.Read, "published", st.Published, "new_registrations", st.New,
+		"duration", time.Since(start))
 	return err
 }
 

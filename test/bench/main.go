@@ -52,6 +52,9 @@ type options struct {
 	soak        time.Duration
 	soakRate    int
 	rampStep    time.Duration
+	backfill    int
+	reuseRealm  string
+	only        string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -66,6 +69,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.soak, "soak", 0, "length of the soak at -soak-rate (0: no soak)")
 	fs.IntVar(&o.soakRate, "soak-rate", 300, "users per second during the soak")
 	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
+	fs.IntVar(&o.backfill, "backfill", 10000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
+	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
+	fs.StringVar(&o.only, "only", "", `"backfill": only raw JetStream, full speed (for the ratio) and the backfill stage`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,13 +87,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if r.jsSync, r.jsAsync, err = rawJetStream(ctx, env.js, o.rawN); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "raw Postgres insert…")
-	if r.pgInsert, err = rawPostgres(ctx, env.pg.URL("raw"), o.rawN); err != nil {
-		return err
+	if o.only == "" {
+		fmt.Fprintln(out, "raw Postgres insert…")
+		if r.pgInsert, err = rawPostgres(ctx, env.pg.URL("raw"), o.rawN); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "full speed: %d users, %d senders…\n", o.users, o.concurrency)
 	if r.full, err = env.push(ctx, "f", o.users, o.concurrency, 0); err != nil {
 		return err
+	}
+	if o.backfill > 0 {
+		fmt.Fprintf(out, "backfill: %d users from a real Keycloak…\n", o.backfill)
+		b, err := env.backfill(ctx, env.bins["idp-hook"], o.backfill, o.reuseRealm, out)
+		if err != nil {
+			return err
+		}
+		r.backfill = &b
+		fmt.Fprintf(out, "backfill: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); raw JetStream async %.0f msg/s; second run %s; max RSS %.0f MiB\n",
+			b.rate(), b.rate()/r.full.rate(), r.full.rate(), r.jsAsync, b.second.Round(time.Millisecond), b.maxRSS)
+	}
+	if o.only == "backfill" {
+		return nil
 	}
 	n := int(float64(o.rate) * o.rateFor.Seconds())
 	fmt.Fprintf(out, "fixed rate: %d users/s for %s…\n", o.rate, o.rateFor)
@@ -127,6 +148,7 @@ type benchEnv struct {
 	p      *stack.Pipeline
 	secret webhook.Secret
 	client *http.Client
+	bins   map[string]string
 }
 
 func startEnv(ctx context.Context) (*benchEnv, error) {
@@ -163,6 +185,7 @@ func startEnv(ctx context.Context) (*benchEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.bins = bins
 	e.p, err = stack.StartPipeline(ctx, stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: ns.ClientURL(),
 		DatabaseURL: e.pg.URL("users"), OIDCIssuer: "http://127.0.0.1:1/realms/bench", WebhookSecrets: webhook.FormatSecret(e.secret),
 		AdminToken: "bench-admin-token-0123456789", IdPHookEnv: map[string]string{"LOG_LEVEL": "warn"},
@@ -415,6 +438,7 @@ type results struct {
 	ramp              []rampStep
 	sustainable       int
 	soak              *soakResult
+	backfill          *backfillResult
 }
 
 func (r results) markdown(o options) string {
@@ -433,6 +457,12 @@ func (r results) markdown(o options) string {
 	fmt.Fprintf(&b, "| Latency at %d users/s for %d users (p50 / p99 / p99.9) | %s / %s / %s |\n", x.offeredRate, x.users, ms(x.p50), ms(x.p99), ms(x.p999))
 	fmt.Fprintf(&b, "| Refused or failed webhooks | %d |\n", f.failedResponses+x.failedResponses)
 	fmt.Fprintf(&b, "| Peak memory (VmHWM): idp-hook / user-service | %.0f MiB / %.0f MiB |\n", r.memHook, r.memUsers)
+	if k := r.backfill; k != nil {
+		fmt.Fprintf(&b, "| Backfill from a real Keycloak (%d users, `idp-hook backfill`) | %.0f users/s, %.2f × end-to-end (target ≥ 0.8) |\n",
+			k.users, k.rate(), k.rate()/r.full.rate())
+		fmt.Fprintf(&b, "| Backfill again, nothing new (%d users) | %s |\n", k.users, k.second.Round(time.Millisecond))
+		fmt.Fprintf(&b, "| Backfill peak memory (idp-hook backfill, max RSS) | %.0f MiB |\n", k.maxRSS)
+	}
 	if len(r.ramp) > 0 {
 		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = every user announced within 2 s of the window and p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)
 		fmt.Fprintf(&b, "| Offered users/s | Achieved users/s | p99 | Sustained |\n|---|---|---|---|\n")

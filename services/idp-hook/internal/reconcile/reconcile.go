@@ -28,7 +28,7 @@ type Keycloak interface {
 	Realm() string
 	Events(ctx context.Context, q keycloak.EventQuery) ([]keycloak.Event, error)
 	AdminEvents(ctx context.Context, q keycloak.AdminEventQuery) ([]keycloak.AdminEvent, error)
-	ListUsers(ctx context.Context, first, max int) ([]keycloak.User, error)
+	ListUsersBrief(ctx context.Context, first, max int) ([]keycloak.User, error)
 	GetUser(ctx context.Context, id string) (keycloak.User, error)
 }
 
@@ -275,55 +275,6 @@ func (r *Reconciler) save(ctx context.Context, key string, cp Checkpoint) error 
 	}
 	r.metrics.Checkpoint.WithLabelValues(key).Set(float64(time.UnixMilli(cp.Time).Unix()))
 	return nil
-}
-
-// Backfill publishes a registration for every user of the realm, with the state the admin API gives when
-// asked; it returns how many users it walked and how many registrations were new to the bus.
-func Backfill(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Logger) (walked, published int, err error) {
-	const page = 100
-	for first := 0; ; first += page {
-		users, err := kc.ListUsers(ctx, first, page)
-		if err != nil {
-			return walked, published, fmt.Errorf("list users from %d: %w", first, err)
-		}
-		for _, listed := range users {
-			n, err := backfillUser(ctx, kc, pub, log, listed.ID)
-			if err != nil {
-				return walked, published, err
-			}
-			walked++
-			published += n
-		}
-		if len(users) < page {
-			return walked, published, nil
-		}
-	}
-}
-
-// backfillUser reads the user whole (the list has no identity-provider links) and publishes its registration;
-// a user deleted meanwhile is skipped (its deletion is an admin or user event).
-func backfillUser(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Logger, id string) (int, error) {
-	u, err := kc.GetUser(ctx, id)
-	if errors.Is(err, keycloak.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read user %s: %w", id, err)
-	}
-	m := kcevent.Backfill(kc.Realm(), userOf(u), time.Now())
-	ev, err := events.New(m.Kind, m.Meta, m.Data)
-	if err != nil {
-		log.Warn("user cannot be backfilled; skipped", "user_id", u.ID, "error", err)
-		return 0, nil
-	}
-	ack, err := pub.Publish(ctx, m.Kind.Subject, ev)
-	if err != nil {
-		return 0, err
-	}
-	if ack.Duplicate {
-		return 0, nil
-	}
-	return 1, nil
 }
 
 // Metrics of reconciliation.
