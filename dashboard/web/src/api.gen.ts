@@ -182,7 +182,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description No control characters; surrounding spaces are trimmed. */
+                    /** @description No control characters or line breaks, and none of < > & " $ % ! # ? § ; * ~ / \ | ^ = [ ] { } ( ) (Keycloak's person-name rule); surrounding spaces are trimmed. 422 otherwise. */
                     name: string;
                 };
             };
