@@ -94,6 +94,7 @@ type Change struct {
 	Dirty            bool            // the user changed: write it
 	Announce         []Announcement  // events for the outbox, in order
 	PersonalTenant   *PersonalTenant // create this tenant before writing the user
+	Join             *Membership     // add this membership (the placement at activation)
 	SyncKeycloak     bool            // bring the Keycloak account in line (tenant, name)
 	DropKeycloakSync bool            // the user is gone: forget pending write-backs
 }
@@ -173,12 +174,14 @@ func (u *User) activate(ctx context.Context, dir Directory, email string, now ti
 		c.PersonalTenant = &PersonalTenant{ID: p.TenantID, Name: p.TenantName}
 		c.Announce = append(c.Announce, tenantCreated(p.TenantID, p.TenantName, u.ID))
 	}
-	c.Announce = append(c.Announce, memberAdded(p.TenantID, u.ID, p.Role), userCreated(u))
+	c.Join = &Membership{TenantID: p.TenantID, UserID: u.ID, Role: p.Role, Source: p.Source}
+	c.Announce = append(c.Announce, memberAdded(*c.Join, ""), userCreated(u))
 	return nil
 }
 
 // delete erases the personal data and keeps the row as a tombstone, so that late events change nothing.
 func (u *User) delete() Change {
+	// The repository deletes the memberships of a deleted user: UserRemoved says it for all of them.
 	c := Change{Dirty: true, DropKeycloakSync: true}
 	if u.Status == Active { // nobody was told about a user that never became active
 		c.Announce = append(c.Announce, userRemoved(u.ID, u.TenantID))
