@@ -95,7 +95,9 @@ func (e *env) join(tenant, user, role string) {
 	}
 }
 
-func (e *env) token(user, tenant string) string { return e.issuer.Token(e.t, e.issuer.Defaults(user, tenant)) }
+func (e *env) token(user, tenant string) string {
+	return e.issuer.Token(e.t, e.issuer.Defaults(user, tenant))
+}
 
 // call sends a request; header is X-Tenant-ID when not empty.
 func (e *env) call(method, path, token, tenantHeader, body string) (int, map[string]any) {
