@@ -295,3 +295,28 @@ func TestMemberActionsAnnounceOnce(t *testing.T) {
 		t.Errorf("cat's new tenant: %d %v", status, p)
 	}
 }
+
+// Two admins demoting each other at once: the tenant's memberships are locked, so one wins and the other,
+// a member by then, is refused (403 not an admin, or 409 last admin); the tenant always keeps an admin.
+func TestConcurrentDemotionsKeepAnAdmin(t *testing.T) {
+	e, _ := sharedTenant(t)
+	if status, p := e.call("PATCH", "/v1/tenant/members/bob", e.token("ann", "shared"), "", `{"role":"admin"}`); status != 200 {
+		t.Fatalf("promote bob: %d %v", status, p)
+	}
+	statuses := make(chan int, 2)
+	for _, pair := range [][2]string{{"ann", "bob"}, {"bob", "ann"}} {
+		go func() {
+			status, _ := e.call("PATCH", "/v1/tenant/members/"+pair[1], e.token(pair[0], "shared"), "", `{"role":"member"}`)
+			statuses <- status
+		}()
+	}
+	got := []int{<-statuses, <-statuses}
+	slices.Sort(got)
+	var admins int
+	if err := e.db.QueryRow(context.Background(), `SELECT count(*) FROM memberships WHERE tenant_id = 'shared' AND role = 'admin'`).Scan(&admins); err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 200 || (got[1] != 403 && got[1] != 409) || admins != 1 {
+		t.Errorf("statuses %v, %d admins; want one 200, one refused and 1 admin", got, admins)
+	}
+}

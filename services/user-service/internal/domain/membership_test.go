@@ -1,11 +1,13 @@
 package domain_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 )
 
@@ -167,5 +169,35 @@ func TestRemoveMovesDefaultTenant(t *testing.T) {
 	}
 	if p.User.TenantID != "a" || p.User.Role != domain.Admin || !c.SyncKeycloak || !c.UserDirty {
 		t.Errorf("user now in %s as %s (sync %v); want a as admin, synced", p.User.TenantID, p.User.Role, c.SyncKeycloak)
+	}
+}
+
+// Activation adds the placement as a membership, and TenantMemberAdded says how.
+func TestActivationJoinsWithSource(t *testing.T) {
+	for _, tc := range []struct {
+		email  string
+		source domain.Source
+		how    eventsv1.MembershipSource
+	}{
+		{"boss@acme.example", domain.ByDeclared, eventsv1.MembershipSource_MEMBERSHIP_SOURCE_DECLARED},
+		{"eve@acme.example", domain.ByDomain, eventsv1.MembershipSource_MEMBERSHIP_SOURCE_DOMAIN},
+		{"solo@free.example", domain.ByPersonal, eventsv1.MembershipSource_MEMBERSHIP_SOURCE_PERSONAL},
+	} {
+		u := domain.NewUser("u1", t0)
+		email, yes := tc.email, true
+		c, err := u.Apply(context.Background(), domain.Event{ID: "e1", Kind: domain.KindRegistered,
+			State: domain.State{Email: &email, EmailVerified: &yes, Enabled: &yes, ObservedAt: t0}}, acme, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var how eventsv1.MembershipSource
+		for _, a := range c.Announce {
+			if m, ok := a.Data.(*eventsv1.TenantMemberAdded); ok {
+				how = m.GetHow()
+			}
+		}
+		if c.Join == nil || c.Join.Source != tc.source || c.Join.TenantID != u.TenantID || how != tc.how {
+			t.Errorf("%s: join %+v, how %v; want %s", tc.email, c.Join, how, tc.source)
+		}
 	}
 }
