@@ -253,7 +253,7 @@ func decodeCursor(s string) (*store.Cursor, error) {
 		return nil, err
 	}
 	var c store.Cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.UserID == "" || c.ActivatedAt.IsZero() {
+	if err := json.Unmarshal(b, &c); err != nil || c.UserID == "" || c.JoinedAt.IsZero() {
 		return nil, errors.New("bad cursor")
 	}
 	return &c, nil

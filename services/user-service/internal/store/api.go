@@ -96,8 +96,8 @@ func (s *Store) Tenant(ctx context.Context, c Caller) (TenantView, error) {
 
 // Cursor is the position after the last member of a page: when they joined, and their id.
 type Cursor struct {
-	ActivatedAt time.Time `json:"t"`
-	UserID      string    `json:"u"`
+	JoinedAt time.Time `json:"t"`
+	UserID   string    `json:"u"`
 }
 
 // Members lists the active members of the caller's active tenant in the order they joined, after cursor.
@@ -106,7 +106,7 @@ func (s *Store) Members(ctx context.Context, c Caller, pageSize int, after *Curs
 	err := s.asCaller(ctx, c, func(tx pgx.Tx) error {
 		at, id := time.Time{}, ""
 		if after != nil {
-			at, id = after.ActivatedAt, after.UserID
+			at, id = after.JoinedAt, after.UserID
 		}
 		// The WHERE on tenant_id is for the index; row-level security enforces it regardless. The role and
 		// the date are the membership's, in this tenant.
@@ -128,7 +128,7 @@ func (s *Store) Members(ctx context.Context, c Caller, pageSize int, after *Curs
 	}
 	members = members[:pageSize]
 	last := members[len(members)-1]
-	return members, &Cursor{ActivatedAt: *last.MemberSince, UserID: last.UserID}, nil
+	return members, &Cursor{JoinedAt: *last.MemberSince, UserID: last.UserID}, nil
 }
 
 // UpdateName changes the caller's name, announces UserUpdated (built by the domain, as the consumer's) and
