@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/personname"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
@@ -77,6 +79,10 @@ func (a *API) authed(h handler) http.Handler {
 		tenant := id.Tenant
 		if h := strings.TrimSpace(r.Header.Get(TenantHeader)); h != "" {
 			tenant = h
+		}
+		if !utf8.ValidString(tenant) { // no tenant has such an id, and Postgres refuses the bytes
+			writeProblem(w, refusal(store.ErrNotInTenant))
+			return
 		}
 		if err := h(w, r, store.Caller{UserID: id.Subject, TenantID: tenant}); err != nil {
 			a.fail(w, r, err)
@@ -204,7 +210,20 @@ func (a *API) listMyTenants(w http.ResponseWriter, r *http.Request, c store.Call
 	return nil
 }
 
+// targetOf is the member a request names: a path that is not UTF-8 names nobody.
+func targetOf(r *http.Request) (string, error) {
+	id := r.PathValue("userId")
+	if !utf8.ValidString(id) {
+		return "", refusal(domain.ErrNotMember)
+	}
+	return id, nil
+}
+
 func (a *API) patchMember(w http.ResponseWriter, r *http.Request, c store.Caller) error {
+	target, err := targetOf(r)
+	if err != nil {
+		return err
+	}
 	var body struct {
 		Role *string `json:"role"`
 	}
@@ -214,7 +233,7 @@ func (a *API) patchMember(w http.ResponseWriter, r *http.Request, c store.Caller
 	if body.Role == nil || *body.Role == "" {
 		return problem{Status: http.StatusUnprocessableEntity, Title: "Invalid role", Detail: `"role" is required`}
 	}
-	p, err := a.store.ChangeRole(r.Context(), c, r.PathValue("userId"), *body.Role)
+	p, err := a.store.ChangeRole(r.Context(), c, target, *body.Role)
 	if err != nil {
 		return err
 	}
@@ -224,7 +243,11 @@ func (a *API) patchMember(w http.ResponseWriter, r *http.Request, c store.Caller
 
 // deleteMember removes a member; removing oneself is leaving.
 func (a *API) deleteMember(w http.ResponseWriter, r *http.Request, c store.Caller) error {
-	if target := r.PathValue("userId"); target != c.UserID {
+	target, err := targetOf(r)
+	if err != nil {
+		return err
+	}
+	if target != c.UserID {
 		if err := a.store.RemoveMember(r.Context(), c, target); err != nil {
 			return err
 		}

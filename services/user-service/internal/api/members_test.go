@@ -24,6 +24,7 @@ import (
 	"github.com/connectedbbq/platform/services/user-service/internal/api"
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/services/user-service/internal/store/storetest"
 )
 
 var srv *pgtest.Server
@@ -40,17 +41,8 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	ctx := context.Background()
-	url := srv.NewDatabase(t)
-	if _, err := store.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Open(ctx, url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	db, err := pgxpool.New(ctx, url)
+	s, url := storetest.OpenURL(t, srv)
+	db, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
