@@ -232,6 +232,8 @@ func TestRefusedMemberActions(t *testing.T) {
 		{"a tenant one is not in (header)", "GET", "/v1/tenant/members", cat, dans, "", 403, "do not belong to this tenant"},
 		{"a tenant one is not in (claim)", "POST", "/v1/tenant/leave", e.token("cat", dans), "", "", 403, "do not belong to this tenant"},
 		{"no tenant claim", "GET", "/v1/tenant", e.token("cat", ""), "", "", 403, "refresh it"},
+		{"a tenant id that is not UTF-8", "GET", "/v1/tenant/members", cat, "\xff\xfe", "", 403, "do not belong to this tenant"},
+		{"a member id that is not UTF-8", "DELETE", "/v1/tenant/members/%FF", ann, "", "", 404, "no such member"},
 	} {
 		status, p := e.call(tc.method, tc.path, tc.token, tc.header, tc.body)
 		if detail, _ := p["detail"].(string); status != tc.status || !strings.Contains(detail, tc.detail) {
