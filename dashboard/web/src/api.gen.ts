@@ -82,10 +82,7 @@ export interface paths {
     "/v1/tenant/members/{userId}": {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path: {
                 userId: string;
             };
@@ -248,10 +245,7 @@ export interface components {
             };
         };
     };
-    parameters: {
-        /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-        TenantHeader: string;
-    };
+    parameters: never;
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -317,10 +311,7 @@ export interface operations {
     listMyTenants: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -344,10 +335,7 @@ export interface operations {
     getTenant: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -374,10 +362,7 @@ export interface operations {
                 /** @description The nextPageToken of the previous page. */
                 pageToken?: string;
             };
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -405,10 +390,7 @@ export interface operations {
     removeMember: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path: {
                 userId: string;
             };
@@ -433,10 +415,7 @@ export interface operations {
     changeMemberRole: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path: {
                 userId: string;
             };
@@ -472,10 +451,7 @@ export interface operations {
     leaveTenant: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description The request's active tenant; without it, the token's `tenant` claim. The caller must belong to it (403 otherwise). */
-                "X-Tenant-ID"?: components["parameters"]["TenantHeader"];
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
