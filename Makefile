@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export BBQ_CACHE ?= $(HOME)/.cache/connected-bbq
 export GOBIN := $(BBQ_CACHE)/bin
 export PATH := $(GOBIN):$(PATH)
-GO_MODULES := pkg services/idp-hook services/user-service services/tenant-controller dashboard dev deploy/helm/test
+GO_MODULES := pkg testing test services/idp-hook services/user-service services/tenant-controller dashboard dev deploy/helm/test deploy/keycloak/install-provider
 
 # Each component adds its own targets and appends to these lists in mk/<component>.mk.
 TEST_TARGETS :=
@@ -15,18 +15,20 @@ LINT_TARGETS :=
 IMAGE_TARGETS :=
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help run test bench lint images chart tools setup-system
+.PHONY: help run check test bench lint images chart tools setup-system
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: ## start the whole system on this machine
 	@scripts/run.sh
 
-test: setup-system $(TEST_TARGETS) ## every test, against real NATS, Postgres, Keycloak, kube-apiserver and Chromium
+check: lint test-unit ## the inner loop (< 3 min warm): lint, unit and package tests; no Keycloak, browser, cluster, images
+
+test: setup-system lint $(TEST_TARGETS) ## lint, then every test, against real NATS, Postgres, Keycloak, kube-apiserver and Chromium
 
 bench: $(BENCH_TARGETS) ## benchmarks; results in docs/benchmarks.md
 
-lint: $(LINT_TARGETS) ## gofmt, go vet, golangci-lint, buf lint + breaking
+lint: $(LINT_TARGETS) ## gofmt, go vet, golangci-lint, buf lint + breaking, go.mod check, helm lint
 
 images: $(IMAGE_TARGETS) ## container images (needs a container builder)
 

@@ -1,13 +1,20 @@
 # The Go services and shared packages: tests against real JetStream and Postgres, lint, generated code.
-GO_CORE := ./pkg/... ./services/idp-hook/... ./services/user-service/... ./dev/...
-# The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); dev/images needs the images (test-images).
-GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /dev/kce2e -e /dev/images -e /dev/cluster)
+GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... ./test/...
+# The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); test/images needs the images (test-images).
+GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /test/keycloak -e /test/images -e /test/cluster)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
+# make check's tests: unit and package tests (real JetStream and Postgres in process), without the process-level
+# suites (test/) and without what starts a Keycloak (pkg/keycloak, testing/kctest).
+GO_UNIT_PKGS = $(shell go list ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... \
+  | grep -v -e /pkg/keycloak -e /testing/kctest)
 
 TEST_TARGETS += test-go test-keycloak-e2e
-LINT_TARGETS += lint-go lint-proto
+LINT_TARGETS += lint-go lint-proto lint-modules
 
-.PHONY: test-go lint-go lint-proto generate
+.PHONY: test-go test-unit lint-go lint-proto lint-modules generate
+test-unit: ## unit and package tests only (part of make check; make test-go runs them with the suites)
+	go test -count=1 -timeout=10m $(GO_UNIT_PKGS)
+
 test-go: ## unit and end-to-end tests of the pipeline (real NATS JetStream, real Postgres)
 	go test $(GO_TEST_FLAGS) $(GO_TEST_PKGS)
 
@@ -15,27 +22,32 @@ lint-go: tools
 	@unformatted=$$(gofmt -l $(GO_MODULES)); if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	for m in $(GO_MODULES); do (cd $$m && go vet ./... && golangci-lint run ./...) || exit 1; done
 
-lint-proto: tools ## buf lint, and buf breaking against main so a published event never changes incompatibly
+# The images are built module by module (GOWORK=off, scripts/images.sh): their go.mod files must be tidy and
+# select the versions the workspace tests.
+lint-modules: ## every go.mod tidy; each shipped binary links the same versions alone as in the workspace
+	scripts/check-modules.sh
+
+lint-proto: tools ## buf lint, and buf breaking against the contract before this change (scripts/buf-breaking.sh)
 	buf lint
-	if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto 2>/dev/null; then \
-	  buf breaking --against '.git#branch=main'; else echo "buf breaking: no proto on main yet"; fi
+	scripts/buf-breaking.sh
 
 generate: tools ## regenerate pkg/gen from proto/
 	buf generate
 
 .PHONY: test-keycloak-e2e
-test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill
-	go test $(GO_TEST_FLAGS) ./dev/kce2e/
+test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill, identity providers, convergence
+	go test $(GO_TEST_FLAGS) ./test/keycloak/
 
 .PHONY: test-faults
-test-faults: ## 2,000 sign-ups through crashes and partitions (300 in make test); Keycloak's listener through outages
-	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./dev/faults/ | grep -v '^=== '
-	go test $(GO_TEST_FLAGS) -v -run TestProviderRetriesCarrySignUpsThroughOutages ./dev/kce2e/ | grep -e '^---' -e outage_test -e '^ok'
+test-faults: ## 2,000 sign-ups through crashes and partitions (300 in make test); Keycloak's listener through outages; 200 people converging (20 in make test)
+	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./test/faults/ | grep -v '^=== '
+	go test $(GO_TEST_FLAGS) -v -run TestProviderRetriesCarrySignUpsThroughOutages ./test/keycloak/ | grep -e '^---' -e outage_test -e '^ok'
+	BBQ_CONVERGENCE_USERS=$${BBQ_CONVERGENCE_USERS:-200} go test $(GO_TEST_FLAGS) -v -run TestUsersConvergeToKeycloakWhateverTheWebhookOrder ./test/keycloak/ | grep -v '^=== '
 
 BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline
 bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
-	go run ./dev/cmd/bbq-bench -out docs/benchmarks.md $(BENCH_ARGS)
+	go run ./test/bench -out docs/benchmarks.md $(BENCH_ARGS)
 
 # The soak lasts 10 minutes; make bench BENCH_ARGS="-soak 1m" gives a quicker look.
 BENCH_ARGS ?= -soak 10m

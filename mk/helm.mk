@@ -26,7 +26,7 @@ test-cluster: ## the chart's pods on a real single-node Kubernetes (kubelet, con
 	@scripts/setup-helm.sh >/dev/null
 	@kc=$$(scripts/cluster.sh up | tail -n1); trap 'scripts/cluster.sh down' EXIT; \
 	BBQ_KUBECONFIG=$$kc PATH=$$(scripts/k8s-test-binaries.sh cluster | tail -n1):$$PATH \
-	  go test -count=1 -timeout 40m -v -run TestChartRunsOnARealCluster ./dev/cluster/ | grep -v '^=== '
+	  go test -count=1 -timeout 40m -v -run TestChartRunsOnARealCluster ./test/cluster/ | grep -v '^=== '
 
 chart: ## package the chart into out/
 	@scripts/setup-helm.sh >/dev/null
@@ -39,7 +39,7 @@ images-build: ## build our five images with podman or docker (static binaries on
 # The images run as the chart runs them (non-root, read-only root, no capabilities) against a real JetStream and
 # Postgres, with podman (installed by .ci/run; no daemon needed).
 test-images: images-build ## run the images: the pipeline serves, the dashboard serves, the provider installs its jar
-	IMAGE_REGISTRY=$(IMAGE_REGISTRY) IMAGE_TAG=$(IMAGE_TAG) go test -count=1 -timeout 10m ./dev/images/
+	IMAGE_REGISTRY=$(IMAGE_REGISTRY) IMAGE_TAG=$(IMAGE_TAG) go test -count=1 -timeout 10m ./test/images/
 
 TEST_TARGETS += test-images
 IMAGE_TARGETS += images-build

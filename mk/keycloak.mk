@@ -1,7 +1,7 @@
 # Keycloak: the bbq realm, the bbq-webhook event-listener provider (Java 17, Maven) and the Go admin client
-# and test harness (pkg/keycloak, pkg/kctest, pkg/smtpsink). Downloads and builds live under $(BBQ_CACHE).
+# and test harness (pkg/keycloak; testing/kctest, testing/smtpsink). Downloads and builds live under $(BBQ_CACHE).
 KEYCLOAK_SH := deploy/keycloak/scripts/keycloak.sh
-KEYCLOAK_GO_PKGS := ./keycloak/ ./kctest/... ./smtpsink/
+KEYCLOAK_GO_PKGS := ./pkg/keycloak/ ./testing/kctest/... ./testing/smtpsink/
 
 .PHONY: setup-keycloak test-keycloak test-keycloak-java test-keycloak-go keycloak-run
 
@@ -14,8 +14,8 @@ test-keycloak-java: ## provider unit tests (Maven)
 	$(KEYCLOAK_SH) build-provider >/dev/null
 
 # One Keycloak for both test binaries (with-keycloak sets KCTEST_URL); each test gets its own realm.
-test-keycloak-go: ## pkg/keycloak, pkg/kctest, pkg/smtpsink against a real Keycloak
-	cd pkg && go run ./kctest/cmd/with-keycloak -- go test -count=1 -timeout 15m $(KEYCLOAK_GO_PKGS)
+test-keycloak-go: ## pkg/keycloak, testing/kctest, testing/smtpsink against a real Keycloak
+	go run ./testing/kctest/cmd/with-keycloak -- go test -count=1 -timeout 15m $(KEYCLOAK_GO_PKGS)
 
 test-keycloak: test-keycloak-java test-keycloak-go ## everything Keycloak-side
 
@@ -23,5 +23,5 @@ test-keycloak: test-keycloak-java test-keycloak-go ## everything Keycloak-side
 keycloak-run: ## run Keycloak locally with the bbq realm and the provider
 	$(KEYCLOAK_SH) start
 
-# The Go tests also run in test-go (./pkg/...); only the Java tests are added here.
+# The Go tests also run in test-go (./pkg/..., ./testing/...); only the Java tests are added here.
 TEST_TARGETS += test-keycloak-java

@@ -75,7 +75,7 @@ EOF
 sandbox_image() { # the pause process, static, on an empty base
   local dir=$D/pause
   mkdir -p "$dir/rootfs"
-  (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$dir/rootfs/pause" ./dev/cmd/pause)
+  (cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$dir/rootfs/pause" ./test/cluster/pause)
   tar -C "$dir/rootfs" -c . | podman import -q --change 'ENTRYPOINT ["/pause"]' --change 'USER 65535' - "$SANDBOX_IMAGE" >/dev/null
 }
 

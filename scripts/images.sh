@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make images`: our five images, from binaries compiled on this machine onto an empty base (build/Containerfile*),
-# with docker or podman, whichever works here. Nothing is pulled, so it also works offline.
+# `make images`: our five images, from binaries compiled on this machine onto an empty base (build/Containerfile,
+# deploy/keycloak/Containerfile), with docker or podman, whichever works here. Nothing is pulled, so it also works offline.
 #   IMAGE_REGISTRY (ghcr.io/connectedbbq), IMAGE_TAG (the chart's appVersion), GOARCH (this machine's)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,8 +28,9 @@ image() {
   echo "$IMAGE_REGISTRY/$1:$IMAGE_TAG"
 }
 
-# gobuild <module dir> <package> <output>
-gobuild() { (cd "$1" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$3" "$2"); }
+# gobuild <module dir> <package> <output>: from the module alone (GOWORK=off), the versions its go.mod selects;
+# scripts/check-modules.sh (make lint) checks that these are the versions the workspace tests.
+gobuild() { (cd "$1" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$3" "$2"); }
 
 # service <name> <module dir> <package>
 service() {
@@ -48,5 +49,5 @@ service dashboard dashboard .
 mkdir -p "$ctx/keycloak-provider"
 deploy/keycloak/scripts/keycloak.sh build-provider >/dev/null
 install -m 0444 deploy/keycloak/provider/target/bbq-keycloak-provider.jar "$ctx/keycloak-provider/"
-gobuild pkg ./cmd/install-provider "$ctx/keycloak-provider/install-provider"
-image keycloak-provider build/Containerfile.keycloak-provider "$ctx/keycloak-provider"
+gobuild deploy/keycloak/install-provider . "$ctx/keycloak-provider/install-provider"
+image keycloak-provider deploy/keycloak/Containerfile "$ctx/keycloak-provider"

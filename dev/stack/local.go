@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/connectedbbq/platform/pkg/embedded"
-	"github.com/connectedbbq/platform/pkg/smtpsink"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/embedded"
+	"github.com/connectedbbq/platform/testing/smtpsink"
 )
 
 // LocalConfig is the whole system on one machine.

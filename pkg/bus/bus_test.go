@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/embedded"
-	"github.com/connectedbbq/platform/pkg/natstest"
+	"github.com/connectedbbq/platform/testing/embedded"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 // A service started beside a NATS that is still starting waits for it; one whose NATS never comes gives up

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 var kc *kctest.Keycloak

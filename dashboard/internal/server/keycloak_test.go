@@ -1,6 +1,6 @@
 package server
 
-// The server tests run against a real Keycloak from pkg/kctest (one per test binary, a fresh realm per test
+// The server tests run against a real Keycloak from testing/kctest (one per test binary, a fresh realm per test
 // made from the shipped deploy/keycloak/realm/bbq-realm.json), with the realm's frontend URL set to the
 // dashboard's /auth proxy, as `make run` and the chart do with Keycloak's --hostname.
 
@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/connectedbbq/platform/dashboard/internal/session"
-	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 type keycloak struct {

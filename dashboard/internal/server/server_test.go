@@ -25,7 +25,7 @@ import (
 
 	"github.com/connectedbbq/platform/dashboard/internal/config"
 	"github.com/connectedbbq/platform/dashboard/internal/session"
-	"github.com/connectedbbq/platform/pkg/kctest"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 var testKC *kctest.Keycloak

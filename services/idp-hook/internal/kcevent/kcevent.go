@@ -238,6 +238,14 @@ func (e AdminEvent) UserID() string {
 	return id
 }
 
+// Observed is a state read from the admin API, as an event of its own: cause "reconcile" (or "backfill"...),
+// id <cause>-<user>-<unix ms of observed>, so one read is published once however often it is retried.
+func Observed(realm, userID string, st *eventsv1.UserState, cause string) Mapped {
+	at := st.GetObservedAt().AsTime().UnixMilli()
+	return Mapped{Kind: events.UserStateChanged, Meta: meta(fmt.Sprintf("%s-%s-%d", cause, userID, at), realm, userID, at),
+		Data: &eventsv1.UserStateChanged{UserId: userID, Realm: realm, State: st, Cause: cause}}
+}
+
 // Gone is the deletion of a user the admin API no longer knows (the reconciler's 404). Its id is derived
 // from the user, so it is published once however often it is found.
 func Gone(realm, userID string, observed time.Time) Mapped {

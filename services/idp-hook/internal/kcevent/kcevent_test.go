@@ -25,7 +25,7 @@ type wantState struct {
 	idps              []string
 }
 
-// The fixtures are captured from a real Keycloak by pkg/kctest (see its capture tests), with the provider's
+// The fixtures are captured from a real Keycloak by testing/kctest (see its capture tests), with the provider's
 // bbqUser.
 func TestMapsCapturedKeycloakEvents(t *testing.T) {
 	const ada, king, grace = "ada.lovelace@example.com", "ada.king@example.com", "grace@example.com"

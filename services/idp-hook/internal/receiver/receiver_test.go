@@ -20,11 +20,11 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
-	"github.com/connectedbbq/platform/pkg/natstest"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/hooktest"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/receiver"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 type fixture struct {

@@ -170,25 +170,28 @@ func (r *Reconciler) replayAdminEvent(ctx context.Context, st *states, e keycloa
 	})
 }
 
-// replay publishes one stored event about userID with the user's state now (none for a deletion or a failed
-// event, which need none), and the user's deletion when the admin API no longer has it.
+// replay publishes one stored event about userID as it was, without a state, then (once per user and pass)
+// the state Keycloak holds now as an event of its own, or the user's deletion when the admin API no longer
+// has it. The stored event keeps its Keycloak id, which the webhook's copy has too: whichever reaches the bus
+// first is the one applied, so a state read now must never travel under that id, or a late confirming state
+// (the webhook's) would be dropped as a duplicate of a copy that says the account is no longer confirmed.
 func (r *Reconciler) replay(ctx context.Context, st *states, userID string, stateless bool,
 	mapWith func(*eventsv1.UserState) (kcevent.Mapped, error)) (int, error) {
-	if stateless || userID == "" {
-		m, err := mapWith(nil)
-		return r.publish(ctx, m, err)
-	}
-	state, gone, err := st.get(ctx, userID)
-	if err != nil {
-		return 0, err
-	}
-	m, err := mapWith(state)
+	m, err := mapWith(nil)
 	n, err := r.publish(ctx, m, err)
-	if err != nil || !gone {
+	if err != nil || stateless || userID == "" {
 		return n, err
 	}
-	g, err := r.publishGone(ctx, st, userID)
-	return n + g, err
+	state, gone, first, err := st.get(ctx, userID)
+	if err != nil || !first {
+		return n, err
+	}
+	if gone {
+		g, err := r.publishGone(ctx, st, userID)
+		return n + g, err
+	}
+	o, err := r.publish(ctx, kcevent.Observed(r.kc.Realm(), userID, state, "reconcile"), nil)
+	return n + o, err
 }
 
 // publishGone reports a user the admin API no longer knows as deleted (once per pass): its deletion event

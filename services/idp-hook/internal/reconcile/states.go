@@ -11,9 +11,13 @@ import (
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
 
-// states reads users' states from the admin API for one pass: stored events carry no bbqUser, so a replayed
-// event carries the state Keycloak holds now (observed when the admin API answered). One read per user and
-// pass: every event of the user in the pass gets the same, newest, state.
+// states reads users' states from the admin API for one pass: stored events carry no bbqUser, so the pass
+// publishes the state Keycloak holds now beside them. One read per user and pass.
+//
+// A read is dated readMargin before the admin API answered: Keycloak dates an event when it is created, before
+// its transaction commits, so a read in between sees the older state while being later than the event. Dated
+// earlier, the read never outranks an event whose commit it might not have seen; every later commit has its
+// own event, which carries its own state.
 type states struct {
 	kc   Keycloak
 	now  func() time.Time
@@ -25,23 +29,26 @@ func newStates(kc Keycloak, now func() time.Time) *states {
 	return &states{kc: kc, now: now, got: map[string]*eventsv1.UserState{}, gone: map[string]bool{}}
 }
 
-// get returns the user's state, or gone when the admin API answers 404.
-func (s *states) get(ctx context.Context, userID string) (*eventsv1.UserState, bool, error) {
+const readMargin = 2 * time.Second
+
+// get returns the user's state, or gone when the admin API answers 404; first is true the first time the user
+// is asked for in this pass.
+func (s *states) get(ctx context.Context, userID string) (st *eventsv1.UserState, gone, first bool, err error) {
 	if st, ok := s.got[userID]; ok {
-		return st, st == nil, nil
+		return st, st == nil, false, nil
 	}
 	u, err := s.kc.GetUser(ctx, userID)
 	if errors.Is(err, keycloak.ErrNotFound) {
 		s.got[userID] = nil
-		return nil, true, nil
+		return nil, true, true, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("read the state of user %s: %w", userID, err)
+		return nil, false, false, fmt.Errorf("read the state of user %s: %w", userID, err)
 	}
 	user := userOf(u)
-	st := user.State(s.now())
+	st = user.State(s.now().Add(-readMargin))
 	s.got[userID] = st
-	return st, false, nil
+	return st, false, true, nil
 }
 
 // reportGone says whether the user's deletion is still to be reported in this pass.

@@ -23,12 +23,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
-	"github.com/connectedbbq/platform/pkg/pgtest"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 const adminToken = "test-admin-token"

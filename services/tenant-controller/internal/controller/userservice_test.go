@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
-	"github.com/connectedbbq/platform/pkg/natstest"
-	"github.com/connectedbbq/platform/pkg/pgtest"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 // buildUserService compiles the real user service once per test binary (the workspace resolves it).

@@ -18,13 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/connectedbbq/platform/pkg/bus"
-	"github.com/connectedbbq/platform/pkg/embedded"
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
-	"github.com/connectedbbq/platform/pkg/natstest"
-	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/testing/embedded"
+	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var srv *pgtest.Server

@@ -95,7 +95,8 @@ type Change struct {
 	Announce         []Announcement  // events for the outbox, in order
 	PersonalTenant   *PersonalTenant // create this tenant before writing the user
 	Join             *Membership     // add this membership (the placement at activation)
-	SyncKeycloak     bool            // bring the Keycloak account in line (tenant, name)
+	SyncKeycloak     bool            // bring the Keycloak account in line (the tenant)
+	SyncName         bool            // ... and write our name to it (a rename through the API, never Keycloak's own)
 	DropKeycloakSync bool            // the user is gone: forget pending write-backs
 }
 
@@ -199,7 +200,7 @@ func (u *User) Rename(name string) (Change, error) {
 		return Change{}, nil
 	}
 	u.Name = name
-	return Change{Dirty: true, SyncKeycloak: true, Announce: []Announcement{userUpdated(u, []string{"name"})}}, nil
+	return Change{Dirty: true, SyncKeycloak: true, SyncName: true, Announce: []Announcement{userUpdated(u, []string{"name"})}}, nil
 }
 
 func (u *User) equal(o *User) bool {

@@ -55,9 +55,12 @@ func queueOutbox(b *pgx.Batch, evs []outboxEvent) {
 		ids, subjects, bodies)
 }
 
-func queueKeycloakSync(b *pgx.Batch, userID string) {
-	b.Queue(`INSERT INTO keycloak_sync (user_id) VALUES ($1)
-		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0`, userID)
+// queueKeycloakSync asks the write-back to bring the user's Keycloak account in line: always the tenant, and
+// the name only with writeName (a rename through our API), which a pending request keeps until it is done.
+func queueKeycloakSync(b *pgx.Batch, userID string, writeName bool) {
+	b.Queue(`INSERT INTO keycloak_sync (user_id, write_name) VALUES ($1, $2)
+		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0,
+			write_name = keycloak_sync.write_name OR EXCLUDED.write_name`, userID, writeName)
 }
 
 // announceInTx adds the announcements to the outbox of tx.

@@ -156,7 +156,7 @@ func (s *Store) UpdateName(ctx context.Context, c Caller, name string) (Profile,
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE users SET name = $2, updated_at = now() WHERE id = $1`, u.ID, u.Name)
 		queueOutbox(b, evs)
-		queueKeycloakSync(b, u.ID)
+		queueKeycloakSync(b, u.ID, true)
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("write name of %s: %w", u.ID, err)
 		}

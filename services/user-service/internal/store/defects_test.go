@@ -18,9 +18,9 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
-	"github.com/connectedbbq/platform/pkg/natstest"
 	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/testing/natstest"
 )
 
 var t1 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -278,5 +278,31 @@ func decodeData(t *testing.T, body []byte, m proto.Message) {
 	}
 	if err := protojson.Unmarshal(ev.Data, m); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The write-back sends our name to Keycloak only after a rename through the API: at activation our copy of
+// the name may be older than Keycloak's (an admin renamed the person meanwhile), and sending it would undo that.
+func TestWritebackSendsTheNameOnlyAfterARename(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	applyEach(t, s, signUp(t, "u-named")...)
+	jobs, err := s.ClaimKeycloakSyncs(ctx, 10, time.Minute)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim after activation: %v, %v", jobs, err)
+	}
+	if jobs[0].TenantID == "" || jobs[0].Name != "" {
+		t.Fatalf("activation job = %+v, want the tenant and no name", jobs[0])
+	}
+	if err := s.KeycloakSynced(ctx, jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	u := readUser(t, s, "u-named")
+	if _, err := s.UpdateName(ctx, store.Caller{UserID: "u-named", TenantID: u.Tenant}, "Chosen Name"); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err = s.ClaimKeycloakSyncs(ctx, 10, time.Minute)
+	if err != nil || len(jobs) != 1 || jobs[0].Name != "Chosen Name" {
+		t.Fatalf("claim after a rename: %+v, %v; want the name", jobs, err)
 	}
 }

@@ -194,7 +194,7 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 		b.Queue(`DELETE FROM memberships WHERE user_id = $1`, u.ID)
 	}
 	if c.SyncKeycloak {
-		queueKeycloakSync(b, u.ID)
+		queueKeycloakSync(b, u.ID, c.SyncName)
 	}
 	if c.DropKeycloakSync {
 		b.Queue(`DELETE FROM keycloak_sync WHERE user_id = $1`, u.ID)

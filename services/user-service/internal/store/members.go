@@ -206,7 +206,7 @@ func saveMemberChange(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.M
 		b.Queue(`UPDATE users SET tenant_id = $2, role = $3, updated_at = now() WHERE id = $1`, u.ID, u.TenantID, string(u.Role))
 	}
 	if c.SyncKeycloak {
-		queueKeycloakSync(b, u.ID)
+		queueKeycloakSync(b, u.ID, false) // the tenant only: the name stays Keycloak's
 	}
 	queueOutbox(b, evs)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -11,10 +11,10 @@ import (
 
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
-	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 	"github.com/connectedbbq/platform/services/user-service/internal/store/storetest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var srv *pgtest.Server

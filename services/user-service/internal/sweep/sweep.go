@@ -120,6 +120,8 @@ func (w *Sweeper) Round(ctx context.Context) (int, error) {
 	return applied, nil
 }
 
+const readMargin = 2 * time.Second
+
 // read turns the user as Keycloak holds it now into the event the domain applies: its state, or its
 // deletion when Keycloak no longer has it.
 func (w *Sweeper) read(ctx context.Context, p store.PendingUser) (events.Decoded, error) {
@@ -137,7 +139,10 @@ func (w *Sweeper) read(ctx context.Context, p store.PendingUser) (events.Decoded
 	case err != nil:
 		return events.Decoded{}, fmt.Errorf("read user %s from keycloak: %w", p.ID, err)
 	default:
-		k, data = events.UserStateChanged, &eventsv1.UserStateChanged{UserId: p.ID, Realm: realm, Cause: "sweep", State: State(u, now)}
+		// Dated a little before the read, as idp-hook's reconciler does: Keycloak dates an event before its
+		// transaction commits, and a read in between must not outrank the state that event carries.
+		k, data = events.UserStateChanged, &eventsv1.UserStateChanged{UserId: p.ID, Realm: realm, Cause: "sweep",
+			State: State(u, now.Add(-readMargin))}
 	}
 	ev, err := events.New(k, events.Meta{ID: fmt.Sprintf("sweep-%s-%d", p.ID, now.UnixMilli()), Source: events.IdPSource(realm),
 		Subject: p.ID, Time: now, TraceParent: events.NewTraceParent()}, data)

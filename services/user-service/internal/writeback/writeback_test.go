@@ -14,12 +14,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/connectedbbq/platform/pkg/kctest"
 	"github.com/connectedbbq/platform/pkg/keycloak"
-	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/personname"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var (
@@ -96,11 +96,13 @@ func (e *env) activeUser(t *testing.T, id, tenant, name string) {
 	e.requestSync(t, id)
 }
 
-// requestSync asks for a write-back the way the store does (lifecycle.go's queueKeycloakSync).
+// requestSync asks for a write-back the way the store does after a rename through the API (announce.go's
+// queueKeycloakSync with the name): the tenant and the name are due.
 func (e *env) requestSync(t *testing.T, id string) {
 	t.Helper()
-	if _, err := e.db.Pool().Exec(context.Background(), `INSERT INTO keycloak_sync (user_id) VALUES ($1)
-		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0`, id); err != nil {
+	if _, err := e.db.Pool().Exec(context.Background(), `INSERT INTO keycloak_sync (user_id, write_name) VALUES ($1, true)
+		ON CONFLICT (user_id) DO UPDATE SET requested_at = clock_timestamp(), next_attempt_at = now(), attempts = 0,
+			write_name = true`, id); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/connectedbbq/platform/pkg/pgtest"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 // Open creates a database on srv for t, migrates it and opens a Store, closed when t ends.

@@ -10,7 +10,7 @@ import org.keycloak.models.KeycloakTransactionManager;
 
 /**
  * Stand-ins for Keycloak's session objects (Java proxies answering only the calls the listener makes); no
- * Keycloak server runs in the provider's unit tests. The server itself is exercised by pkg/kctest.
+ * Keycloak server runs in the provider's unit tests. The server itself is exercised by testing/kctest.
  */
 final class StandIns {
     private StandIns() {

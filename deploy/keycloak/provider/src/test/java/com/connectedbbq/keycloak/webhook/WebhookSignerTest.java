@@ -10,7 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The vectors in webhook-vectors.json are also checked against Go's pkg/webhook (pkg/kctest). */
+/** The vectors in webhook-vectors.json are also checked against Go's pkg/webhook (testing/kctest). */
 class WebhookSignerTest {
     @Test
     void matchesSharedVectors() throws Exception {

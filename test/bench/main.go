@@ -1,0 +1,475 @@
+// Command bbq-bench measures the pipeline (`make bench`): signed registrations and verifications
+// pushed through idp-hook into user-service, timed from the accepted webhook to UserCreated on the
+// bus, beside the raw JetStream publish rate and the raw Postgres insert rate of the same run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectedbbq/platform/dev/stack"
+	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/embedded"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bbq-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	users       int
+	concurrency int
+	rate        int
+	rateFor     time.Duration
+	rawN        int
+	out         string
+	soak        time.Duration
+	soakRate    int
+	rampStep    time.Duration
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("bbq-bench", flag.ContinueOnError)
+	fs.IntVar(&o.users, "users", 5000, "users pushed at full speed")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent webhook senders at full speed")
+	fs.IntVar(&o.rate, "rate", 500, "users per second in the fixed-rate run")
+	fs.DurationVar(&o.rateFor, "rate-for", 10*time.Second, "length of the fixed-rate run")
+	fs.IntVar(&o.rawN, "raw", 20000, "messages and rows in the raw JetStream and Postgres runs")
+	fs.StringVar(&o.out, "out", "", "write the results as markdown into this file's generated section")
+	fs.DurationVar(&o.soak, "soak", 0, "length of the soak at -soak-rate (0: no soak)")
+	fs.IntVar(&o.soakRate, "soak-rate", 300, "users per second during the soak")
+	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	env, err := startEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer env.stop()
+
+	var r results
+	r.machine = machine()
+	fmt.Fprintln(out, "raw JetStream publish…")
+	if r.jsSync, r.jsAsync, err = rawJetStream(ctx, env.js, o.rawN); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "raw Postgres insert…")
+	if r.pgInsert, err = rawPostgres(ctx, env.pg.URL("raw"), o.rawN); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "full speed: %d users, %d senders…\n", o.users, o.concurrency)
+	if r.full, err = env.push(ctx, "f", o.users, o.concurrency, 0); err != nil {
+		return err
+	}
+	n := int(float64(o.rate) * o.rateFor.Seconds())
+	fmt.Fprintf(out, "fixed rate: %d users/s for %s…\n", o.rate, o.rateFor)
+	if r.fixed, err = env.push(ctx, "r", n, o.concurrency, o.rate); err != nil {
+		return err
+	}
+	if o.rampStep > 0 {
+		fmt.Fprintln(out, "searching the sustainable rate…")
+		if r.ramp, r.sustainable, err = env.ramp(ctx, []int{250, 500, 750, 1000, 1500, 2000, 3000}, o.rampStep, o.concurrency); err != nil {
+			return err
+		}
+	}
+	if o.soak > 0 {
+		fmt.Fprintf(out, "soak: %d users/s for %s…\n", o.soakRate, o.soak)
+		s, err := env.soak(ctx, o.soakRate, o.soak, o.concurrency)
+		if err != nil {
+			return err
+		}
+		r.soak = &s
+	}
+	r.memHook, r.memUsers = peakRSS(env.p.IdPHook.Pid()), peakRSS(env.p.UserService.Pid())
+	report := r.markdown(o)
+	fmt.Fprintln(out, report)
+	if o.out != "" {
+		return writeSection(o.out, report)
+	}
+	return nil
+}
+
+// benchEnv is the system under test.
+type benchEnv struct {
+	dir    string
+	pg     *embedded.Postgres
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stopNS func()
+	p      *stack.Pipeline
+	secret webhook.Secret
+	client *http.Client
+}
+
+func startEnv(ctx context.Context) (*benchEnv, error) {
+	dir, err := os.MkdirTemp("", "bbq-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	e := &benchEnv{dir: dir, secret: []byte("bench-webhook-secret-0123456789abcdef"),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
+	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(dir, "nats")})
+	if err != nil {
+		return nil, err
+	}
+	e.stopNS = ns.Shutdown
+	// Durable Postgres (fsync on), as in production.
+	if e.pg, err = embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: filepath.Join(dir, "pg")}); err != nil {
+		return nil, err
+	}
+	for _, db := range []string{"users", "raw"} {
+		if err := exec(ctx, e.pg.URL("postgres"), "CREATE DATABASE "+db); err != nil {
+			return nil, err
+		}
+	}
+	if e.nc, err = nats.Connect(ns.ClientURL()); err != nil {
+		return nil, err
+	}
+	if e.js, err = jetstream.New(e.nc); err != nil {
+		return nil, err
+	}
+	bins, err := stack.Build(ctx, filepath.Join(dir, "bin"), "idp-hook", "user-service")
+	if err != nil {
+		return nil, err
+	}
+	e.p, err = stack.StartPipeline(ctx, stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: ns.ClientURL(),
+		DatabaseURL: e.pg.URL("users"), OIDCIssuer: "http://127.0.0.1:1/realms/bench", WebhookSecrets: webhook.FormatSecret(e.secret),
+		AdminToken: "bench-admin-token-0123456789", IdPHookEnv: map[string]string{"LOG_LEVEL": "warn"},
+		UserServiceEnv: map[string]string{"LOG_LEVEL": "warn"}})
+	return e, err
+}
+
+func (e *benchEnv) stop() {
+	if e.p != nil {
+		_ = e.p.Stop()
+	}
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	if e.stopNS != nil {
+		e.stopNS()
+	}
+	if e.pg != nil {
+		_ = e.pg.Stop()
+	}
+	os.RemoveAll(e.dir)
+}
+
+func exec(ctx context.Context, url, sql string) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	_, err = pool.Exec(ctx, sql)
+	return err
+}
+
+// run is one push of users through the pipeline.
+type pushResult struct {
+	users           int
+	webhooks        int
+	sendTime        time.Duration // all webhooks accepted
+	e2eTime         time.Duration // first send to last UserCreated
+	p50, p99, p999  time.Duration // verification accepted -> UserCreated received
+	offeredRate     int
+	failedResponses int64
+}
+
+// push signs up n users: REGISTER then VERIFY_EMAIL for each, by conc senders, at rate users/s
+// (0 = as fast as possible), and waits for every UserCreated.
+func (e *benchEnv) push(ctx context.Context, prefix string, n, conc, rate int) (pushResult, error) {
+	return e.pushCounting(ctx, prefix, n, conc, rate, func() {})
+}
+
+// pushCounting is push, calling onCreated for every UserCreated.
+func (e *benchEnv) pushCounting(ctx context.Context, prefix string, n, conc, rate int, onCreated func()) (pushResult, error) {
+	accepted := make([]time.Time, n)
+	created := make([]time.Time, n)
+	var seen atomic.Int64
+	done := make(chan struct{})
+	sub, err := e.nc.Subscribe(events.UserCreated.Subject, func(m *nats.Msg) {
+		now := time.Now()
+		d, err := events.Decode(m.Data)
+		if err != nil {
+			return
+		}
+		id, ok := strings.CutPrefix(d.Event.Subject(), prefix+"-")
+		if !ok {
+			return
+		}
+		i, _ := strconv.Atoi(id)
+		if created[i].IsZero() {
+			created[i] = now
+			onCreated()
+			if seen.Add(1) == int64(n) {
+				close(done)
+			}
+		}
+	})
+	if err != nil {
+		return pushResult{}, err
+	}
+	defer sub.Unsubscribe() //nolint:errcheck // the connection closes anyway
+
+	var failed atomic.Int64
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for i := range jobs {
+				user := fmt.Sprintf("%s-%d", prefix, i)
+				email := user + "@bench.example"
+				if !e.send(ctx, "REGISTER", user, email) || !e.send(ctx, "VERIFY_EMAIL", user, email) {
+					failed.Add(1)
+				}
+				accepted[i] = time.Now()
+			}
+		})
+	}
+	for i := range n {
+		if rate > 0 {
+			if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	sendTime := time.Since(start)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		return pushResult{}, fmt.Errorf("only %d of %d UserCreated after 2 minutes", seen.Load(), n)
+	case <-ctx.Done():
+		return pushResult{}, ctx.Err()
+	}
+	last := slices.MaxFunc(created, func(a, b time.Time) int { return a.Compare(b) })
+	lat := make([]time.Duration, n)
+	for i := range n {
+		lat[i] = max(created[i].Sub(accepted[i]), 0)
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[min(int(p*float64(n)), n-1)] }
+	return pushResult{users: n, webhooks: 2 * n, sendTime: sendTime, e2eTime: last.Sub(start), p50: q(0.50), p99: q(0.99), p999: q(0.999),
+		offeredRate: rate, failedResponses: failed.Load()}, nil
+}
+
+func (e *benchEnv) send(ctx context.Context, typ, user, email string) bool {
+	details := map[string]string{"email": email}
+	if typ == "REGISTER" {
+		details = map[string]string{"register_method": "form", "username": email, "email": email, "first_name": "Bench"}
+	}
+	body, _ := json.Marshal(map[string]any{"id": typ + "-" + user, "time": time.Now().UnixMilli(), "type": typ,
+		"realmId": "bbq", "realmName": "bbq", "clientId": "dashboard", "userId": user, "details": details})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.p.IdPHookURL+"/webhooks/keycloak/events", bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	webhook.SignRequest(req.Header, []webhook.Secret{e.secret}, "wh-"+typ+"-"+user, time.Now(), body)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
+}
+
+// rawJetStream measures publishing CloudEvent-sized messages with dedup ids to a file stream:
+// one at a time (as idp-hook does per request) and asynchronously (as the relay does).
+func rawJetStream(ctx context.Context, js jetstream.JetStream, n int) (syncRate, asyncRate float64, err error) {
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RAW", Subjects: []string{"raw.>"}, Storage: jetstream.FileStorage, Duplicates: 10 * time.Minute}); err != nil {
+		return 0, 0, err
+	}
+	payload := bytes.Repeat([]byte("x"), 600)
+	const senders = 64
+	start := time.Now()
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for w := range senders {
+		wg.Go(func() {
+			for i := w; i < n; i += senders {
+				if _, err := js.Publish(ctx, "raw.sync", payload, jetstream.WithMsgID("s"+strconv.Itoa(i))); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		return 0, 0, e
+	}
+	syncRate = float64(n) / time.Since(start).Seconds()
+	start = time.Now()
+	for i := range n {
+		if _, err := js.PublishAsync("raw.async", payload, jetstream.WithMsgID("a"+strconv.Itoa(i))); err != nil {
+			return 0, 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		return 0, 0, fmt.Errorf("async publishes not acknowledged in a minute")
+	}
+	return syncRate, float64(n) / time.Since(start).Seconds(), nil
+}
+
+// rawPostgres measures single-row insert transactions from 16 connections, as the consumer does.
+func rawPostgres(ctx context.Context, url string, n int) (float64, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE raw (id text PRIMARY KEY, body text NOT NULL)`); err != nil {
+		return 0, err
+	}
+	const conns = 16
+	start := time.Now()
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for w := range conns {
+		wg.Go(func() {
+			for i := w; i < n; i += conns {
+				if _, err := pool.Exec(ctx, `INSERT INTO raw (id, body) VALUES ($1, $2)`, strconv.Itoa(i), "user@example.com"); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		return 0, e
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// peakRSS is the process's high-water resident memory (VmHWM) in MiB.
+func peakRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s, %s", runtime.NumCPU(), model, runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+}
+
+type results struct {
+	machine           string
+	jsSync, jsAsync   float64
+	pgInsert          float64
+	full, fixed       pushResult
+	memHook, memUsers float64
+	ramp              []rampStep
+	sustainable       int
+	soak              *soakResult
+}
+
+func (r results) markdown(o options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %s. Command: `make bench` (`go run ./test/bench`).\n", r.machine)
+	fmt.Fprintf(&b, "Everything on this one machine: NATS in the bench process (file storage), Postgres 15 with fsync on, idp-hook and user-service as processes.\n\n")
+	fmt.Fprintf(&b, "| Measure | Result |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Raw JetStream publish, one at a time from 64 goroutines (dedup id, file storage) | %.0f msg/s |\n", r.jsSync)
+	fmt.Fprintf(&b, "| Raw JetStream publish, async | %.0f msg/s |\n", r.jsAsync)
+	fmt.Fprintf(&b, "| Raw Postgres single-row insert transactions, 16 connections | %.0f rows/s |\n", r.pgInsert)
+	f := r.full
+	fmt.Fprintf(&b, "| Webhooks accepted at full speed (%d users, %d senders) | %.0f webhooks/s |\n", f.users, o.concurrency, float64(f.webhooks)/f.sendTime.Seconds())
+	fmt.Fprintf(&b, "| End-to-end at full speed (first webhook → last UserCreated) | %.0f users/s |\n", float64(f.users)/f.e2eTime.Seconds())
+	fmt.Fprintf(&b, "| Latency at full speed, verification accepted → UserCreated (p50 / p99 / p99.9) | %s / %s / %s |\n", ms(f.p50), ms(f.p99), ms(f.p999))
+	x := r.fixed
+	fmt.Fprintf(&b, "| Latency at %d users/s for %d users (p50 / p99 / p99.9) | %s / %s / %s |\n", x.offeredRate, x.users, ms(x.p50), ms(x.p99), ms(x.p999))
+	fmt.Fprintf(&b, "| Refused or failed webhooks | %d |\n", f.failedResponses+x.failedResponses)
+	fmt.Fprintf(&b, "| Peak memory (VmHWM): idp-hook / user-service | %.0f MiB / %.0f MiB |\n", r.memHook, r.memUsers)
+	if len(r.ramp) > 0 {
+		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = every user announced within 2 s of the window and p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)
+		fmt.Fprintf(&b, "| Offered users/s | Achieved users/s | p99 | Sustained |\n|---|---|---|---|\n")
+		for _, s := range r.ramp {
+			fmt.Fprintf(&b, "| %d | %.0f | %s | %v |\n", s.rate, s.achieved, ms(s.p99), s.ok)
+		}
+	}
+	if r.soak != nil {
+		p := r.soak.push
+		fmt.Fprintf(&b, "\nSoak: %d users/s for %s (%d users): p50 %s, p99 %s, p99.9 %s, failed webhooks %d.\n\n",
+			o.soakRate, o.soak, p.users, ms(p.p50), ms(p.p99), ms(p.p999), p.failedResponses)
+		fmt.Fprintf(&b, "| t | users announced | idp-hook RSS | user-service RSS | idp-hook goroutines | user-service goroutines |\n|---|---|---|---|---|---|\n")
+		for _, s := range r.soak.samples {
+			fmt.Fprintf(&b, "| %s | %d | %.0f MiB | %.0f MiB | %d | %d |\n", s.at, s.created, s.hookRSS, s.usersRSS, s.hookGor, s.usersGor)
+		}
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+const (
+	beginMark = "<!-- bbq-bench:begin -->"
+	endMark   = "<!-- bbq-bench:end -->"
+)
+
+// writeSection replaces the generated section of a markdown file, keeping the prose around it.
+func writeSection(path, section string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i, j := strings.Index(s, beginMark), strings.Index(s, endMark)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %s … %s section", path, beginMark, endMark)
+	}
+	s = s[:i+len(beginMark)] + "\n" + section + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
