@@ -41,19 +41,14 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	s, url := storetest.OpenURL(t, srv)
-	db, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	s := storetest.Open(t, srv)
 	iss := oidctest.New(t)
 	auth := api.NewAuthenticator(api.OIDCConfig{Issuer: iss.URL, Audience: "user-service", Algorithms: []string{"RS256"}}, http.DefaultClient)
 	mux := http.NewServeMux()
 	api.New(auth, s, slog.New(slog.NewTextHandler(io.Discard, nil))).Mount(mux)
 	h := httptest.NewServer(mux)
 	t.Cleanup(h.Close)
-	return &env{t: t, s: s, db: db, issuer: iss, url: h.URL}
+	return &env{t: t, s: s, db: s.Pool(), issuer: iss, url: h.URL}
 }
 
 func (e *env) apply(k events.Kind, id, user string, data proto.Message) {

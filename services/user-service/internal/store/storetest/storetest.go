@@ -11,12 +11,6 @@ import (
 
 // Open creates a database on srv for t, migrates it and opens a Store, closed when t ends.
 func Open(t testing.TB, srv *pgtest.Server) *store.Store {
-	s, _ := OpenURL(t, srv)
-	return s
-}
-
-// OpenURL is Open, and the database's URL, for a test that also reads it as the service owner.
-func OpenURL(t testing.TB, srv *pgtest.Server) (*store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	url := srv.NewDatabase(t)
@@ -28,5 +22,5 @@ func OpenURL(t testing.TB, srv *pgtest.Server) (*store.Store, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	return s, url
+	return s
 }
