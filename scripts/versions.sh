@@ -12,6 +12,8 @@
 : "${GO_TOOL_HELM:=helm.sh/helm/v4/cmd/helm@v4.3.1}"
 : "${GO_TOOL_KUBE_SCORE:=github.com/zegl/kube-score/cmd/kube-score@v1.20.0}"
 : "${GO_TOOL_CONTROLLER_GEN:=sigs.k8s.io/controller-tools/cmd/controller-gen@v0.21.0}"
+# Prometheus v3.16.0 (its Go module is numbered v0.316.0): promtool checks and unit-tests the chart's alert rules.
+: "${GO_TOOL_PROMTOOL:=github.com/prometheus/prometheus/cmd/promtool@v0.316.0}"
 
 # Keycloak: the distribution the tests and `make run` start, the provider's API (pom.xml's default) and the chart's
 # image tag (deploy/helm/connected-bbq/values.yaml) are this version; scripts/check-versions.sh compares them.

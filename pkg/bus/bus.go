@@ -25,6 +25,8 @@ type Config struct {
 	MaxBytes        int64         `env:"BUS_MAX_BYTES" envDefault:"-1"`
 	// DeadLetterStream keeps messages no consumer could handle; it is not part of the bus.
 	DeadLetterStream string `env:"BUS_DEADLETTER_STREAM" envDefault:"DEADLETTERS"`
+	// DeadLetterMaxAge bounds how long a dead letter, which holds the person's data, is kept (0: forever).
+	DeadLetterMaxAge time.Duration `env:"BUS_DEADLETTER_MAX_AGE" envDefault:"336h"`
 }
 
 // Validate says what is wrong with a configuration, all at once.
@@ -44,6 +46,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBytes == 0 || c.MaxBytes < -1 {
 		errs = append(errs, fmt.Errorf("BUS_MAX_BYTES must be -1 (unlimited) or positive, got %d", c.MaxBytes))
+	}
+	if c.DeadLetterMaxAge < 0 || c.DeadLetterMaxAge != 0 && c.DeadLetterMaxAge < c.DuplicateWindow {
+		errs = append(errs, fmt.Errorf("BUS_DEADLETTER_MAX_AGE (%s) must be 0 or at least BUS_DUPLICATE_WINDOW (%s)", c.DeadLetterMaxAge, c.DuplicateWindow))
 	}
 	if c.DeadLetterStream == "" || c.DeadLetterStream == c.Stream {
 		errs = append(errs, errors.New("BUS_DEADLETTER_STREAM must be set and differ from BUS_STREAM"))
@@ -76,6 +81,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c Config) error {
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
 			Duplicates:  c.DuplicateWindow,
+			MaxAge:      c.DeadLetterMaxAge,
 		},
 	}
 	for _, sc := range streams {

@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap)
+	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap, cfg.ReconcileSettle)
 	g.Go(func() error { return rec.Run(ctx, cfg.ReconcileInterval) })
 	return g.Wait()
 }

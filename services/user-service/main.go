@@ -35,6 +35,7 @@ import (
 	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
 	"github.com/connectedbbq/platform/services/user-service/internal/deadletter"
 	"github.com/connectedbbq/platform/services/user-service/internal/relay"
+	"github.com/connectedbbq/platform/services/user-service/internal/retention"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 	"github.com/connectedbbq/platform/services/user-service/internal/sweep"
 	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
@@ -198,6 +199,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if sweeper != nil {
 		g.Go(func() error { return sweeper.Run(gctx) })
 	}
+	pruner := retention.New(db, retention.Config{Keep: cfg.InboxRetention(), Interval: cfg.InboxPruneInterval, Batch: cfg.InboxPruneBatch}, log, reg)
+	g.Go(func() error { return pruner.Run(gctx) })
 	log.Info("user-service listening", "addr", srv.Addr(), "ops_addr", opsSrv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()
 }

@@ -500,7 +500,7 @@ func TestOpsListener(t *testing.T) {
 		t.Fatalf("GET /profile: %d", resp.StatusCode)
 	}
 	for path, want := range map[string]string{"/healthz": `"status":"ok"`, "/readyz": `"userService":"ok"`,
-		"/metrics": "dashboard_http_requests_total"} {
+		"/metrics": "bbq_dashboard_http_requests_total"} {
 		resp, err := http.Get(h.opsURL + path)
 		if err != nil {
 			t.Fatal(err)

@@ -125,6 +125,8 @@ else a new one. dict: root, name (Secret), key, value (the new value, used only 
   value: {{ .Values.bus.maxAge | quote }}
 - name: BUS_MAX_BYTES
   value: {{ .Values.bus.maxBytes | quote }}
+- name: BUS_DEADLETTER_MAX_AGE
+  value: {{ .Values.bus.deadLetterMaxAge | quote }}
 {{- end -}}
 
 {{/* DNS egress, which every pod needs. */}}

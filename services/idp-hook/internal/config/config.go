@@ -33,7 +33,9 @@ type Config struct {
 	KeycloakClientSecret string        `env:"KEYCLOAK_CLIENT_SECRET,unset"`
 	ReconcileInterval    time.Duration `env:"RECONCILE_INTERVAL" envDefault:"30s"`
 	ReconcileOverlap     time.Duration `env:"RECONCILE_OVERLAP" envDefault:"2m"`
-	CheckpointBucket     string        `env:"RECONCILE_BUCKET" envDefault:"idp-hook"`
+	// Stored events younger than this wait for a later pass, so the webhook's copy (with the state) wins.
+	ReconcileSettle  time.Duration `env:"RECONCILE_SETTLE" envDefault:"10s"`
+	CheckpointBucket string        `env:"RECONCILE_BUCKET" envDefault:"idp-hook"`
 
 	Secrets []webhook.Secret `env:"-"`
 }
@@ -73,6 +75,10 @@ func (c *Config) validate() error {
 		if c.ReconcileInterval < time.Second || c.ReconcileOverlap < 0 || c.ReconcileOverlap+c.ReconcileInterval >= c.Bus.DuplicateWindow {
 			errs = append(errs, fmt.Errorf("RECONCILE_INTERVAL (%s) must be at least 1s and, with RECONCILE_OVERLAP (%s), stay within BUS_DUPLICATE_WINDOW (%s)",
 				c.ReconcileInterval, c.ReconcileOverlap, c.Bus.DuplicateWindow))
+		}
+		if c.ReconcileSettle < 0 || c.ReconcileSettle >= c.ReconcileOverlap && c.ReconcileOverlap > 0 {
+			errs = append(errs, fmt.Errorf("RECONCILE_SETTLE (%s) must be at least 0 and shorter than RECONCILE_OVERLAP (%s)",
+				c.ReconcileSettle, c.ReconcileOverlap))
 		}
 	}
 	if err := c.Bus.Validate(); err != nil {

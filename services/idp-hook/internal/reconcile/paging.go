@@ -47,6 +47,7 @@ type walker[E any] struct {
 	visit   func(E) error
 	page    int
 	overlap time.Duration
+	until   int64 // unix ms: events after it wait for a later walk (0: no bound)
 }
 
 // walk visits every event from cp.Time-overlap on that cp has not seen, and returns the checkpoint after the
@@ -61,7 +62,10 @@ func (w walker[E]) walk(ctx context.Context, cp Checkpoint) (Checkpoint, error) 
 		from = 0 // first pass: everything Keycloak kept
 	}
 	for {
-		evs, err := w.fetch(ctx, from, 0, w.page)
+		if w.until > 0 && from > w.until {
+			return next.pruned(w.overlap), nil
+		}
+		evs, err := w.fetch(ctx, from, w.until, w.page)
 		if err != nil {
 			return next.pruned(w.overlap), err
 		}

@@ -199,3 +199,28 @@ func TestPrunedKeepsTheOverlapAndTheNewestMillisecond(t *testing.T) {
 		t.Errorf("kept %d ids, cap %d", len(cp.Seen), maxSeen)
 	}
 }
+
+// Events newer than the walk's bound wait for a later walk (the webhook's copy has its chance first), and are
+// then visited once.
+func TestWalkLeavesEventsNewerThanItsBoundForLater(t *testing.T) {
+	s := &store{evs: stored(1, 2, 5, 3, 9, 2), rng: rand.New(rand.NewPCG(2, 2))}
+	var order []string
+	w := walker[ev]{page: 2, overlap: 10 * time.Millisecond, until: 5, fetch: s.fetch,
+		key:   func(e ev) (string, int64) { return e.id, e.t },
+		visit: func(e ev) error { order = append(order, e.id); return nil }}
+	cp, err := w.walk(context.Background(), Checkpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(order)
+	if want := []string{"e1-0", "e1-1", "e5-0", "e5-1", "e5-2"}; !slices.Equal(order, want) {
+		t.Fatalf("first walk visited %v, want %v", order, want)
+	}
+	order, w.until = nil, 20
+	if _, err := w.walk(context.Background(), cp); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"e9-0", "e9-1"}; !slices.Equal(slices.Sorted(slices.Values(order)), want) {
+		t.Fatalf("second walk visited %v, want %v", order, want)
+	}
+}

@@ -44,14 +44,19 @@ type Reconciler struct {
 	kv      jetstream.KeyValue
 	log     *slog.Logger
 	overlap time.Duration // re-read before the checkpoint: events stored late, clocks apart
+	settle  time.Duration // replay only events at least this old (see New)
 	page    int
 	metrics *Metrics
 	now     func() time.Time
 }
 
 // New returns a Reconciler keeping its checkpoints in kv.
-func New(kc Keycloak, pub Publisher, kv jetstream.KeyValue, log *slog.Logger, m *Metrics, overlap time.Duration) *Reconciler {
-	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: overlap, page: 100, metrics: m, now: time.Now}
+//
+// settle is how old a stored event must be before it is replayed: the webhook's copy of an event carries the
+// state at its commit, the stored one does not, and both have the same id, so the first on the bus is the one
+// applied. Waiting settle lets the webhook's copy win whenever it comes at all.
+func New(kc Keycloak, pub Publisher, kv jetstream.KeyValue, log *slog.Logger, m *Metrics, overlap, settle time.Duration) *Reconciler {
+	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: overlap, settle: settle, page: 100, metrics: m, now: time.Now}
 }
 
 // EnsureBucket creates the KV bucket of checkpoints.
@@ -89,12 +94,15 @@ func (r *Reconciler) Pass(ctx context.Context) (int, error) {
 		return a, err
 	}
 	b, err := r.passAdminEvents(ctx, st)
+	if err == nil { // a quiet realm moves no checkpoint: this is what tells a stuck reconciler from an idle one
+		r.metrics.LastPass.Set(float64(r.now().Unix()))
+	}
 	return a + b, err
 }
 
 func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error) {
 	published := 0
-	w := walker[keycloak.Event]{page: r.page, overlap: r.overlap,
+	w := walker[keycloak.Event]{page: r.page, overlap: r.overlap, until: r.until(),
 		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.Event, error) {
 			evs, err := r.kc.Events(ctx, keycloak.EventQuery{Since: time.UnixMilli(from), Until: until(to),
 				Types: kcevent.UserEventTypes(), Max: max, Ascending: true})
@@ -115,7 +123,7 @@ func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error
 
 func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, error) {
 	published := 0
-	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap,
+	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap, until: r.until(),
 		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.AdminEvent, error) {
 			evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: time.UnixMilli(from), Until: until(to),
 				ResourceTypes: []string{"USER"}, OperationTypes: []string{"CREATE", "UPDATE", "DELETE", "ACTION"}, Max: max, Ascending: true})
@@ -132,6 +140,14 @@ func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, erro
 		},
 	}
 	return published, r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
+}
+
+// until is the newest event time this pass replays (see New).
+func (r *Reconciler) until() int64 {
+	if r.settle <= 0 {
+		return 0
+	}
+	return r.now().Add(-r.settle).UnixMilli()
 }
 
 // walk runs one stream from its checkpoint and saves where it got to, also when it stopped on an error.
@@ -314,6 +330,7 @@ func backfillUser(ctx context.Context, kc Keycloak, pub Publisher, log *slog.Log
 type Metrics struct {
 	Events     *prometheus.CounterVec
 	Checkpoint *prometheus.GaugeVec
+	LastPass   prometheus.Gauge
 }
 
 // NewMetrics registers the reconciler's metrics.
@@ -323,7 +340,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Stored Keycloak events replayed by reconciliation: recovered (the webhook had missed them) or duplicate."}, []string{"outcome"}),
 		Checkpoint: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bbq_idphook_reconcile_checkpoint_seconds",
 			Help: "Time of the newest stored event reconciled, per checkpoint."}, []string{"checkpoint"}),
+		LastPass: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbq_idphook_reconcile_last_pass_seconds",
+			Help: "Time the last complete reconciliation pass ended (0: none yet)."}),
 	}
-	reg.MustRegister(m.Events, m.Checkpoint)
+	reg.MustRegister(m.Events, m.Checkpoint, m.LastPass)
 	return m
 }

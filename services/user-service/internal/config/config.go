@@ -51,6 +51,18 @@ type Config struct {
 	ConsumerAckWait    time.Duration   `env:"CONSUMER_ACK_WAIT" envDefault:"30s"`
 	OutboxBatch        int             `env:"OUTBOX_BATCH" envDefault:"256"`
 	OutboxPoll         time.Duration   `env:"OUTBOX_POLL" envDefault:"1s"`
+	// The inbox (processed_events) is pruned to InboxRetention every interval, this many rows per DELETE.
+	InboxPruneInterval time.Duration `env:"INBOX_PRUNE_INTERVAL" envDefault:"1h"`
+	InboxPruneBatch    int           `env:"INBOX_PRUNE_BATCH" envDefault:"1000"`
+}
+
+// InboxRetention is how long an inbox entry is needed: as long as its event can come again, from the bus
+// (BUS_MAX_AGE) or replayed from the dead letters (BUS_DEADLETTER_MAX_AGE); 0 (keep) if either keeps forever.
+func (c Config) InboxRetention() time.Duration {
+	if c.Bus.MaxAge == 0 || c.Bus.DeadLetterMaxAge == 0 {
+		return 0
+	}
+	return max(c.Bus.MaxAge, c.Bus.DeadLetterMaxAge)
 }
 
 // Migrate is all that `user-service migrate` needs (a Kubernetes Job or init container runs it before the
@@ -115,6 +127,9 @@ func (c Config) Validate() error {
 	}
 	if c.PendingSweepAfter < 0 || (c.PendingSweepAfter > 0 && c.PendingSweepAfter < time.Second) {
 		errs = append(errs, fmt.Errorf("PENDING_SWEEP_AFTER must be at least 1s, or 0 to turn the sweep off, got %s", c.PendingSweepAfter))
+	}
+	if c.InboxPruneInterval < time.Second || c.InboxPruneBatch < 1 {
+		errs = append(errs, errors.New("INBOX_PRUNE_INTERVAL must be at least 1s and INBOX_PRUNE_BATCH positive"))
 	}
 	if c.DBMaxConns < 2 {
 		errs = append(errs, errors.New("DB_MAX_CONNS must be at least 2"))

@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connectedbbq/platform/services/user-service/internal/config"
 )
@@ -46,6 +47,10 @@ func TestLoad(t *testing.T) {
 		{"sweep too often", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "10ms")},
 		{"sweep negative", "PENDING_SWEEP_AFTER", with("PENDING_SWEEP_AFTER", "-1m")},
 		{"bad bus limit", "BUS_MAX_BYTES", with("BUS_MAX_BYTES", "0")},
+		{"inbox pruned too often", "INBOX_PRUNE_INTERVAL", with("INBOX_PRUNE_INTERVAL", "10ms")},
+		{"inbox batch of nothing", "INBOX_PRUNE_BATCH", with("INBOX_PRUNE_BATCH", "0")},
+		{"dead letters kept forever", "", with("BUS_DEADLETTER_MAX_AGE", "0s")},
+		{"dead letters gone before retries", "BUS_DEADLETTER_MAX_AGE", with("BUS_DEADLETTER_MAX_AGE", "1m")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,5 +93,19 @@ func TestLoadMigrateNeedsOnlyTheDatabase(t *testing.T) {
 				t.Fatalf("LoadMigrate error = %v, want one mentioning %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// The inbox must outlive every way its event can come again: the bus and the dead letters.
+func TestInboxRetention(t *testing.T) {
+	for _, tt := range []struct {
+		bus, dead, want time.Duration
+	}{{720 * time.Hour, 336 * time.Hour, 720 * time.Hour}, {24 * time.Hour, 336 * time.Hour, 336 * time.Hour},
+		{0, 336 * time.Hour, 0}, {720 * time.Hour, 0, 0}} {
+		var c config.Config
+		c.Bus.MaxAge, c.Bus.DeadLetterMaxAge = tt.bus, tt.dead
+		if got := c.InboxRetention(); got != tt.want {
+			t.Errorf("bus %s, dead letters %s: InboxRetention = %s, want %s", tt.bus, tt.dead, got, tt.want)
+		}
 	}
 }

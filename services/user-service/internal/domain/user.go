@@ -98,7 +98,12 @@ type Change struct {
 	SyncKeycloak     bool            // bring the Keycloak account in line (the tenant)
 	SyncName         bool            // ... and write our name to it (a rename through the API, never Keycloak's own)
 	DropKeycloakSync bool            // the user is gone: forget pending write-backs
+	// ErasePersonalTenant names the personal tenant whose name (the person's name or email) must go.
+	ErasePersonalTenant string
 }
+
+// ErasedTenantName replaces a deleted person's name in their personal tenant, which stays as a tombstone.
+const ErasedTenantName = "deleted user's tenant"
 
 // PersonalTenant is a tenant of one, made when no declared tenant takes the user.
 type PersonalTenant struct{ ID, Name string }
@@ -183,7 +188,8 @@ func (u *User) activate(ctx context.Context, dir Directory, email string, now ti
 // delete erases the personal data and keeps the row as a tombstone, so that late events change nothing.
 func (u *User) delete() Change {
 	// The repository deletes the memberships of a deleted user: UserRemoved says it for all of them.
-	c := Change{Dirty: true, DropKeycloakSync: true}
+	// The personal tenant exists, named after the person, whether or not they were still in it.
+	c := Change{Dirty: true, DropKeycloakSync: true, ErasePersonalTenant: PersonalTenantID(u.ID)}
 	if u.Status == Active { // nobody was told about a user that never became active
 		c.Announce = append(c.Announce, userRemoved(u.ID, u.TenantID))
 	}

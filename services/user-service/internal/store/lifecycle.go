@@ -199,6 +199,10 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 	if c.DropKeycloakSync {
 		b.Queue(`DELETE FROM keycloak_sync WHERE user_id = $1`, u.ID)
 	}
+	if c.ErasePersonalTenant != "" {
+		b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE id = $1 AND kind = 'personal'`,
+			c.ErasePersonalTenant, domain.ErasedTenantName)
+	}
 	queueOutbox(b, outbox)
 	if isolate {
 		b.Queue(`RELEASE SAVEPOINT event`)
