@@ -40,22 +40,24 @@ func kind[M proto.Message](subject, typ string, newMsg func() M) Kind {
 
 // The events of the contract.
 var (
-	UserRegistered     = kind("events.idp.user.registered", "com.connectedbbq.idp.user.registered.v1", func() *eventsv1.UserRegistered { return &eventsv1.UserRegistered{} })
-	UserEmailVerified  = kind("events.idp.user.email_verified", "com.connectedbbq.idp.user.email_verified.v1", func() *eventsv1.UserEmailVerified { return &eventsv1.UserEmailVerified{} })
-	UserProfileUpdated = kind("events.idp.user.profile_updated", "com.connectedbbq.idp.user.profile_updated.v1", func() *eventsv1.UserProfileUpdated { return &eventsv1.UserProfileUpdated{} })
-	UserStateChanged   = kind("events.idp.user.state_changed", "com.connectedbbq.idp.user.state_changed.v1", func() *eventsv1.UserStateChanged { return &eventsv1.UserStateChanged{} })
-	IdPUserDeleted     = kind("events.idp.user.deleted", "com.connectedbbq.idp.user.deleted.v1", func() *eventsv1.UserDeleted { return &eventsv1.UserDeleted{} })
-	UserCreated        = kind("events.users.user.created", "com.connectedbbq.users.user.created.v1", func() *eventsv1.UserCreated { return &eventsv1.UserCreated{} })
-	UserUpdated        = kind("events.users.user.updated", "com.connectedbbq.users.user.updated.v1", func() *eventsv1.UserUpdated { return &eventsv1.UserUpdated{} })
-	UserRemoved        = kind("events.users.user.deleted", "com.connectedbbq.users.user.deleted.v1", func() *eventsv1.UserRemoved { return &eventsv1.UserRemoved{} })
-	TenantCreated      = kind("events.users.tenant.created", "com.connectedbbq.users.tenant.created.v1", func() *eventsv1.TenantCreated { return &eventsv1.TenantCreated{} })
-	TenantMemberAdded  = kind("events.users.tenant.member_added", "com.connectedbbq.users.tenant.member_added.v1", func() *eventsv1.TenantMemberAdded { return &eventsv1.TenantMemberAdded{} })
+	UserRegistered          = kind("events.idp.user.registered", "com.connectedbbq.idp.user.registered.v1", func() *eventsv1.UserRegistered { return &eventsv1.UserRegistered{} })
+	UserEmailVerified       = kind("events.idp.user.email_verified", "com.connectedbbq.idp.user.email_verified.v1", func() *eventsv1.UserEmailVerified { return &eventsv1.UserEmailVerified{} })
+	UserProfileUpdated      = kind("events.idp.user.profile_updated", "com.connectedbbq.idp.user.profile_updated.v1", func() *eventsv1.UserProfileUpdated { return &eventsv1.UserProfileUpdated{} })
+	UserStateChanged        = kind("events.idp.user.state_changed", "com.connectedbbq.idp.user.state_changed.v1", func() *eventsv1.UserStateChanged { return &eventsv1.UserStateChanged{} })
+	IdPUserDeleted          = kind("events.idp.user.deleted", "com.connectedbbq.idp.user.deleted.v1", func() *eventsv1.UserDeleted { return &eventsv1.UserDeleted{} })
+	UserCreated             = kind("events.users.user.created", "com.connectedbbq.users.user.created.v1", func() *eventsv1.UserCreated { return &eventsv1.UserCreated{} })
+	UserUpdated             = kind("events.users.user.updated", "com.connectedbbq.users.user.updated.v1", func() *eventsv1.UserUpdated { return &eventsv1.UserUpdated{} })
+	UserRemoved             = kind("events.users.user.deleted", "com.connectedbbq.users.user.deleted.v1", func() *eventsv1.UserRemoved { return &eventsv1.UserRemoved{} })
+	TenantCreated           = kind("events.users.tenant.created", "com.connectedbbq.users.tenant.created.v1", func() *eventsv1.TenantCreated { return &eventsv1.TenantCreated{} })
+	TenantMemberAdded       = kind("events.users.tenant.member_added", "com.connectedbbq.users.tenant.member_added.v1", func() *eventsv1.TenantMemberAdded { return &eventsv1.TenantMemberAdded{} })
+	TenantMemberRoleChanged = kind("events.users.tenant.member_role_changed", "com.connectedbbq.users.tenant.member_role_changed.v1", func() *eventsv1.TenantMemberRoleChanged { return &eventsv1.TenantMemberRoleChanged{} })
+	TenantMemberRemoved     = kind("events.users.tenant.member_removed", "com.connectedbbq.users.tenant.member_removed.v1", func() *eventsv1.TenantMemberRemoved { return &eventsv1.TenantMemberRemoved{} })
 )
 
 // Kinds lists every event of the contract.
 func Kinds() []Kind {
 	return []Kind{UserRegistered, UserEmailVerified, UserProfileUpdated, UserStateChanged, IdPUserDeleted,
-		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded}
+		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded, TenantMemberRoleChanged, TenantMemberRemoved}
 }
 
 // KindOfType finds the kind of a CloudEvents type.

@@ -28,6 +28,23 @@ export interface paths {
         patch: operations["updateMe"];
         trace?: never;
     };
+    "/v1/me/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenants the caller belongs to, in the order they joined */
+        get: operations["listMyTenants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenant": {
         parameters: {
             query?: never;
@@ -35,7 +52,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's tenant */
+        /** The caller's active tenant */
         get: operations["getTenant"];
         put?: never;
         post?: never;
@@ -52,10 +69,56 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Active members of the caller's tenant, in the order they joined (tenant admins only) */
+        /** Active members of the caller's active tenant, with their role in it, in the order they joined */
         get: operations["listMembers"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenant/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member (tenant admins only); one's own id leaves the tenant
+         * @description Announced as `TenantMemberRemoved` (reason removed). The member loses access at once. Whoever loses their default tenant moves to another of theirs, or back to their personal tenant (made again if gone), and Keycloak's `tenant` attribute follows.
+         */
+        delete: operations["removeMember"];
+        options?: never;
+        head?: never;
+        /**
+         * Give a member a role (tenant admins only)
+         * @description Announced as `TenantMemberRoleChanged` (and `UserUpdated` when it is the member's default tenant). The last admin cannot be demoted (409 `urn:bbq:problem:last-admin`). Giving the role a member already has changes nothing.
+         */
+        patch: operations["changeMemberRole"];
+        trace?: never;
+    };
+    "/v1/tenant/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Leave the active tenant
+         * @description Announced as `TenantMemberRemoved` (reason left). The last admin cannot leave (409 `urn:bbq:problem:last-admin`); the default tenant moves as for a removal.
+         */
+        post: operations["leaveTenant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -75,10 +138,32 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "active";
             tenantId?: string;
-            /** @enum {string} */
-            role?: "admin" | "member";
-            /** Format: date-time */
+            role?: components["schemas"]["Role"];
+            /**
+             * Format: date-time
+             * @description In a member list: when they joined this tenant.
+             */
             memberSince?: string;
+        };
+        /**
+         * @description A role in a tenant: admin or member today. Roles are data: clients show unknown ones as they are. 422 for a role that does not exist.
+         * @example admin
+         * @example member
+         */
+        Role: string;
+        MyTenant: {
+            id: string;
+            displayName: string;
+            /** @enum {string} */
+            kind: "personal" | "declared";
+            suspended: boolean;
+            role: components["schemas"]["Role"];
+            /** Format: date-time */
+            joinedAt: string;
+            /** @description The tenant the caller's tokens carry (the `tenant` claim). */
+            default: boolean;
+            /** @description The request's active tenant. */
+            active: boolean;
         };
         Tenant: {
             id: string;
@@ -114,8 +199,26 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Not the caller's tenant, no tenant claim yet (type urn:bbq:problem:no-tenant-claim: refresh the token), or not an admin */
+        /** @description The caller does not belong to the active tenant (type urn:bbq:problem:not-a-member: removed, or left), no tenant claim yet (type urn:bbq:problem:no-tenant-claim: refresh the token), or not an admin */
         Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The user is no member of the active tenant */
+        NoSuchMember: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The tenant's last admin can neither leave nor be demoted (type urn:bbq:problem:last-admin) */
+        Conflict: {
             headers: {
                 [name: string]: unknown;
             };
@@ -205,6 +308,30 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listMyTenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's tenants; `active` marks the request's active tenant, `default` the token's. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenants: components["schemas"]["MyTenant"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     getTenant: {
         parameters: {
             query?: never;
@@ -257,6 +384,89 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NoSuchMember"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    changeMemberRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    role: components["schemas"]["Role"];
+                };
+            };
+        };
+        responses: {
+            /** @description The member with the new role */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NoSuchMember"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["BadRequest"];
+            422: components["responses"]["BadRequest"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    leaveTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Left */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             503: components["responses"]["Unavailable"];
         };
     };

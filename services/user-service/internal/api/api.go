@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/personname"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
@@ -23,6 +25,11 @@ type Store interface {
 	Tenant(ctx context.Context, c store.Caller) (store.TenantView, error)
 	Members(ctx context.Context, c store.Caller, pageSize int, after *store.Cursor) ([]store.Profile, *store.Cursor, error)
 	UpdateName(ctx context.Context, c store.Caller, name string) (store.Profile, error)
+	Role(ctx context.Context, c store.Caller) (string, error)
+	MyTenants(ctx context.Context, c store.Caller) ([]store.MyTenant, error)
+	ChangeRole(ctx context.Context, c store.Caller, target, role string) (store.Profile, error)
+	RemoveMember(ctx context.Context, c store.Caller, target string) error
+	Leave(ctx context.Context, c store.Caller) error
 }
 
 // API serves /v1.
@@ -41,9 +48,17 @@ func New(auth *Authenticator, s Store, log *slog.Logger) *API {
 func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /v1/me", a.authed(a.getMe))
 	mux.Handle("PATCH /v1/me", a.authed(a.patchMe))
+	mux.Handle("GET /v1/me/tenants", a.authed(a.listMyTenants))
 	mux.Handle("GET /v1/tenant", a.authed(a.tenantOnly(a.getTenant)))
 	mux.Handle("GET /v1/tenant/members", a.authed(a.tenantOnly(a.listMembers)))
+	mux.Handle("PATCH /v1/tenant/members/{userId}", a.authed(a.tenantOnly(a.patchMember)))
+	mux.Handle("DELETE /v1/tenant/members/{userId}", a.authed(a.tenantOnly(a.deleteMember)))
+	mux.Handle("POST /v1/tenant/leave", a.authed(a.tenantOnly(a.leave)))
 }
+
+// TenantHeader names the active tenant of a request; without it, the token's tenant claim does. Either way
+// the caller must belong to it, checked in the database on every request.
+const TenantHeader = "X-Tenant-ID"
 
 type handler func(w http.ResponseWriter, r *http.Request, c store.Caller) error
 
@@ -61,29 +76,30 @@ func (a *API) authed(h handler) http.Handler {
 			writeProblem(w, problem{Status: http.StatusUnauthorized, Title: "Unauthorized", Detail: err.Error()})
 			return
 		}
-		if err := h(w, r, store.Caller{UserID: id.Subject, TenantID: id.Tenant}); err != nil {
+		tenant := id.Tenant
+		if h := strings.TrimSpace(r.Header.Get(TenantHeader)); h != "" {
+			tenant = h
+		}
+		if !utf8.ValidString(tenant) { // no tenant has such an id, and Postgres refuses the bytes
+			writeProblem(w, refusal(store.ErrNotInTenant))
+			return
+		}
+		if err := h(w, r, store.Caller{UserID: id.Subject, TenantID: tenant}); err != nil {
 			a.fail(w, r, err)
 		}
 	})
 }
 
-// tenantOnly requires the token's tenant claim to be the caller's tenant and the caller to be
-// its admin for member listings.
+// tenantOnly requires the caller to belong to the request's active tenant now: a member removed a moment
+// ago is refused although their token still names the tenant.
 func (a *API) tenantOnly(h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request, c store.Caller) error {
 		if c.TenantID == "" {
 			return problem{Status: http.StatusForbidden, Type: "urn:bbq:problem:no-tenant-claim", Title: "No tenant in token",
 				Detail: "the token was issued before the tenant was assigned; refresh it"}
 		}
-		me, err := a.store.Me(r.Context(), store.Caller{UserID: c.UserID})
-		if err != nil {
+		if _, err := a.store.Role(r.Context(), c); err != nil {
 			return err
-		}
-		if me.Status != "active" || me.TenantID != c.TenantID {
-			return problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: "the token's tenant is not the caller's tenant"}
-		}
-		if r.URL.Path == "/v1/tenant/members" && me.Role != "admin" {
-			return problem{Status: http.StatusForbidden, Title: "Forbidden", Detail: "only the tenant's admins list its members"}
 		}
 		return h(w, r, c)
 	}
@@ -100,16 +116,11 @@ func (a *API) getMe(w http.ResponseWriter, r *http.Request, c store.Caller) erro
 }
 
 func (a *API) patchMe(w http.ResponseWriter, r *http.Request, c store.Caller) error {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/merge-patch+json") {
-		return problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type", Detail: "send application/json"}
-	}
 	var body struct {
 		Name *string `json:"name"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		return problem{Status: http.StatusBadRequest, Title: "Invalid body", Detail: err.Error()}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
 	}
 	if body.Name == nil {
 		return problem{Status: http.StatusBadRequest, Title: "Invalid body", Detail: `"name" is required`}
@@ -124,6 +135,19 @@ func (a *API) patchMe(w http.ResponseWriter, r *http.Request, c store.Caller) er
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// decodeJSON reads a small JSON (or merge-patch) body into v, refusing unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/merge-patch+json") {
+		return problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type", Detail: "send application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return problem{Status: http.StatusBadRequest, Title: "Invalid body", Detail: err.Error()}
+	}
 	return nil
 }
 
@@ -172,6 +196,75 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, c store.Caller
 	return nil
 }
 
+func (a *API) listMyTenants(w http.ResponseWriter, r *http.Request, c store.Caller) error {
+	ts, err := a.store.MyTenants(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	if ts == nil {
+		ts = []store.MyTenant{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Tenants []store.MyTenant `json:"tenants"`
+	}{ts})
+	return nil
+}
+
+// targetOf is the member a request names: a path that is not UTF-8 names nobody.
+func targetOf(r *http.Request) (string, error) {
+	id := r.PathValue("userId")
+	if !utf8.ValidString(id) {
+		return "", refusal(domain.ErrNotMember)
+	}
+	return id, nil
+}
+
+func (a *API) patchMember(w http.ResponseWriter, r *http.Request, c store.Caller) error {
+	target, err := targetOf(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Role *string `json:"role"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.Role == nil || *body.Role == "" {
+		return problem{Status: http.StatusUnprocessableEntity, Title: "Invalid role", Detail: `"role" is required`}
+	}
+	p, err := a.store.ChangeRole(r.Context(), c, target, *body.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// deleteMember removes a member; removing oneself is leaving.
+func (a *API) deleteMember(w http.ResponseWriter, r *http.Request, c store.Caller) error {
+	target, err := targetOf(r)
+	if err != nil {
+		return err
+	}
+	if target != c.UserID {
+		if err := a.store.RemoveMember(r.Context(), c, target); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return a.leave(w, r, c)
+}
+
+func (a *API) leave(w http.ResponseWriter, r *http.Request, c store.Caller) error {
+	if err := a.store.Leave(r.Context(), c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func encodeCursor(c store.Cursor) string {
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -183,7 +276,7 @@ func decodeCursor(s string) (*store.Cursor, error) {
 		return nil, err
 	}
 	var c store.Cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.UserID == "" || c.ActivatedAt.IsZero() {
+	if err := json.Unmarshal(b, &c); err != nil || c.UserID == "" || c.JoinedAt.IsZero() {
 		return nil, errors.New("bad cursor")
 	}
 	return &c, nil
@@ -193,6 +286,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var p problem
 	switch {
 	case errors.As(err, &p):
+	case refusal(err).Status != 0:
+		p = refusal(err)
 	case errors.Is(err, store.ErrNotFound):
 		p = problem{Status: http.StatusNotFound, Title: "Not found", Detail: "no active user for this token"}
 	default:

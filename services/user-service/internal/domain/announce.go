@@ -35,9 +35,19 @@ func tenantCreated(tenantID, name, byUser string) Announcement {
 		Data: &eventsv1.TenantCreated{TenantId: tenantID, Name: name, CreatedByUserId: byUser}}
 }
 
-func memberAdded(tenantID, userID string, r Role) Announcement {
-	return Announcement{Kind: events.TenantMemberAdded, Subject: tenantID,
-		Data: &eventsv1.TenantMemberAdded{TenantId: tenantID, UserId: userID, Role: r.Proto()}}
+func memberAdded(m Membership, actor string) Announcement {
+	return Announcement{Kind: events.TenantMemberAdded, Subject: m.TenantID,
+		Data: &eventsv1.TenantMemberAdded{TenantId: m.TenantID, UserId: m.UserID, Role: m.Role.Proto(), ActorUserId: actor, How: m.Source.Proto()}}
+}
+
+func memberRoleChanged(tenantID, userID string, role, previous Role, actor string) Announcement {
+	return Announcement{Kind: events.TenantMemberRoleChanged, Subject: tenantID,
+		Data: &eventsv1.TenantMemberRoleChanged{TenantId: tenantID, UserId: userID, Role: role.Proto(), PreviousRole: previous.Proto(), ActorUserId: actor}}
+}
+
+func memberRemoved(tenantID, userID string, role Role, why Reason, actor string) Announcement {
+	return Announcement{Kind: events.TenantMemberRemoved, Subject: tenantID,
+		Data: &eventsv1.TenantMemberRemoved{TenantId: tenantID, UserId: userID, Role: role.Proto(), Reason: why.Proto(), ActorUserId: actor}}
 }
 
 // TenantDeclared announces a tenant an operator declared (the admin API).
@@ -78,4 +88,32 @@ func (r Role) Proto() eventsv1.TenantRole {
 		return eventsv1.TenantRole_TENANT_ROLE_MEMBER
 	}
 	return eventsv1.TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+// Proto is how a membership began, on the wire.
+func (s Source) Proto() eventsv1.MembershipSource {
+	switch s {
+	case ByPersonal:
+		return eventsv1.MembershipSource_MEMBERSHIP_SOURCE_PERSONAL
+	case ByDomain:
+		return eventsv1.MembershipSource_MEMBERSHIP_SOURCE_DOMAIN
+	case ByDeclared:
+		return eventsv1.MembershipSource_MEMBERSHIP_SOURCE_DECLARED
+	case ByInvitation:
+		return eventsv1.MembershipSource_MEMBERSHIP_SOURCE_INVITATION
+	case ByAdmin:
+		return eventsv1.MembershipSource_MEMBERSHIP_SOURCE_ADMIN
+	}
+	return eventsv1.MembershipSource_MEMBERSHIP_SOURCE_UNSPECIFIED
+}
+
+// Proto is why a membership ended, on the wire.
+func (r Reason) Proto() eventsv1.MemberRemovalReason {
+	switch r {
+	case Removed:
+		return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_REMOVED
+	case Left:
+		return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_LEFT
+	}
+	return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_UNSPECIFIED
 }

@@ -26,7 +26,8 @@ type Directory interface {
 type Placement struct {
 	TenantID, TenantName string
 	Role                 Role
-	Personal             bool // a personal tenant, made for this user
+	Personal             bool   // a personal tenant, made for this user
+	Source               Source // which rule placed the user
 }
 
 // personalTenants is the namespace of personal tenant ids: UUIDv5 of the user id, so the tenant a user gets
@@ -50,16 +51,16 @@ func Place(ctx context.Context, dir Directory, userID, verifiedEmail, personalNa
 		}
 		for _, t := range tenants {
 			if slices.ContainsFunc(t.Admins, func(a string) bool { return strings.EqualFold(a, email) }) {
-				return Placement{TenantID: t.ID, TenantName: t.Name, Role: Admin}, nil
+				return Placement{TenantID: t.ID, TenantName: t.Name, Role: Admin, Source: ByDeclared}, nil
 			}
 		}
 		for _, t := range tenants {
 			if slices.ContainsFunc(t.Domains, func(d string) bool { return strings.EqualFold(d, domain) }) {
-				return Placement{TenantID: t.ID, TenantName: t.Name, Role: Member}, nil
+				return Placement{TenantID: t.ID, TenantName: t.Name, Role: Member, Source: ByDomain}, nil
 			}
 		}
 	}
-	return Placement{TenantID: PersonalTenantID(userID), TenantName: personalName, Role: Admin, Personal: true}, nil
+	return Placement{TenantID: PersonalTenantID(userID), TenantName: personalName, Role: Admin, Personal: true, Source: ByPersonal}, nil
 }
 
 func personalName(u *User) string {

@@ -94,6 +94,7 @@ type Change struct {
 	Dirty            bool            // the user changed: write it
 	Announce         []Announcement  // events for the outbox, in order
 	PersonalTenant   *PersonalTenant // create this tenant before writing the user
+	Join             *Membership     // add this membership (the placement at activation)
 	SyncKeycloak     bool            // bring the Keycloak account in line (the tenant)
 	SyncName         bool            // ... and write our name to it (a rename through the API, never Keycloak's own)
 	DropKeycloakSync bool            // the user is gone: forget pending write-backs
@@ -179,12 +180,14 @@ func (u *User) activate(ctx context.Context, dir Directory, email string, now ti
 		c.PersonalTenant = &PersonalTenant{ID: p.TenantID, Name: p.TenantName}
 		c.Announce = append(c.Announce, tenantCreated(p.TenantID, p.TenantName, u.ID))
 	}
-	c.Announce = append(c.Announce, memberAdded(p.TenantID, u.ID, p.Role), userCreated(u))
+	c.Join = &Membership{TenantID: p.TenantID, UserID: u.ID, Role: p.Role, Source: p.Source}
+	c.Announce = append(c.Announce, memberAdded(*c.Join, ""), userCreated(u))
 	return nil
 }
 
 // delete erases the personal data and keeps the row as a tombstone, so that late events change nothing.
 func (u *User) delete() Change {
+	// The repository deletes the memberships of a deleted user: UserRemoved says it for all of them.
 	// The personal tenant exists, named after the person, whether or not they were still in it.
 	c := Change{Dirty: true, DropKeycloakSync: true, ErasePersonalTenant: PersonalTenantID(u.ID)}
 	if u.Status == Active { // nobody was told about a user that never became active

@@ -82,7 +82,7 @@ func (s *Store) Tenant(ctx context.Context, c Caller) (TenantView, error) {
 	var t TenantView
 	err := s.asCaller(ctx, c, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT id, display_name, kind, suspended,
-			(SELECT count(*) FROM users WHERE status = 'active' AND tenant_id = $1) FROM tenants WHERE id = $1`, c.TenantID).
+			(SELECT count(*) FROM memberships WHERE tenant_id = $1) FROM tenants WHERE id = app_active_tenant() AND id = $1`, c.TenantID).
 			Scan(&t.ID, &t.DisplayName, &t.Kind, &t.Suspended, &t.Members)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -94,24 +94,26 @@ func (s *Store) Tenant(ctx context.Context, c Caller) (TenantView, error) {
 	return t, nil
 }
 
-// Cursor is the position after the last member of a page.
+// Cursor is the position after the last member of a page: when they joined, and their id.
 type Cursor struct {
-	ActivatedAt time.Time `json:"t"`
-	UserID      string    `json:"u"`
+	JoinedAt time.Time `json:"t"`
+	UserID   string    `json:"u"`
 }
 
-// Members lists the active members of the caller's tenant in the order they joined, after cursor.
+// Members lists the active members of the caller's active tenant in the order they joined, after cursor.
 func (s *Store) Members(ctx context.Context, c Caller, pageSize int, after *Cursor) ([]Profile, *Cursor, error) {
 	var members []Profile
 	err := s.asCaller(ctx, c, func(tx pgx.Tx) error {
 		at, id := time.Time{}, ""
 		if after != nil {
-			at, id = after.ActivatedAt, after.UserID
+			at, id = after.JoinedAt, after.UserID
 		}
-		// The WHERE on tenant_id is for the index; row-level security enforces it regardless.
-		rows, err := tx.Query(ctx, `SELECT `+profileColumns+` FROM users
-			WHERE status = 'active' AND tenant_id = $1 AND (activated_at, id) > ($2, $3)
-			ORDER BY activated_at, id LIMIT $4`, c.TenantID, at, id, pageSize+1)
+		// The WHERE on tenant_id is for the index; row-level security enforces it regardless. The role and
+		// the date are the membership's, in this tenant.
+		rows, err := tx.Query(ctx, `SELECT u.id, u.email, u.name, u.email_verified, u.status, m.tenant_id, m.role, m.joined_at
+			FROM memberships m JOIN users u ON u.id = m.user_id
+			WHERE m.tenant_id = $1 AND u.status = 'active' AND (m.joined_at, m.user_id) > ($2, $3)
+			ORDER BY m.joined_at, m.user_id LIMIT $4`, c.TenantID, at, id, pageSize+1)
 		if err != nil {
 			return err
 		}
@@ -126,7 +128,7 @@ func (s *Store) Members(ctx context.Context, c Caller, pageSize int, after *Curs
 	}
 	members = members[:pageSize]
 	last := members[len(members)-1]
-	return members, &Cursor{ActivatedAt: *last.MemberSince, UserID: last.UserID}, nil
+	return members, &Cursor{JoinedAt: *last.MemberSince, UserID: last.UserID}, nil
 }
 
 // UpdateName changes the caller's name, announces UserUpdated (built by the domain, as the consumer's) and

@@ -187,6 +187,12 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 		u.ID, u.Realm, u.Email, u.UserName, u.Name, u.EmailVerified, u.Enabled, nonNil(u.IdentityProviders), u.Registered, u.Method,
 		string(u.Status), nullTime(u.Watermark.ObservedAt), u.Watermark.EventID, u.PlacedBy, nullString(u.TenantID),
 		nullString(string(u.Role)), nullTime(u.ActivatedAt))
+	if m := c.Join; m != nil {
+		queueJoin(b, *m)
+	}
+	if u.Status == domain.Deleted { // UserRemoved announces the end of every membership
+		b.Queue(`DELETE FROM memberships WHERE user_id = $1`, u.ID)
+	}
 	if c.SyncKeycloak {
 		queueKeycloakSync(b, u.ID, c.SyncName)
 	}

@@ -81,7 +81,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (Tenant, error) {
 	t := Tenant{ID: id}
 	err := s.pool.QueryRow(ctx, `SELECT display_name, kind, admins, suspended, updated_at,
 		COALESCE((SELECT array_agg(domain ORDER BY domain) FROM tenant_domains WHERE tenant_id = $1), '{}'),
-		(SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active')
+		(SELECT count(*) FROM memberships WHERE tenant_id = $1)
 		FROM tenants WHERE id = $1`, id).Scan(&t.DisplayName, &t.Kind, &t.Admins, &t.Suspended, &t.UpdatedAt, &t.EmailDomains, &t.Members)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
@@ -98,7 +98,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var kind string
 		var members int
-		err := tx.QueryRow(ctx, `SELECT kind, (SELECT count(*) FROM users WHERE tenant_id = $1) FROM tenants WHERE id = $1 FOR UPDATE`, id).Scan(&kind, &members)
+		err := tx.QueryRow(ctx, `SELECT kind, (SELECT count(*) FROM (SELECT user_id FROM memberships WHERE tenant_id = $1 UNION SELECT id FROM users WHERE tenant_id = $1) m) FROM tenants WHERE id = $1 FOR UPDATE`, id).Scan(&kind, &members)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // already gone: deleting is idempotent
 		}

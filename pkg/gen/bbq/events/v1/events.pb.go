@@ -192,6 +192,120 @@ func (RegistrationMethod) EnumDescriptor() ([]byte, []int) {
 	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
+// How a person became a member of a tenant.
+type MembershipSource int32
+
+const (
+	MembershipSource_MEMBERSHIP_SOURCE_UNSPECIFIED MembershipSource = 0
+	// The personal tenant made at first confirmation.
+	MembershipSource_MEMBERSHIP_SOURCE_PERSONAL MembershipSource = 1
+	// The email's domain is claimed by a declared tenant.
+	MembershipSource_MEMBERSHIP_SOURCE_DOMAIN MembershipSource = 2
+	// The email is listed as an admin of a declared tenant.
+	MembershipSource_MEMBERSHIP_SOURCE_DECLARED   MembershipSource = 3
+	MembershipSource_MEMBERSHIP_SOURCE_INVITATION MembershipSource = 4
+	MembershipSource_MEMBERSHIP_SOURCE_ADMIN      MembershipSource = 5
+)
+
+// Enum value maps for MembershipSource.
+var (
+	MembershipSource_name = map[int32]string{
+		0: "MEMBERSHIP_SOURCE_UNSPECIFIED",
+		1: "MEMBERSHIP_SOURCE_PERSONAL",
+		2: "MEMBERSHIP_SOURCE_DOMAIN",
+		3: "MEMBERSHIP_SOURCE_DECLARED",
+		4: "MEMBERSHIP_SOURCE_INVITATION",
+		5: "MEMBERSHIP_SOURCE_ADMIN",
+	}
+	MembershipSource_value = map[string]int32{
+		"MEMBERSHIP_SOURCE_UNSPECIFIED": 0,
+		"MEMBERSHIP_SOURCE_PERSONAL":    1,
+		"MEMBERSHIP_SOURCE_DOMAIN":      2,
+		"MEMBERSHIP_SOURCE_DECLARED":    3,
+		"MEMBERSHIP_SOURCE_INVITATION":  4,
+		"MEMBERSHIP_SOURCE_ADMIN":       5,
+	}
+)
+
+func (x MembershipSource) Enum() *MembershipSource {
+	p := new(MembershipSource)
+	*p = x
+	return p
+}
+
+func (x MembershipSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MembershipSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_bbq_events_v1_events_proto_enumTypes[3].Descriptor()
+}
+
+func (MembershipSource) Type() protoreflect.EnumType {
+	return &file_bbq_events_v1_events_proto_enumTypes[3]
+}
+
+func (x MembershipSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MembershipSource.Descriptor instead.
+func (MembershipSource) EnumDescriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+// Why a membership ended.
+type MemberRemovalReason int32
+
+const (
+	MemberRemovalReason_MEMBER_REMOVAL_REASON_UNSPECIFIED MemberRemovalReason = 0
+	// An admin removed the member.
+	MemberRemovalReason_MEMBER_REMOVAL_REASON_REMOVED MemberRemovalReason = 1
+	// The member left.
+	MemberRemovalReason_MEMBER_REMOVAL_REASON_LEFT MemberRemovalReason = 2
+)
+
+// Enum value maps for MemberRemovalReason.
+var (
+	MemberRemovalReason_name = map[int32]string{
+		0: "MEMBER_REMOVAL_REASON_UNSPECIFIED",
+		1: "MEMBER_REMOVAL_REASON_REMOVED",
+		2: "MEMBER_REMOVAL_REASON_LEFT",
+	}
+	MemberRemovalReason_value = map[string]int32{
+		"MEMBER_REMOVAL_REASON_UNSPECIFIED": 0,
+		"MEMBER_REMOVAL_REASON_REMOVED":     1,
+		"MEMBER_REMOVAL_REASON_LEFT":        2,
+	}
+)
+
+func (x MemberRemovalReason) Enum() *MemberRemovalReason {
+	p := new(MemberRemovalReason)
+	*p = x
+	return p
+}
+
+func (x MemberRemovalReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MemberRemovalReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_bbq_events_v1_events_proto_enumTypes[4].Descriptor()
+}
+
+func (MemberRemovalReason) Type() protoreflect.EnumType {
+	return &file_bbq_events_v1_events_proto_enumTypes[4]
+}
+
+func (x MemberRemovalReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MemberRemovalReason.Descriptor instead.
+func (MemberRemovalReason) EnumDescriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
 // events.idp.user.registered: an account was created in the IdP.
 type UserRegistered struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1010,10 +1124,13 @@ func (x *TenantCreated) GetCreatedByUserId() string {
 
 // events.users.tenant.member_added: a user joined a tenant.
 type TenantMemberAdded struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Role          TenantRole             `protobuf:"varint,3,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role     TenantRole             `protobuf:"varint,3,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
+	// Who added the member; empty when the service placed them (personal, domain, declared).
+	ActorUserId   string           `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	How           MembershipSource `protobuf:"varint,5,opt,name=how,proto3,enum=bbq.events.v1.MembershipSource" json:"how,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1067,6 +1184,176 @@ func (x *TenantMemberAdded) GetRole() TenantRole {
 		return x.Role
 	}
 	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *TenantMemberAdded) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *TenantMemberAdded) GetHow() MembershipSource {
+	if x != nil {
+		return x.How
+	}
+	return MembershipSource_MEMBERSHIP_SOURCE_UNSPECIFIED
+}
+
+// events.users.tenant.member_role_changed: an admin changed a member's role.
+type TenantMemberRoleChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role          TenantRole             `protobuf:"varint,3,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
+	PreviousRole  TenantRole             `protobuf:"varint,4,opt,name=previous_role,json=previousRole,proto3,enum=bbq.events.v1.TenantRole" json:"previous_role,omitempty"`
+	ActorUserId   string                 `protobuf:"bytes,5,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantMemberRoleChanged) Reset() {
+	*x = TenantMemberRoleChanged{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantMemberRoleChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantMemberRoleChanged) ProtoMessage() {}
+
+func (x *TenantMemberRoleChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantMemberRoleChanged.ProtoReflect.Descriptor instead.
+func (*TenantMemberRoleChanged) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TenantMemberRoleChanged) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantMemberRoleChanged) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *TenantMemberRoleChanged) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *TenantMemberRoleChanged) GetPreviousRole() TenantRole {
+	if x != nil {
+		return x.PreviousRole
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *TenantMemberRoleChanged) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+// events.users.tenant.member_removed: a person no longer belongs to a tenant.
+type TenantMemberRemoved struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The role the member had.
+	Role   TenantRole          `protobuf:"varint,3,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
+	Reason MemberRemovalReason `protobuf:"varint,4,opt,name=reason,proto3,enum=bbq.events.v1.MemberRemovalReason" json:"reason,omitempty"`
+	// Who removed the member; the member themself when they left.
+	ActorUserId   string `protobuf:"bytes,5,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantMemberRemoved) Reset() {
+	*x = TenantMemberRemoved{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantMemberRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantMemberRemoved) ProtoMessage() {}
+
+func (x *TenantMemberRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantMemberRemoved.ProtoReflect.Descriptor instead.
+func (*TenantMemberRemoved) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TenantMemberRemoved) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantMemberRemoved) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *TenantMemberRemoved) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *TenantMemberRemoved) GetReason() MemberRemovalReason {
+	if x != nil {
+		return x.Reason
+	}
+	return MemberRemovalReason_MEMBER_REMOVAL_REASON_UNSPECIFIED
+}
+
+func (x *TenantMemberRemoved) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
 }
 
 var File_bbq_events_v1_events_proto protoreflect.FileDescriptor
@@ -1137,11 +1424,25 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\rTenantCreated\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12+\n" +
-	"\x12created_by_user_id\x18\x03 \x01(\tR\x0fcreatedByUserId\"x\n" +
+	"\x12created_by_user_id\x18\x03 \x01(\tR\x0fcreatedByUserId\"\xcf\x01\n" +
 	"\x11TenantMemberAdded\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12-\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role*s\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x12\"\n" +
+	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\x121\n" +
+	"\x03how\x18\x05 \x01(\x0e2\x1f.bbq.events.v1.MembershipSourceR\x03how\"\xe2\x01\n" +
+	"\x17TenantMemberRoleChanged\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12-\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x12>\n" +
+	"\rprevious_role\x18\x04 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\fpreviousRole\x12\"\n" +
+	"\ractor_user_id\x18\x05 \x01(\tR\vactorUserId\"\xda\x01\n" +
+	"\x13TenantMemberRemoved\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12-\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x12:\n" +
+	"\x06reason\x18\x04 \x01(\x0e2\".bbq.events.v1.MemberRemovalReasonR\x06reason\x12\"\n" +
+	"\ractor_user_id\x18\x05 \x01(\tR\vactorUserId*s\n" +
 	"\n" +
 	"UserStatus\x12\x1b\n" +
 	"\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1158,7 +1459,18 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	" REGISTRATION_METHOD_SELF_SERVICE\x10\x01\x12\x1d\n" +
 	"\x19REGISTRATION_METHOD_ADMIN\x10\x02\x12 \n" +
 	"\x1cREGISTRATION_METHOD_BACKFILL\x10\x03\x12 \n" +
-	"\x1cREGISTRATION_METHOD_BROKERED\x10\x04BAZ?github.com/connectedbbq/platform/pkg/gen/bbq/events/v1;eventsv1b\x06proto3"
+	"\x1cREGISTRATION_METHOD_BROKERED\x10\x04*\xd2\x01\n" +
+	"\x10MembershipSource\x12!\n" +
+	"\x1dMEMBERSHIP_SOURCE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aMEMBERSHIP_SOURCE_PERSONAL\x10\x01\x12\x1c\n" +
+	"\x18MEMBERSHIP_SOURCE_DOMAIN\x10\x02\x12\x1e\n" +
+	"\x1aMEMBERSHIP_SOURCE_DECLARED\x10\x03\x12 \n" +
+	"\x1cMEMBERSHIP_SOURCE_INVITATION\x10\x04\x12\x1b\n" +
+	"\x17MEMBERSHIP_SOURCE_ADMIN\x10\x05*\x7f\n" +
+	"\x13MemberRemovalReason\x12%\n" +
+	"!MEMBER_REMOVAL_REASON_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dMEMBER_REMOVAL_REASON_REMOVED\x10\x01\x12\x1e\n" +
+	"\x1aMEMBER_REMOVAL_REASON_LEFT\x10\x02BAZ?github.com/connectedbbq/platform/pkg/gen/bbq/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_bbq_events_v1_events_proto_rawDescOnce sync.Once
@@ -1172,44 +1484,53 @@ func file_bbq_events_v1_events_proto_rawDescGZIP() []byte {
 	return file_bbq_events_v1_events_proto_rawDescData
 }
 
-var file_bbq_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_bbq_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_bbq_events_v1_events_proto_goTypes = []any{
-	(UserStatus)(0),               // 0: bbq.events.v1.UserStatus
-	(TenantRole)(0),               // 1: bbq.events.v1.TenantRole
-	(RegistrationMethod)(0),       // 2: bbq.events.v1.RegistrationMethod
-	(*UserRegistered)(nil),        // 3: bbq.events.v1.UserRegistered
-	(*UserEmailVerified)(nil),     // 4: bbq.events.v1.UserEmailVerified
-	(*UserProfileUpdated)(nil),    // 5: bbq.events.v1.UserProfileUpdated
-	(*UserState)(nil),             // 6: bbq.events.v1.UserState
-	(*UserStateChanged)(nil),      // 7: bbq.events.v1.UserStateChanged
-	(*UserDeleted)(nil),           // 8: bbq.events.v1.UserDeleted
-	(*User)(nil),                  // 9: bbq.events.v1.User
-	(*UserCreated)(nil),           // 10: bbq.events.v1.UserCreated
-	(*UserUpdated)(nil),           // 11: bbq.events.v1.UserUpdated
-	(*UserRemoved)(nil),           // 12: bbq.events.v1.UserRemoved
-	(*TenantCreated)(nil),         // 13: bbq.events.v1.TenantCreated
-	(*TenantMemberAdded)(nil),     // 14: bbq.events.v1.TenantMemberAdded
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(UserStatus)(0),                 // 0: bbq.events.v1.UserStatus
+	(TenantRole)(0),                 // 1: bbq.events.v1.TenantRole
+	(RegistrationMethod)(0),         // 2: bbq.events.v1.RegistrationMethod
+	(MembershipSource)(0),           // 3: bbq.events.v1.MembershipSource
+	(MemberRemovalReason)(0),        // 4: bbq.events.v1.MemberRemovalReason
+	(*UserRegistered)(nil),          // 5: bbq.events.v1.UserRegistered
+	(*UserEmailVerified)(nil),       // 6: bbq.events.v1.UserEmailVerified
+	(*UserProfileUpdated)(nil),      // 7: bbq.events.v1.UserProfileUpdated
+	(*UserState)(nil),               // 8: bbq.events.v1.UserState
+	(*UserStateChanged)(nil),        // 9: bbq.events.v1.UserStateChanged
+	(*UserDeleted)(nil),             // 10: bbq.events.v1.UserDeleted
+	(*User)(nil),                    // 11: bbq.events.v1.User
+	(*UserCreated)(nil),             // 12: bbq.events.v1.UserCreated
+	(*UserUpdated)(nil),             // 13: bbq.events.v1.UserUpdated
+	(*UserRemoved)(nil),             // 14: bbq.events.v1.UserRemoved
+	(*TenantCreated)(nil),           // 15: bbq.events.v1.TenantCreated
+	(*TenantMemberAdded)(nil),       // 16: bbq.events.v1.TenantMemberAdded
+	(*TenantMemberRoleChanged)(nil), // 17: bbq.events.v1.TenantMemberRoleChanged
+	(*TenantMemberRemoved)(nil),     // 18: bbq.events.v1.TenantMemberRemoved
+	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
 }
 var file_bbq_events_v1_events_proto_depIdxs = []int32{
 	2,  // 0: bbq.events.v1.UserRegistered.method:type_name -> bbq.events.v1.RegistrationMethod
-	6,  // 1: bbq.events.v1.UserRegistered.state:type_name -> bbq.events.v1.UserState
-	6,  // 2: bbq.events.v1.UserEmailVerified.state:type_name -> bbq.events.v1.UserState
-	6,  // 3: bbq.events.v1.UserProfileUpdated.state:type_name -> bbq.events.v1.UserState
-	15, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
-	6,  // 5: bbq.events.v1.UserStateChanged.state:type_name -> bbq.events.v1.UserState
+	8,  // 1: bbq.events.v1.UserRegistered.state:type_name -> bbq.events.v1.UserState
+	8,  // 2: bbq.events.v1.UserEmailVerified.state:type_name -> bbq.events.v1.UserState
+	8,  // 3: bbq.events.v1.UserProfileUpdated.state:type_name -> bbq.events.v1.UserState
+	19, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
+	8,  // 5: bbq.events.v1.UserStateChanged.state:type_name -> bbq.events.v1.UserState
 	0,  // 6: bbq.events.v1.User.status:type_name -> bbq.events.v1.UserStatus
 	1,  // 7: bbq.events.v1.User.role:type_name -> bbq.events.v1.TenantRole
-	15, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	9,  // 9: bbq.events.v1.UserCreated.user:type_name -> bbq.events.v1.User
-	9,  // 10: bbq.events.v1.UserUpdated.user:type_name -> bbq.events.v1.User
+	19, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	11, // 9: bbq.events.v1.UserCreated.user:type_name -> bbq.events.v1.User
+	11, // 10: bbq.events.v1.UserUpdated.user:type_name -> bbq.events.v1.User
 	1,  // 11: bbq.events.v1.TenantMemberAdded.role:type_name -> bbq.events.v1.TenantRole
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 12: bbq.events.v1.TenantMemberAdded.how:type_name -> bbq.events.v1.MembershipSource
+	1,  // 13: bbq.events.v1.TenantMemberRoleChanged.role:type_name -> bbq.events.v1.TenantRole
+	1,  // 14: bbq.events.v1.TenantMemberRoleChanged.previous_role:type_name -> bbq.events.v1.TenantRole
+	1,  // 15: bbq.events.v1.TenantMemberRemoved.role:type_name -> bbq.events.v1.TenantRole
+	4,  // 16: bbq.events.v1.TenantMemberRemoved.reason:type_name -> bbq.events.v1.MemberRemovalReason
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_bbq_events_v1_events_proto_init() }
@@ -1223,8 +1544,8 @@ func file_bbq_events_v1_events_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bbq_events_v1_events_proto_rawDesc), len(file_bbq_events_v1_events_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   12,
+			NumEnums:      5,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,173 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Errors of the membership rules; the API turns each into a status and message.
+var (
+	ErrNotAdmin   = errors.New("only the tenant's admins change roles and remove members")
+	ErrNotMember  = errors.New("not a member of this tenant")
+	ErrLastAdmin  = errors.New("the tenant's last admin can neither leave nor be demoted: make another member admin first")
+	ErrEmptyRole  = errors.New("a role is required")
+	ErrRemoveSelf = errors.New("to remove yourself, leave the tenant")
+)
+
+// Source is how a person became a member: on the wire, TenantMemberAdded's how.
+type Source string
+
+// Sources of a membership.
+const (
+	ByPersonal   Source = "personal"
+	ByDomain     Source = "domain"
+	ByDeclared   Source = "declared"
+	ByInvitation Source = "invitation"
+	ByAdmin      Source = "admin"
+)
+
+// Membership is one person's place in one tenant.
+type Membership struct {
+	TenantID, UserID string
+	Role             Role
+	Source           Source
+}
+
+// Roster is a tenant's memberships (locked by the repository while a rule runs), by user id.
+type Roster struct {
+	TenantID string
+	Members  map[string]Role
+}
+
+func (r Roster) admins() int {
+	n := 0
+	for _, role := range r.Members {
+		if role == Admin {
+			n++
+		}
+	}
+	return n
+}
+
+// Person is the member a rule acts on: the user (its default tenant, the one its tokens carry) and every
+// tenant it belongs to.
+type Person struct {
+	User    *User
+	Tenants map[string]Role
+	// PersonalTenantExists says whether the user's personal tenant row exists (they may have left it).
+	PersonalTenantExists bool
+}
+
+// MemberChange is what a membership rule decided, for the repository to save in one transaction.
+type MemberChange struct {
+	SetRole        *Membership     // update this membership's role
+	Delete         *Membership     // delete this membership
+	Join           *Membership     // insert this membership
+	PersonalTenant *PersonalTenant // create this tenant before Join
+	UserDirty      bool            // write the user's default tenant and role
+	SyncKeycloak   bool            // the default tenant changed: bring the Keycloak attribute in line
+	Announce       []Announcement
+}
+
+// ChangeRole is an admin (actor) giving target a role in the roster's tenant.
+func ChangeRole(r Roster, actor string, target Person, role Role) (MemberChange, error) {
+	if role == "" {
+		return MemberChange{}, ErrEmptyRole
+	}
+	if r.Members[actor] != Admin {
+		return MemberChange{}, ErrNotAdmin
+	}
+	id := target.User.ID
+	old, ok := r.Members[id]
+	if !ok {
+		return MemberChange{}, fmt.Errorf("user %s: %w", id, ErrNotMember)
+	}
+	if old == role {
+		return MemberChange{}, nil
+	}
+	if old == Admin && r.admins() == 1 {
+		return MemberChange{}, ErrLastAdmin
+	}
+	c := MemberChange{SetRole: &Membership{TenantID: r.TenantID, UserID: id, Role: role},
+		Announce: []Announcement{memberRoleChanged(r.TenantID, id, role, old, actor)}}
+	if u := target.User; u.TenantID == r.TenantID {
+		u.Role = role
+		c.UserDirty = true
+		c.Announce = append(c.Announce, userUpdated(u, []string{"role"}))
+	}
+	return c, nil
+}
+
+// Remove is an admin (actor) removing target from the roster's tenant.
+func Remove(r Roster, actor string, target Person) (MemberChange, error) {
+	if r.Members[actor] != Admin {
+		return MemberChange{}, ErrNotAdmin
+	}
+	if target.User.ID == actor {
+		return MemberChange{}, ErrRemoveSelf
+	}
+	return end(r, actor, target, Removed)
+}
+
+// Leave is a member leaving the roster's tenant.
+func Leave(r Roster, who Person) (MemberChange, error) {
+	return end(r, who.User.ID, who, Left)
+}
+
+// Reason is why a membership ended.
+type Reason string
+
+// Reasons of TenantMemberRemoved.
+const (
+	Removed Reason = "removed"
+	Left    Reason = "left"
+)
+
+// end ends target's membership. A person is never left without a tenant: whoever loses their default tenant
+// moves to another one they belong to, or, with none, back to their personal tenant (made again if gone).
+func end(r Roster, actor string, target Person, why Reason) (MemberChange, error) {
+	u := target.User
+	role, ok := r.Members[u.ID]
+	if !ok {
+		return MemberChange{}, fmt.Errorf("user %s: %w", u.ID, ErrNotMember)
+	}
+	if role == Admin && r.admins() == 1 {
+		return MemberChange{}, ErrLastAdmin
+	}
+	c := MemberChange{Delete: &Membership{TenantID: r.TenantID, UserID: u.ID, Role: role},
+		Announce: []Announcement{memberRemoved(r.TenantID, u.ID, role, why, actor)}}
+	if u.TenantID != r.TenantID {
+		return c, nil
+	}
+	next, nextRole, ok := otherTenant(target.Tenants, r.TenantID)
+	if !ok {
+		next, nextRole = PersonalTenantID(u.ID), Admin
+		if !target.PersonalTenantExists {
+			c.PersonalTenant = &PersonalTenant{ID: next, Name: personalName(u)}
+			c.Announce = append(c.Announce, tenantCreated(next, c.PersonalTenant.Name, u.ID))
+		}
+		c.Join = &Membership{TenantID: next, UserID: u.ID, Role: Admin, Source: ByPersonal}
+		c.Announce = append(c.Announce, memberAdded(*c.Join, ""))
+	}
+	u.TenantID, u.Role = next, nextRole
+	c.UserDirty, c.SyncKeycloak = true, true
+	c.Announce = append(c.Announce, userUpdated(u, []string{"tenant_id", "role"}))
+	return c, nil
+}
+
+// otherTenant picks the default tenant after leaving one: the smallest id among the others, so the choice
+// is the same however often it is made.
+func otherTenant(tenants map[string]Role, leaving string) (string, Role, bool) {
+	ids := make([]string, 0, len(tenants))
+	for id := range tenants {
+		if id != leaving {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return "", "", false
+	}
+	sort.Strings(ids)
+	return ids[0], tenants[ids[0]], true
+}
