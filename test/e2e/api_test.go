@@ -19,7 +19,7 @@ func (e *env) activate(user, email string) (tenant string) {
 	e.t.Helper()
 	e.mustPost(eventsPath, "r-"+user, kcEvent("reg-"+user, "REGISTER", user, email))
 	e.mustPost(eventsPath, "v-"+user, kcEvent("ver-"+user, "VERIFY_EMAIL", user, email))
-	e.eventually(10*time.Second, user+" active", func() bool {
+	e.eventually(30*time.Second, user+" active", func() bool {
 		return e.scalar(`SELECT count(*) FROM users WHERE id = $1 AND status = 'active'`, user) == 1
 	})
 	if err := e.db.QueryRow(context.Background(), `SELECT tenant_id FROM users WHERE id = $1`, user).Scan(&tenant); err != nil {
@@ -75,7 +75,7 @@ func TestAPIProfileMembersAndTokenChecks(t *testing.T) {
 		if status != 200 || me["name"] != "Alice Smoke" {
 			t.Fatalf("PATCH /v1/me = %d %v", status, me)
 		}
-		e.eventually(5*time.Second, "UserUpdated", func() bool { return len(e.bus.Messages(t, "events.users.user.updated")) == 1 })
+		e.eventually(30*time.Second, "UserUpdated", func() bool { return len(e.bus.Messages(t, "events.users.user.updated")) == 1 })
 		if n := e.scalar(`SELECT count(*) FROM keycloak_sync WHERE user_id = 'alice'`); n != 1 {
 			t.Fatalf("%d keycloak sync requests, want 1", n)
 		}
