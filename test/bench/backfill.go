@@ -106,7 +106,7 @@ func createBackfillRealm(ctx context.Context, kc *kctest.Keycloak, realm, secret
 func clientSecret(ctx context.Context, kc *kctest.Keycloak, realm, clientID string) (string, error) {
 	var clients []struct{ ID string }
 	if err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+realm+"/clients?clientId="+clientID, nil, &clients); err != nil || len(clients) == 0 {
-		return "", fmt.Errorf("client %s of realm %s: %v", clientID, realm, err)
+		return "", fmt.Errorf("client %s of realm %s: %w", clientID, realm, err)
 	}
 	var sec struct{ Value string }
 	if err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+realm+"/clients/"+clients[0].ID+"/client-secret", nil, &sec); err != nil {
