@@ -11,7 +11,11 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
-require github.com/caarlos0/env/v11 v11.4.2 // indirect
+require (
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+	github.com/emersion/go-smtp v0.25.1 // indirect
+)
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
