@@ -51,6 +51,10 @@ func (s State) over(base Identity) Identity {
 	return out
 }
 
+// full says whether s reports the whole account (the provider's or the admin API's state), not the few fields
+// of an old provider's event.
+func (s State) full() bool { return s.Email != nil && s.EmailVerified != nil && s.Enabled != nil }
+
 // FullState is a complete state (every field reported), as Keycloak's admin API or the provider gives it.
 func FullState(at time.Time, i Identity) State {
 	idps := slices.Clone(i.IdentityProviders)

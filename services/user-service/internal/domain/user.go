@@ -127,14 +127,15 @@ func (u *User) Apply(ctx context.Context, ev Event, dir Directory, now time.Time
 	}
 	var c Change
 	switch {
-	case u.Status == Pending && seen.confirmed():
+	case u.Status == Pending && seen.confirmed() && (ev.State.full() || u.Registered):
 		// The state this event reports was confirmed, however late it arrives: the email placed is the
 		// one Keycloak verified in it, never a newer, unverified one.
 		if err := u.activate(ctx, dir, seen.Email, now, &c); err != nil {
 			return Change{}, err
 		}
-	case u.Status == Pending && u.confirmed():
-		// Only when partial (old-provider) states filled the row in pieces.
+	case u.Status == Pending && u.confirmed() && u.Registered:
+		// Only when partial (old-provider) states filled the row in pieces: then, as before states, the
+		// registration must have been seen, or the user would be announced without the name it brings.
 		if err := u.activate(ctx, dir, u.Email, now, &c); err != nil {
 			return Change{}, err
 		}
