@@ -56,7 +56,7 @@ func TenantDeclared(tenantID, name string) Announcement { return tenantCreated(t
 // Proto is the user as UserCreated and UserUpdated carry it.
 func (u *User) Proto() *eventsv1.User {
 	return &eventsv1.User{UserId: u.ID, Email: u.Email, UserName: u.UserName, Name: u.Name, EmailVerified: u.EmailVerified,
-		Status: u.Status.Proto(), TenantId: u.TenantID, Role: u.Role.Proto(), CreatedAt: timestamp(u.CreatedAt)}
+		Status: u.Status.Proto(), TenantId: u.TenantID, Role: u.Role.Proto(), CreatedAt: timestamp(u.CreatedAt), Enabled: u.Enabled}
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {

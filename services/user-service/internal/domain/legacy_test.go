@@ -3,6 +3,7 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,6 +157,31 @@ func TestPlace(t *testing.T) {
 		p, err := domain.Place(context.Background(), acme, "u1", tt.email, "x's tenant")
 		if err != nil || p.TenantID != tt.tenant || p.Role != tt.role || p.Personal != (tt.tenant != "acme") {
 			t.Errorf("%q: %+v %v; want %s %s", tt.email, p, err, tt.tenant, tt.role)
+		}
+	}
+}
+
+// An admin disabling an active account is announced (Keycloak's `enabled`), and so is enabling it again.
+func TestEnabledChangeIsAnnounced(t *testing.T) {
+	u := domain.NewUser("u1", t0)
+	for _, s := range []step{register, verify} {
+		if _, err := u.Apply(context.Background(), s.event(), acme, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	off := step{"admin-disable", domain.KindStateChanged, 3, id("att@free.example", "Ada", true, false)}
+	on := step{"admin-enable", domain.KindStateChanged, 4, id("att@free.example", "Ada", true, true)}
+	for _, tc := range []struct {
+		s       step
+		enabled bool
+	}{{off, false}, {on, true}} {
+		c, err := u.Apply(context.Background(), tc.s.event(), acme, t0.Add(time.Hour))
+		if err != nil || len(c.Announce) != 1 {
+			t.Fatalf("%s: %v %v", tc.s.name, err, c.Announce)
+		}
+		up := c.Announce[0].Data.(*eventsv1.UserUpdated)
+		if !slices.Equal(up.GetChangedFields(), []string{"enabled"}) || up.GetUser().GetEnabled() != tc.enabled || u.Status != domain.Active {
+			t.Fatalf("%s: %v %v, status %s", tc.s.name, up.GetChangedFields(), up.GetUser(), u.Status)
 		}
 	}
 }

@@ -231,5 +231,8 @@ func changedFields(a, b Identity) []string {
 	if a.UserName != b.UserName {
 		out = append(out, "user_name")
 	}
+	if a.Enabled != b.Enabled {
+		out = append(out, "enabled")
+	}
 	return out
 }

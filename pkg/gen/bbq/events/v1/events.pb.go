@@ -811,6 +811,9 @@ type User struct {
 	TenantId      string                 `protobuf:"bytes,7,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	Role          TenantRole             `protobuf:"varint,8,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Whether Keycloak lets the person sign in (an admin can disable an account). A change is a UserUpdated
+	// with "enabled" among its changed fields.
+	Enabled       bool `protobuf:"varint,10,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -906,6 +909,13 @@ func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *User) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
 }
 
 // events.users.user.created: a confirmed user, exactly once per user.
@@ -1401,7 +1411,7 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\x05cause\x18\x04 \x01(\tR\x05cause\"<\n" +
 	"\vUserDeleted\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
-	"\x05realm\x18\x02 \x01(\tR\x05realm\"\xc7\x02\n" +
+	"\x05realm\x18\x02 \x01(\tR\x05realm\"\xe1\x02\n" +
 	"\x04User\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1b\n" +
@@ -1412,7 +1422,9 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\ttenant_id\x18\a \x01(\tR\btenantId\x12-\n" +
 	"\x04role\x18\b \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x129\n" +
 	"\n" +
-	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"6\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x18\n" +
+	"\aenabled\x18\n" +
+	" \x01(\bR\aenabled\"6\n" +
 	"\vUserCreated\x12'\n" +
 	"\x04user\x18\x01 \x01(\v2\x13.bbq.events.v1.UserR\x04user\"]\n" +
 	"\vUserUpdated\x12'\n" +
