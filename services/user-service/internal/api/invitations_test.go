@@ -559,4 +559,3 @@ func parallel(n int, f func() int) []int {
 	}
 	return out
 }
-
