@@ -476,6 +476,9 @@ func TestInvitationEventsOnceUnderRetries(t *testing.T) {
 	if s, p := e.call("POST", "/v1/tenant/invitations/"+id+"/resend", ann, "", ""); s != 200 || p["status"] != "pending" {
 		t.Errorf("resend: %d %v", s, p)
 	}
+	if got := e.announced(before); len(got) != 0 {
+		t.Errorf("resend announced %v", got)
+	}
 	m.worker.Drain(ctx)
 	newTok, _ := m.tokenTo(t, "hal@elsewhere.example", 2)
 	if newTok == oldTok {

@@ -111,8 +111,8 @@ func TestInvite(t *testing.T) {
 		{"over the hourly limit", with(func(s *domain.InviteScene) { s.Recent = full }), domain.Member, &domain.RateLimitError{}, nil},
 	} {
 		c, err := domain.Invite(tc.scene, "i2", "bob@example.com", tc.role, lims, now)
-		var rl *domain.RateLimitError
-		if _, wantRL := tc.err.(*domain.RateLimitError); wantRL {
+		var rl, wantRL *domain.RateLimitError
+		if errors.As(tc.err, &wantRL) {
 			if !errors.As(err, &rl) {
 				t.Errorf("%s: %v; want a rate limit", tc.name, err)
 			}
