@@ -81,7 +81,7 @@ func (m *mailer) to(addr string) []smtpsink.Message {
 	return out
 }
 
-// do sends a request and returns the status, the problem type (or the body's id) and the response.
+// do sends a request; header is X-Tenant-ID when not empty. It returns the status, the JSON body and the headers.
 func (e *env) do(method, path, token, tenantHeader, body string) (int, map[string]any, http.Header) {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
