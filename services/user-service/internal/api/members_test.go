@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"maps"
@@ -89,26 +88,8 @@ func (e *env) token(user, tenant string) string {
 // call sends a request; header is X-Tenant-ID when not empty.
 func (e *env) call(method, path, token, tenantHeader, body string) (int, map[string]any) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if tenantHeader != "" {
-		req.Header.Set(api.TenantHeader, tenantHeader)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	status, out, _ := e.do(method, path, token, tenantHeader, body)
+	return status, out
 }
 
 // outbox counts the outbox's events by subject.
