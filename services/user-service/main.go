@@ -110,7 +110,7 @@ func migrateSchema(ctx context.Context, databaseURL string, log *slog.Logger) er
 
 // connectNATS waits up to 30 s for NATS: at a release's start it may not be up yet.
 func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	return bus.Connect(ctx, cfg.NATSURL, "user-service", cfg.Bus, 30*time.Second, log)
+	return bus.ConnectAs(ctx, cfg.NATSURL, "user-service", cfg.NATS, cfg.Bus, 30*time.Second, log)
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {

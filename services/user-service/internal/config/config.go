@@ -26,6 +26,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	Bus             bus.Config
+	NATS            bus.Credentials // NATS_USER/NATS_PASSWORD or NATS_CREDS, TLS
 
 	OIDCIssuer       string   `env:"OIDC_ISSUER,required"`
 	OIDCDiscoveryURL string   `env:"OIDC_DISCOVERY_URL"`
@@ -135,6 +136,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("DB_MAX_CONNS must be at least 2"))
 	}
 	if err := c.Bus.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.NATS.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
