@@ -131,6 +131,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RetryAfter:     cfg.RetryAfter,
 		Log:            log,
 		Metrics:        receiver.NewMetrics(reg),
+		Realm:          cfg.KeycloakRealm,
 	}).Mount(mux)
 	opsSrv, err := ops.ListenOps(cfg.OpsAddr, reg, ops.Check{Name: "nats", Func: func(ctx context.Context) error {
 		if !nc.IsConnected() {
