@@ -133,7 +133,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := ops.NewRegistry()
 	rel := relay.New(db, js, log, relay.NewMetrics(reg), cfg.OutboxBatch, cfg.OutboxPoll)
 	cons := consumer.New(consumer.Config{Stream: cfg.Bus.Stream, Durable: cfg.ConsumerName, MaxDeliver: cfg.ConsumerMaxDeliver,
-		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch}, js, db, log, consumer.NewMetrics(reg))
+		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch,
+		Sources: cfg.Sources()}, js, db, log, consumer.NewMetrics(reg))
 	notify := []func(){rel.Wake}
 	var writer *writeback.Writer
 	var sweeper *sweep.Sweeper

@@ -10,6 +10,7 @@ import (
 
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/envconfig"
+	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	WritebackBatch    int           `env:"WRITEBACK_BATCH" envDefault:"20"` // jobs claimed per round
 	WritebackLease    time.Duration `env:"WRITEBACK_LEASE" envDefault:"2m"` // how long a claim lasts
 
+	// CloudEvent sources the consumer takes (default: idp-hook's for KEYCLOAK_REALM); others are dead-lettered.
+	EventSources       []string        `env:"EVENT_SOURCES"`
 	ConsumerName       string          `env:"CONSUMER_NAME" envDefault:"user-service"`
 	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"4"`
 	ConsumerBatch      int             `env:"CONSUMER_BATCH" envDefault:"100"`
@@ -64,6 +67,14 @@ func (c Config) InboxRetention() time.Duration {
 		return 0
 	}
 	return max(c.Bus.MaxAge, c.Bus.DeadLetterMaxAge)
+}
+
+// Sources are the CloudEvent sources the consumer takes: EVENT_SOURCES, else our idp-hook's for KEYCLOAK_REALM.
+func (c Config) Sources() []string {
+	if len(c.EventSources) > 0 {
+		return c.EventSources
+	}
+	return []string{events.IdPSource(c.KeycloakRealm)}
 }
 
 // Migrate is all that `user-service migrate` needs (a Kubernetes Job or init container runs it before the
