@@ -96,11 +96,12 @@ func migrate(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return migrateSchema(ctx, cfg.DatabaseURL, log)
+	return migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, log)
 }
 
-func migrateSchema(ctx context.Context, databaseURL string, log *slog.Logger) error {
-	applied, err := store.Migrate(ctx, databaseURL)
+// migrateSchema migrates as the owner, then makes the service's and the API's login roles.
+func migrateSchema(ctx context.Context, dbs store.Databases, log *slog.Logger) error {
+	applied, err := store.Setup(ctx, dbs)
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nat
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.MigrateOnStart {
-		if err := migrateSchema(ctx, cfg.DatabaseURL, log); err != nil {
+		if err := migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, log); err != nil {
 			return err
 		}
 	}
@@ -124,6 +125,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	if cfg.APIDatabaseURL == "" {
+		log.Warn("API_DATABASE_URL is empty: the API's reads SET LOCAL ROLE bbq_api on DATABASE_URL's connections, which RESET ROLE leaves")
+	} else if err := db.OpenCallers(ctx, cfg.APIDatabaseURL, cfg.DBMaxConns); err != nil {
+		return err
+	}
 	nc, js, err := connectNATS(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -16,18 +16,22 @@ import (
 
 // Config of the user service.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`  // the user API only
-	AdminAddr       string        `env:"ADMIN_ADDR" envDefault:":8081"` // the admin API only
-	OpsAddr         string        `env:"OPS_ADDR" envDefault:":9090"`   // /healthz, /readyz, /metrics
-	AdminToken      string        `env:"ADMIN_TOKEN,unset"`             // empty: no admin API
-	DatabaseURL     string        `env:"DATABASE_URL,required,unset"`
-	DBMaxConns      int32         `env:"DB_MAX_CONNS" envDefault:"16"`
-	MigrateOnStart  bool          `env:"MIGRATE_ON_START" envDefault:"true"`
-	NATSURL         string        `env:"NATS_URL,required"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	Bus             bus.Config
-	NATS            bus.Credentials // NATS_USER/NATS_PASSWORD or NATS_CREDS, TLS
+	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`  // the user API only
+	AdminAddr   string `env:"ADMIN_ADDR" envDefault:":8081"` // the admin API only
+	OpsAddr     string `env:"OPS_ADDR" envDefault:":9090"`   // /healthz, /readyz, /metrics
+	AdminToken  string `env:"ADMIN_TOKEN,unset"`             // empty: no admin API
+	DatabaseURL string `env:"DATABASE_URL,required,unset"`
+	// The least-privilege set-up (docs/security.md): DATABASE_URL a member of bbq_service, API_DATABASE_URL a
+	// member of bbq_api only, MIGRATE_DATABASE_URL the schema's owner (migrations, and the login roles).
+	APIDatabaseURL     string        `env:"API_DATABASE_URL,unset"`
+	MigrateDatabaseURL string        `env:"MIGRATE_DATABASE_URL,unset"`
+	DBMaxConns         int32         `env:"DB_MAX_CONNS" envDefault:"16"`
+	MigrateOnStart     bool          `env:"MIGRATE_ON_START" envDefault:"true"`
+	NATSURL            string        `env:"NATS_URL,required"`
+	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info"`
+	Bus                bus.Config
+	NATS               bus.Credentials // NATS_USER/NATS_PASSWORD or NATS_CREDS, TLS
 
 	OIDCIssuer       string   `env:"OIDC_ISSUER,required"`
 	OIDCDiscoveryURL string   `env:"OIDC_DISCOVERY_URL"`
@@ -80,8 +84,10 @@ func (c Config) Sources() []string {
 // Migrate is all that `user-service migrate` needs (a Kubernetes Job or init container runs it before the
 // service, with no NATS or OIDC settings at hand).
 type Migrate struct {
-	DatabaseURL string `env:"DATABASE_URL,required,unset"`
-	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
+	DatabaseURL        string `env:"DATABASE_URL,required,unset"`
+	APIDatabaseURL     string `env:"API_DATABASE_URL,unset"`
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,unset"`
+	LogLevel           string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // LoadMigrate reads the environment of the migrate command.
