@@ -60,15 +60,6 @@ func (b *Bus) Credentials(user string) bus.Credentials {
 	return bus.Credentials{User: user, Password: b.Passwords[user]}
 }
 
-// Env is the environment of a service started as user.
-func (b *Bus) Env(user string) map[string]string {
-	c := b.Credentials(user)
-	if c.User == "" {
-		return map[string]string{}
-	}
-	return map[string]string{"NATS_USER": c.User, "NATS_PASSWORD": c.Password}
-}
-
 // start starts (or restarts) a server as c says, with the bus streams.
 func start(t testing.TB, c embedded.NATSConfig) *Bus {
 	t.Helper()
