@@ -1,6 +1,12 @@
 package embedded
 
-import "github.com/nats-io/nats-server/v2/server"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
 
 // NATSUser is one user of the server and what it may publish and subscribe to. It mirrors the chart's NATS
 // configuration (deploy/helm/connected-bbq/templates/nats-config.yaml), which the chart's test checks with the
@@ -76,4 +82,28 @@ func serverUsers(users []NATSUser) []*server.User {
 		out = append(out, su)
 	}
 	return out
+}
+
+// NATSConfigFile is users' authorization block in nats-server's configuration syntax, for a nats-server process
+// (the fault suite's) to run with the same users as the embedded server.
+func NATSConfigFile(users []NATSUser) string {
+	list := func(subjects []string) string {
+		quoted := make([]string, len(subjects))
+		for i, s := range subjects {
+			quoted[i] = strconv.Quote(s)
+		}
+		return "[" + strings.Join(quoted, ", ") + "]"
+	}
+	var b strings.Builder
+	b.WriteString("authorization {\n  users: [\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "    {user: %q, password: %q", u.Name, u.Password)
+		if u.Publish != nil || u.Subscribe != nil {
+			fmt.Fprintf(&b, ", permissions: {publish: {allow: %s, deny: %s}, subscribe: {allow: %s}}",
+				list(u.Publish), list(u.DenyPublish), list(u.Subscribe))
+		}
+		b.WriteString("}\n")
+	}
+	b.WriteString("  ]\n}\n")
+	return b.String()
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -173,4 +175,28 @@ func consumeOne(t *testing.T, cons jetstream.Consumer) {
 	if err := batch.Error(); err != nil || n != 1 {
 		t.Fatal(fmt.Errorf("fetched %d messages, want 1: %w", n, batch.Error()))
 	}
+}
+
+// ServeConfig runs a real nats-server in this process with the configuration file at path (the chart's, or
+// embedded.NATSConfigFile's), on a free loopback port with a temporary JetStream store, and returns its URL.
+// Variables the file references come from the environment, as in the pod.
+func ServeConfig(t testing.TB, path string) string {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(path)
+	if err != nil {
+		conf, _ := os.ReadFile(path)
+		t.Fatalf("nats-server refuses the config: %v\n%s", err, conf)
+	}
+	opts.Host, opts.Port, opts.HTTPPort, opts.PidFile = "127.0.0.1", server.RANDOM_PORT, 0, ""
+	opts.JetStream, opts.StoreDir, opts.NoSigs, opts.NoLog = true, t.TempDir(), true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready after 10s")
+	}
+	return ns.ClientURL()
 }

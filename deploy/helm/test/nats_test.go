@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -88,22 +87,8 @@ func TestNATSUsersHaveLeastPrivilege(t *testing.T) {
 		pw[u] = "pw" + strings.ReplaceAll(u, "-", "")
 		t.Setenv(strings.ToUpper(strings.ReplaceAll(u, "-", "_"))+"_PASSWORD", pw[u]) // as the pod's env from the Secret
 	}
-	opts, err := server.ProcessConfigFile(path)
-	if err != nil {
-		t.Fatalf("nats-server refuses the config: %v\n%s", err, conf)
-	}
-	opts.Host, opts.Port, opts.HTTPPort, opts.PidFile, opts.StoreDir = "127.0.0.1", server.RANDOM_PORT, 0, "", t.TempDir()
-	opts.NoSigs, opts.NoLog = true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	natstest.CheckPermissions(t, ns.ClientURL(), func(user string) bus.Credentials {
+	url := natstest.ServeConfig(t, path)
+	natstest.CheckPermissions(t, url, func(user string) bus.Credentials {
 		return bus.Credentials{User: user, Password: pw[user]}
 	})
 }
