@@ -26,23 +26,7 @@ func TestNATSConfigParses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := helmTemplate(t, append(tc.args, "--show-only", "templates/nats/nats.yaml")...)
-			if err != nil {
-				t.Fatalf("helm template: %v\n%s", err, out)
-			}
-			var conf string
-			for _, o := range decode(t, out) {
-				if o.GetKind() == "ConfigMap" {
-					conf = o.Object["data"].(map[string]any)["nats.conf"].(string)
-				}
-			}
-			if conf == "" {
-				t.Fatal("no nats.conf rendered")
-			}
-			path := filepath.Join(t.TempDir(), "nats.conf")
-			if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			path, conf := natsConf(t, tc.args...)
 			t.Setenv("SERVER_NAME", "bbq-connected-bbq-nats-0") // the pod name, from the downward API
 			for _, v := range []string{"IDP_HOOK", "USER_SERVICE", "READER", "ADMIN"} {
 				t.Setenv(v+"_PASSWORD", "from-the-secret") // the users' passwords, from the nats-users Secret
@@ -67,20 +51,7 @@ func TestNATSConfigParses(t *testing.T) {
 // The chart's NATS users refuse what testing/embedded's do: a real nats-server runs the rendered configuration
 // (on a free port, a temporary store) and each service's user does its work and no more.
 func TestNATSUsersHaveLeastPrivilege(t *testing.T) {
-	out, err := helmTemplate(t, "--show-only", "templates/nats/nats.yaml")
-	if err != nil {
-		t.Fatalf("helm template: %v\n%s", err, out)
-	}
-	var conf string
-	for _, o := range decode(t, out) {
-		if o.GetKind() == "ConfigMap" {
-			conf = o.Object["data"].(map[string]any)["nats.conf"].(string)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "nats.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path, _ := natsConf(t)
 	t.Setenv("SERVER_NAME", "bbq-connected-bbq-nats-0")
 	pw := map[string]string{}
 	for _, u := range []string{embedded.UserIdPHook, embedded.UserUserService, embedded.UserReader, embedded.UserAdmin} {
@@ -91,4 +62,27 @@ func TestNATSUsersHaveLeastPrivilege(t *testing.T) {
 	natstest.CheckPermissions(t, url, func(user string) bus.Credentials {
 		return bus.Credentials{User: user, Password: pw[user]}
 	})
+}
+
+// natsConf renders the chart's nats.conf with args into a file and returns its path and text.
+func natsConf(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	out, err := helmTemplate(t, append(args, "--show-only", "templates/nats/nats.yaml")...)
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, out)
+	}
+	var conf string
+	for _, o := range decode(t, out) {
+		if o.GetKind() == "ConfigMap" {
+			conf = o.Object["data"].(map[string]any)["nats.conf"].(string)
+		}
+	}
+	if conf == "" {
+		t.Fatal("no nats.conf rendered")
+	}
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, conf
 }
