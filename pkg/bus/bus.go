@@ -176,7 +176,7 @@ func ConnectAs(ctx context.Context, url, name string, cred Credentials, c Config
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { note(err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Error("nats refused an operation", "nats_user", cred.Who(), "error", err)
+			log.Error("nats async error", "nats_user", cred.Who(), "error", err)
 			note(err)
 		}))
 	nc, err := nats.Connect(url, opts...)
