@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/smtpsink"
@@ -55,18 +56,37 @@ type Local struct {
 // secrets are generated once per data directory and kept there (mode 0600), never in the checkout.
 type secrets struct {
 	Webhook, AdminToken, SessionKey, UserServiceClient, IdPHookClient, TenantControllerClient, KeycloakAdmin string
+	NATS                                                                                                     map[string]string // password per NATS user (embedded.BusUsers)
+	Postgres                                                                                                 map[string]string // password per login role
 }
 
 func loadSecrets(path string) (secrets, error) {
 	var s secrets
 	if b, err := os.ReadFile(path); err == nil {
-		return s, json.Unmarshal(b, &s)
+		if err := json.Unmarshal(b, &s); err != nil || (s.NATS != nil && s.Postgres != nil) {
+			return s, err
+		}
+	} else {
+		s = secrets{Webhook: webhook.FormatSecret(random(32)), AdminToken: b64(random(24)), SessionKey: b64(random(32)),
+			UserServiceClient: b64(random(24)), IdPHookClient: b64(random(24)), TenantControllerClient: b64(random(24)), KeycloakAdmin: b64(random(12))}
 	}
-	s = secrets{Webhook: webhook.FormatSecret(random(32)), AdminToken: b64(random(24)), SessionKey: b64(random(32)),
-		UserServiceClient: b64(random(24)), IdPHookClient: b64(random(24)), TenantControllerClient: b64(random(24)), KeycloakAdmin: b64(random(12))}
+	// Data directories from before least privilege get the NATS users' and Postgres roles' passwords now.
+	s.NATS, s.Postgres = map[string]string{}, map[string]string{}
+	for _, u := range []string{embedded.UserIdPHook, embedded.UserUserService, embedded.UserReader, embedded.UserAdmin} {
+		s.NATS[u] = b64(random(18))
+	}
+	for _, r := range []string{serviceRole, apiRole} {
+		s.Postgres[r] = b64(random(18))
+	}
 	b, _ := json.MarshalIndent(s, "", "  ")
 	return s, os.WriteFile(path, b, 0o600)
 }
+
+// The login roles user-service runs as (user-service migrate makes them, as the superuser).
+const (
+	serviceRole = "user_service"
+	apiRole     = "user_service_api"
+)
 
 func random(n int) []byte {
 	b := make([]byte, n)
@@ -96,7 +116,7 @@ func StartLocal(ctx context.Context, c LocalConfig) (*Local, error) {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
 	l := &Local{cfg: c, URLs: map[string]string{}}
-	if err := l.startInfrastructure(ctx); err != nil {
+	if err := l.startInfrastructure(ctx, sec); err != nil {
 		l.Stop()
 		return nil, err
 	}
@@ -117,14 +137,15 @@ func StartLocal(ctx context.Context, c LocalConfig) (*Local, error) {
 	return l, nil
 }
 
-func (l *Local) startInfrastructure(ctx context.Context) error {
+func (l *Local) startInfrastructure(ctx context.Context, sec secrets) error {
 	c := l.cfg
-	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(c.Dir, "nats"), Port: c.NATSPort})
+	ns, err := embedded.StartNATS(embedded.NATSConfig{Dir: filepath.Join(c.Dir, "nats"), Port: c.NATSPort,
+		Users: embedded.BusUsers(embedded.DefaultBusNames(), sec.NATS)})
 	if err != nil {
 		return err
 	}
 	l.NATS = ns
-	l.URLs["nats"] = ns.ClientURL()
+	l.URLs["nats"] = ns.ClientURL() + " (users idp-hook, user-service, reader, admin: passwords in secrets.json)"
 	pg, err := embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: filepath.Join(c.Dir, "postgres"), Port: c.PostgresPort})
 	if err != nil {
 		return err
@@ -171,7 +192,11 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 		DatabaseURL: l.Postgres.URL("users"), OIDCIssuer: public + "/auth/realms/bbq", WebhookSecrets: sec.Webhook,
 		AdminToken: sec.AdminToken, HookAddr: hookAddr, APIAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServicePort),
 		AdminAddr: fmt.Sprintf("127.0.0.1:%d", c.AdminPort), HookOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.IdPHookOpsPort),
-		UserServiceOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServiceOpsPort), UserServiceEnv: usEnv})
+		UserServiceOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServiceOpsPort), UserServiceEnv: usEnv,
+		IdPHookNATS:        bus.Credentials{User: embedded.UserIdPHook, Password: sec.NATS[embedded.UserIdPHook]},
+		UserServiceNATS:    bus.Credentials{User: embedded.UserUserService, Password: sec.NATS[embedded.UserUserService]},
+		ServiceDatabaseURL: l.Postgres.URLAs("users", serviceRole, sec.Postgres[serviceRole]),
+		APIDatabaseURL:     l.Postgres.URLAs("users", apiRole, sec.Postgres[apiRole])})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"path/filepath"
 	"time"
+
+	"github.com/connectedbbq/platform/pkg/bus"
 )
 
 // PipelineConfig is what the pipeline services need from their surroundings.
@@ -25,6 +27,11 @@ type PipelineConfig struct {
 	IdPHookEnv, UserServiceEnv map[string]string
 	// Network namespaces (Hosts) to run each service in; the machine's own when empty.
 	IdPHookNetns, UserServiceNetns string
+	// Each service's NATS user (NATS_USER, NATS_PASSWORD); anonymous when empty.
+	IdPHookNATS, UserServiceNATS bus.Credentials
+	// Least-privilege Postgres (docs/security.md): when set, DatabaseURL is the owner's and only migrates;
+	// the service runs as ServiceDatabaseURL's role and the API as APIDatabaseURL's.
+	ServiceDatabaseURL, APIDatabaseURL string
 }
 
 // Pipeline is idp-hook and user-service, running.
@@ -51,10 +58,15 @@ func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
 		*a = free
 	}
 	hookEnv := map[string]string{"HTTP_ADDR": hookAddr, "OPS_ADDR": hookOps, "NATS_URL": c.NATSURL, "WEBHOOK_SECRETS": c.WebhookSecrets, "LOG_LEVEL": "info"}
+	maps.Copy(hookEnv, natsEnv(c.IdPHookNATS))
 	maps.Copy(hookEnv, c.IdPHookEnv)
 	usEnv := map[string]string{"HTTP_ADDR": apiAddr, "ADMIN_ADDR": adminAddr, "OPS_ADDR": usOps, "ADMIN_TOKEN": c.AdminToken,
 		"DATABASE_URL": c.DatabaseURL, "NATS_URL": c.NATSURL, "OIDC_ISSUER": c.OIDCIssuer,
 		"OIDC_DISCOVERY_URL": c.OIDCDiscovery, "LOG_LEVEL": "info"}
+	maps.Copy(usEnv, natsEnv(c.UserServiceNATS))
+	if c.ServiceDatabaseURL != "" {
+		usEnv["MIGRATE_DATABASE_URL"], usEnv["DATABASE_URL"], usEnv["API_DATABASE_URL"] = c.DatabaseURL, c.ServiceDatabaseURL, c.APIDatabaseURL
+	}
 	maps.Copy(usEnv, c.UserServiceEnv)
 	p := &Pipeline{
 		IdPHookURL: "http://" + hookAddr, UserServiceURL: "http://" + apiAddr, AdminURL: "http://" + adminAddr,
@@ -72,6 +84,14 @@ func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// natsEnv is the environment that gives a service its NATS user.
+func natsEnv(c bus.Credentials) map[string]string {
+	if c.User == "" {
+		return nil
+	}
+	return map[string]string{"NATS_USER": c.User, "NATS_PASSWORD": c.Password}
 }
 
 // Stop shuts both down gracefully.

@@ -149,15 +149,39 @@ func DeadLetterSubject(consumer, subject string) string {
 	return "deadletter." + consumer + "." + subject
 }
 
-// Connect connects a service to NATS and ensures the bus streams. NATS may still be starting (pods of a
-// release start together): connecting is retried, and the streams are awaited for up to patience, before
-// the service gives up with an error naming the server.
+// Connect connects a service to NATS anonymously and ensures the bus streams; see ConnectAs.
 func Connect(ctx context.Context, url, name string, c Config, patience time.Duration, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+	return ConnectAs(ctx, url, name, Credentials{}, c, patience, log)
+}
+
+// ConnectAs connects a service to NATS with cred and ensures the bus streams. NATS may still be starting (pods
+// of a release start together): connecting is retried, and the streams are awaited for up to patience, before
+// the service gives up with an error naming the server. A refusal (wrong password, a permission the user lacks)
+// ends it at once, naming the user.
+func ConnectAs(ctx context.Context, url, name string, cred Credentials, c Config, patience time.Duration, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if err := cred.Validate(); err != nil {
+		return nil, nil, err
+	}
+	refused := make(chan error, 1)
+	note := func(err error) {
+		if r := refusal(err); r != nil {
+			select {
+			case refused <- r:
+			default:
+			}
+		}
+	}
+	opts := append(cred.Options(), nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }))
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { note(err) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Error("nats async error", "nats_user", cred.Who(), "error", err)
+			note(err)
+		}))
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, nil, fmt.Errorf("connect to NATS at %s as %s: %w", url, cred.Who(), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -170,6 +194,18 @@ func Connect(ctx context.Context, url, name string, c Config, patience time.Dura
 		err := Ensure(ctx, js, c)
 		if err == nil {
 			return nc, js, nil
+		}
+		r := refusal(err)
+		if r == nil {
+			select {
+			case r = <-refused:
+			default:
+				r = refusal(nc.LastError())
+			}
+		}
+		if r != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("NATS at %s refused %s (check NATS_USER/NATS_PASSWORD or NATS_CREDS, and the user's permissions): %w", url, cred.Who(), r)
 		}
 		if ctx.Err() != nil {
 			nc.Close()

@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, environ map[string]string) error {
 
 // connect waits up to 30 s for NATS: at a release's start it may not be up yet.
 func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	return bus.Connect(ctx, cfg.NATSURL, "idp-hook", cfg.Bus, 30*time.Second, log)
+	return bus.ConnectAs(ctx, cfg.NATSURL, "idp-hook", cfg.NATS, cfg.Bus, 30*time.Second, log)
 }
 
 func backfill(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
@@ -131,6 +131,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RetryAfter:     cfg.RetryAfter,
 		Log:            log,
 		Metrics:        receiver.NewMetrics(reg),
+		Realm:          cfg.KeycloakRealm,
 	}).Mount(mux)
 	opsSrv, err := ops.ListenOps(cfg.OpsAddr, reg, ops.Check{Name: "nats", Func: func(ctx context.Context) error {
 		if !nc.IsConnected() {

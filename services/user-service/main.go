@@ -99,11 +99,12 @@ func migrate(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return migrateSchema(ctx, cfg.DatabaseURL, log)
+	return migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, log)
 }
 
-func migrateSchema(ctx context.Context, databaseURL string, log *slog.Logger) error {
-	applied, err := store.Migrate(ctx, databaseURL)
+// migrateSchema migrates as the owner, then makes the service's and the API's login roles.
+func migrateSchema(ctx context.Context, dbs store.Databases, log *slog.Logger) error {
+	applied, err := store.Setup(ctx, dbs)
 	if err != nil {
 		return err
 	}
@@ -113,12 +114,12 @@ func migrateSchema(ctx context.Context, databaseURL string, log *slog.Logger) er
 
 // connectNATS waits up to 30 s for NATS: at a release's start it may not be up yet.
 func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	return bus.Connect(ctx, cfg.NATSURL, "user-service", cfg.Bus, 30*time.Second, log)
+	return bus.ConnectAs(ctx, cfg.NATSURL, "user-service", cfg.NATS, cfg.Bus, 30*time.Second, log)
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if cfg.MigrateOnStart {
-		if err := migrateSchema(ctx, cfg.DatabaseURL, log); err != nil {
+		if err := migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, log); err != nil {
 			return err
 		}
 	}
@@ -127,6 +128,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	if cfg.APIDatabaseURL == "" {
+		log.Warn("API_DATABASE_URL is empty: the API's reads SET LOCAL ROLE bbq_api on DATABASE_URL's connections, which RESET ROLE leaves")
+	} else if err := db.OpenCallers(ctx, cfg.APIDatabaseURL, cfg.DBMaxConns); err != nil {
+		return err
+	}
 	nc, js, err := connectNATS(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -136,7 +142,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := ops.NewRegistry()
 	rel := relay.New(db, js, log, relay.NewMetrics(reg), cfg.OutboxBatch, cfg.OutboxPoll)
 	cons := consumer.New(consumer.Config{Stream: cfg.Bus.Stream, Durable: cfg.ConsumerName, MaxDeliver: cfg.ConsumerMaxDeliver,
-		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch}, js, db, log, consumer.NewMetrics(reg))
+		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch,
+		Sources: cfg.Sources()}, js, db, log, consumer.NewMetrics(reg))
 	notify := []func(){rel.Wake}
 	var writer *writeback.Writer
 	var sweeper *sweep.Sweeper

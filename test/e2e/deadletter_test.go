@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
 )
 
@@ -68,7 +70,9 @@ func TestPoisonMessagesAreDeadLetteredAndReplayed(t *testing.T) {
 	if erinSeq == "" {
 		t.Fatalf("no dead letter names the constraint:\n%s", out)
 	}
-	if out, err := e.userServiceCommand("deadletters", "replay", erinSeq); err != nil {
+	// Replaying republishes on events.idp, which user-service's own NATS user may not: an operator's does.
+	admin := e.bus.Credentials(embedded.UserAdmin)
+	if out, err := e.userServiceCommand("NATS_USER="+admin.User, "NATS_PASSWORD="+admin.Password, "deadletters", "replay", erinSeq); err != nil {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
 	e.eventually(10*time.Second, "erin stored after replay", func() bool {
@@ -87,9 +91,16 @@ func (e *env) deadLetters() []*nats.Msg {
 	return out
 }
 
+// userServiceCommand runs user-service with args in the service's environment; leading KEY=value arguments
+// override it.
 func (e *env) userServiceCommand(args ...string) (string, error) {
+	env := maps.Clone(e.p.UserService.Env)
+	for len(args) > 0 && strings.Contains(args[0], "=") {
+		k, v, _ := strings.Cut(args[0], "=")
+		env[k], args = v, args[1:]
+	}
 	cmd := exec.Command(bins["user-service"], args...)
-	for k, v := range e.p.UserService.Env {
+	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	b, err := cmd.Output()

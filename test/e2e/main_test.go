@@ -19,6 +19,7 @@ import (
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/testing/oidctest"
 	"github.com/connectedbbq/platform/testing/pgtest"
@@ -63,7 +64,8 @@ type env struct {
 
 func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, bus: natstest.New(t), dbURL: pg.NewDatabase(t), issuer: oidctest.New(t)}
+	// NATS with the platform's users and Postgres with its roles: the services run with least privilege.
+	e := &env{t: t, bus: natstest.NewSecured(t), dbURL: pg.NewDatabase(t), issuer: oidctest.New(t)}
 	db, err := pgxpool.New(context.Background(), e.dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +74,9 @@ func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
 	e.db = db
 	e.cfg = stack.PipelineConfig{Bins: bins, Dir: t.TempDir(), NATSURL: e.bus.URL, DatabaseURL: e.dbURL,
 		OIDCIssuer: e.issuer.URL, WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: adminToken,
-		UserServiceEnv: userServiceEnv}
+		UserServiceEnv: userServiceEnv,
+		IdPHookNATS:    e.bus.Credentials(embedded.UserIdPHook), UserServiceNATS: e.bus.Credentials(embedded.UserUserService),
+		ServiceDatabaseURL: pgtest.WithUser(e.dbURL, "user_service", "e2e"), APIDatabaseURL: pgtest.WithUser(e.dbURL, "user_service_api", "e2e")}
 	e.start()
 	t.Cleanup(func() {
 		if err := e.p.Stop(); err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
 var secretKey = []byte("faults-webhook-secret-0123456789abcdef")
@@ -48,6 +49,8 @@ type system struct {
 	p      *stack.Pipeline
 	// Each service's paths to NATS and Postgres, which a fault can cut.
 	hookNATS, usNATS, usPostgres *path
+	// Passwords of the NATS users (embedded.BusUsers): the services run with least privilege, as in the chart.
+	natsPasswords map[string]string
 }
 
 func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
@@ -206,6 +209,10 @@ func start(t *testing.T) *system {
 	}
 	pgURL.Host = s.usPostgres.addr()
 	cfg.DatabaseURL = pgURL.String()
+	cfg.ServiceDatabaseURL = pgtest.WithUser(cfg.DatabaseURL, "user_service", "faults")
+	cfg.APIDatabaseURL = pgtest.WithUser(cfg.DatabaseURL, "user_service_api", "faults")
+	cfg.IdPHookNATS = bus.Credentials{User: embedded.UserIdPHook, Password: s.natsPasswords[embedded.UserIdPHook]}
+	cfg.UserServiceNATS = bus.Credentials{User: embedded.UserUserService, Password: s.natsPasswords[embedded.UserUserService]}
 	if s.p, err = stack.StartPipeline(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -291,15 +298,24 @@ func partition(p *path, d time.Duration) {
 func (s *system) startNATS(ctx context.Context, bin, dir string, ip netip.Addr) netip.AddrPort {
 	t := s.t
 	client, monitor := freePort(t, ip), freePort(t, ip)
+	s.natsPasswords = map[string]string{}
+	for _, u := range []string{embedded.UserIdPHook, embedded.UserUserService, embedded.UserReader, embedded.UserAdmin} {
+		s.natsPasswords[u] = "faults-" + u
+	}
+	conf := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(conf, []byte(embedded.NATSConfigFile(embedded.BusUsers(embedded.DefaultBusNames(), s.natsPasswords))), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s.nats = &stack.Process{Name: "nats-server", Bin: bin, LogPath: filepath.Join(dir, "nats.log"),
-		Args: []string{"-js", "-sd", filepath.Join(dir, "nats"), "-a", ip.String(), "-p", fmt.Sprint(client.Port()),
+		Args: []string{"-c", conf, "-js", "-sd", filepath.Join(dir, "nats"), "-a", ip.String(), "-p", fmt.Sprint(client.Port()),
 			"-m", fmt.Sprint(monitor.Port())},
 		Ready: "http://" + monitor.String() + "/healthz?js-enabled-only=true"}
 	if err := s.nats.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.nats.Stop(10 * time.Second) })
-	nc, err := nats.Connect("nats://"+client.String(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	admin := bus.Credentials{User: embedded.UserAdmin, Password: s.natsPasswords[embedded.UserAdmin]}
+	nc, err := nats.Connect("nats://"+client.String(), append(admin.Options(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,10 +102,11 @@ func newEnv(t *testing.T, o options) *env {
 	}
 	e.realm = kctest.NewRealm(t, kc, ro)
 	hookEnv := maps.Clone(o.hookEnv)
+	if hookEnv == nil {
+		hookEnv = map[string]string{}
+	}
+	hookEnv["KEYCLOAK_REALM"] = e.realm.Name // idp-hook refuses any other realm's webhooks
 	if o.reconcile {
-		if hookEnv == nil {
-			hookEnv = map[string]string{}
-		}
 		maps.Copy(hookEnv, map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
 			"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["idp-hook"], "RECONCILE_INTERVAL": "1s"})
 	}

@@ -4,6 +4,7 @@
 package embedded
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -15,6 +16,10 @@ type NATSConfig struct {
 	Dir  string // JetStream storage directory
 	Host string // default 127.0.0.1
 	Port int    // 0 picks a free port
+	// Users, if any, must authenticate (BusUsers are the platform's); none: anyone may connect and do anything.
+	Users []NATSUser
+	// TLS, if set, is required of every client.
+	TLS *tls.Config
 }
 
 // StartNATS starts a JetStream-enabled NATS server in this process.
@@ -33,6 +38,10 @@ func StartNATS(c NATSConfig) (*server.Server, error) {
 		StoreDir:   c.Dir,
 		NoSigs:     true,
 		NoLog:      true,
+		Users:      serverUsers(c.Users),
+	}
+	if c.TLS != nil {
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = c.TLS, true, 2
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

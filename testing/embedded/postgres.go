@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -43,6 +44,11 @@ type Postgres struct {
 // URL is the connection string of database db as the superuser "postgres" (trust auth on loopback).
 func (p *Postgres) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, db)
+}
+
+// URLAs is the connection string of database db as user (a login role the service's migrate made).
+func (p *Postgres) URLAs(db, user, password string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", url.UserPassword(user, password), p.port, db)
 }
 
 // Port is the TCP port the server listens on.

@@ -3,6 +3,7 @@ package natstest
 
 import (
 	"context"
+	"crypto/rand"
 	"net"
 	"testing"
 	"time"
@@ -22,7 +23,9 @@ type Bus struct {
 	Conn   *nats.Conn
 	JS     jetstream.JetStream
 	Config bus.Config
-	where  embedded.NATSConfig // for Restart
+	// Passwords of the platform's users by name, when the server requires them (NewSecured).
+	Passwords map[string]string
+	where     embedded.NATSConfig // for Restart
 }
 
 // Config is the bus configuration tests use.
@@ -38,6 +41,25 @@ func New(t testing.TB) *Bus {
 	return start(t, embedded.NATSConfig{Dir: t.TempDir()})
 }
 
+// NewSecured is New with the platform's users and their least-privilege permissions (embedded.BusUsers, the
+// same as the chart's), each with a fresh random password. The Bus's own connection is the admin user's.
+func NewSecured(t testing.TB) *Bus {
+	t.Helper()
+	pw := map[string]string{}
+	for _, u := range []string{embedded.UserIdPHook, embedded.UserUserService, embedded.UserReader, embedded.UserAdmin} {
+		pw[u] = rand.Text()
+	}
+	return start(t, embedded.NATSConfig{Dir: t.TempDir(), Users: embedded.BusUsers(embedded.DefaultBusNames(), pw)})
+}
+
+// Credentials are what a service started as user is given (NATS_USER, NATS_PASSWORD); empty on an open server.
+func (b *Bus) Credentials(user string) bus.Credentials {
+	if b.Passwords == nil {
+		return bus.Credentials{}
+	}
+	return bus.Credentials{User: user, Password: b.Passwords[user]}
+}
+
 // start starts (or restarts) a server as c says, with the bus streams.
 func start(t testing.TB, c embedded.NATSConfig) *Bus {
 	t.Helper()
@@ -46,7 +68,18 @@ func start(t testing.TB, c embedded.NATSConfig) *Bus {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	nc, err := nats.Connect(ns.ClientURL())
+	var pw map[string]string
+	for _, u := range c.Users {
+		if pw == nil {
+			pw = map[string]string{}
+		}
+		pw[u.Name] = u.Password
+	}
+	admin := bus.Credentials{User: embedded.UserAdmin, Password: pw[embedded.UserAdmin]}
+	if pw == nil {
+		admin = bus.Credentials{}
+	}
+	nc, err := nats.Connect(ns.ClientURL(), admin.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +95,7 @@ func start(t testing.TB, c embedded.NATSConfig) *Bus {
 		t.Fatal(err)
 	}
 	c.Port = ns.Addr().(*net.TCPAddr).Port
-	return &Bus{Server: ns, URL: ns.ClientURL(), Conn: nc, JS: js, Config: cfg, where: c}
+	return &Bus{Server: ns, URL: ns.ClientURL(), Conn: nc, JS: js, Config: cfg, Passwords: pw, where: c}
 }
 
 // Stop shuts the server down, as an outage of NATS would, keeping its data for Restart.

@@ -9,6 +9,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -69,6 +70,18 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		_ = s.exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
 	return s.PG.URL(name)
+}
+
+// WithUser is dsn with user and password in place of its credentials: how a test connects to the same
+// database as a least-privilege login role (the server trusts loopback, so the password is not checked here;
+// it is in the chart's Postgres).
+func WithUser(dsn, user, password string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: %v", err)) // our own URLs always parse
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
 }
 
 func (s *Server) exec(ctx context.Context, sql string) error {

@@ -104,7 +104,7 @@ else a new one. dict: root, name (Secret), key, value (the new value, used only 
 {{- define "bbq.secret.session" -}}{{ .Values.dashboard.session.existingSecret | default (include "bbq.name" (dict "root" . "component" "dashboard-session")) }}{{- end -}}
 
 {{/* In-cluster URLs. */}}
-{{- define "bbq.natsURL" -}}nats://{{ include "bbq.name" (dict "root" . "component" "nats") }}:4222{{- end -}}
+{{- define "bbq.natsURL" -}}{{ ternary "tls" "nats" .Values.nats.tls.enabled }}://{{ include "bbq.name" (dict "root" . "component" "nats") }}:4222{{- end -}}
 {{- define "bbq.keycloakURL" -}}http://{{ include "bbq.name" (dict "root" . "component" "keycloak") }}:8080/auth{{- end -}}
 {{- define "bbq.issuer" -}}{{ trimSuffix "/" .Values.publicURL }}/auth/realms/{{ .Values.keycloak.realm }}{{- end -}}
 {{- define "bbq.postgresHost" -}}{{ include "bbq.name" (dict "root" . "component" "postgres") }}{{- end -}}
@@ -189,4 +189,107 @@ metadata:
   labels:
     {{- include "bbq.labels" . | nindent 4 }}
 automountServiceAccountToken: {{ .token | default false }}
+{{- end -}}
+
+{{/* NATS least privilege (docs/security.md). The users and permissions mirror testing/embedded's BusUsers; the
+chart's test starts a real nats-server with this configuration and checks the same refusals. */}}
+{{- define "bbq.secret.nats" -}}{{ .Values.nats.auth.existingSecret | default (include "bbq.name" (dict "root" . "component" "nats-users")) }}{{- end -}}
+{{- define "bbq.natsUsers" -}}idp-hook,user-service,reader,admin{{- end -}}
+{{/* The environment variable a NATS user's password is in, in the NATS pod: IDP_HOOK_PASSWORD... */}}
+{{- define "bbq.natsPasswordVar" -}}{{ . | upper | replace "-" "_" }}_PASSWORD{{- end -}}
+
+{{/* A list of subjects in the NATS configuration's syntax (JSON would escape ">"). */}}
+{{- define "bbq.natsList" -}}[{{ range $i, $e := . }}{{ if $i }}, {{ end }}"{{ $e }}"{{ end }}]{{- end -}}
+
+{{- define "bbq.natsAuthorization" -}}
+{{- $s := .Values.bus.stream -}}
+{{- $d := "DEADLETTERS" -}}
+{{- $kv := "KV_idp-hook" -}}
+{{- $consumer := "user-service" -}}
+{{- $api := "$JS.API." -}}
+{{- $ensure := list (printf "%sINFO" $api) -}}
+{{- range list $s $d -}}
+{{- $ensure = concat $ensure (list (printf "%sSTREAM.CREATE.%s" $api .) (printf "%sSTREAM.UPDATE.%s" $api .) (printf "%sSTREAM.INFO.%s" $api .)) -}}
+{{- end -}}
+{{- $hook := concat (list "events.idp.>" "$KV.idp-hook.>" (printf "%sSTREAM.MSG.GET.%s" $api $kv) (printf "%sDIRECT.GET.%s" $api $kv) (printf "%sDIRECT.GET.%s.>" $api $kv)
+  (printf "%sSTREAM.CREATE.%s" $api $kv) (printf "%sSTREAM.UPDATE.%s" $api $kv) (printf "%sSTREAM.INFO.%s" $api $kv)) $ensure -}}
+{{- $own := list -}}
+{{- range $name := list $consumer "*" -}}
+{{- $own = append $own (list (printf "%sCONSUMER.CREATE.%s.%s" $api $s $name) (printf "%sCONSUMER.CREATE.%s.%s.>" $api $s $name)
+  (printf "%sCONSUMER.DURABLE.CREATE.%s.%s" $api $s $name) (printf "%sCONSUMER.INFO.%s.%s" $api $s $name)
+  (printf "%sCONSUMER.MSG.NEXT.%s.%s" $api $s $name) (printf "$JS.ACK.%s.%s.>" $s $name)) -}}
+{{- end -}}
+{{- $service := concat (list "events.users.>" (printf "deadletter.%s.>" $consumer) (printf "%sSTREAM.MSG.GET.%s" $api $d)) $ensure (index $own 0) -}}
+{{- $reader := concat (list (printf "%sINFO" $api) (printf "%sSTREAM.INFO.%s" $api $s) (printf "%sSTREAM.MSG.GET.%s" $api $s)) (index $own 1)
+  (list (printf "%sCONSUMER.CREATE.%s.>" $api $s) (printf "%sCONSUMER.DELETE.%s.*" $api $s)) -}}
+{{- $readerDeny := list (printf "%sCONSUMER.*.%s.%s" $api $s $consumer) (printf "%sCONSUMER.*.%s.%s.>" $api $s $consumer)
+  (printf "%sCONSUMER.DURABLE.CREATE.%s.%s" $api $s $consumer) (printf "$JS.ACK.%s.%s.>" $s $consumer) -}}
+authorization {
+  users: [
+    {user: "idp-hook", password: $IDP_HOOK_PASSWORD, permissions: {
+      publish: {allow: {{ include "bbq.natsList" $hook }}}, subscribe: {allow: ["_INBOX_idp-hook.>"]}}}
+    {user: "user-service", password: $USER_SERVICE_PASSWORD, permissions: {
+      publish: {allow: {{ include "bbq.natsList" $service }}}, subscribe: {allow: ["_INBOX_user-service.>"]}}}
+    {user: "reader", password: $READER_PASSWORD, permissions: {
+      publish: {allow: {{ include "bbq.natsList" $reader }}, deny: {{ include "bbq.natsList" $readerDeny }}}, subscribe: {allow: ["_INBOX_reader.>"]}}}
+    {user: "admin", password: $ADMIN_PASSWORD}
+  ]
+}
+{{- end -}}
+
+{{/* A service's NATS user and, with nats.tls, the CA that verifies the server. */}}
+{{- define "bbq.natsUserEnv" -}}
+{{- if .root.Values.nats.auth.enabled }}
+- {name: NATS_USER, value: {{ .user | quote }}}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "bbq.secret.nats" .root }}, key: {{ .user }}}
+{{- end }}
+{{- if .root.Values.nats.tls.enabled }}
+- {name: NATS_CA, value: /etc/nats-tls/ca.crt}
+{{- end }}
+{{- end -}}
+
+{{/* With nats.tls, the volume and mount of the CA the services verify NATS with. */}}
+{{- define "bbq.natsTLSVolume" -}}
+{{- if .Values.nats.tls.enabled }}
+- name: nats-tls
+  secret: {secretName: {{ required "nats.tls.secretName is required with nats.tls.enabled" .Values.nats.tls.secretName }}, items: [{key: ca.crt, path: ca.crt}]}
+{{- end }}
+{{- end -}}
+{{- define "bbq.natsTLSMount" -}}
+{{- if .Values.nats.tls.enabled }}
+- {name: nats-tls, mountPath: /etc/nats-tls, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{/* user-service's Postgres: least privilege (userService.database) or the one URL of before. The migrate init
+container gets the owner's URL too (MIGRATE_DATABASE_URL); the service never does. */}}
+{{- define "bbq.leastPrivilegeDB" -}}
+{{- and .Values.userService.database.leastPrivilege (or (eq .Values.postgres.mode "statefulset") .Values.userService.database.existingSecret) -}}
+{{- end -}}
+{{- define "bbq.secret.userServiceDB" -}}{{ .Values.userService.database.existingSecret | default (include "bbq.name" (dict "root" . "component" "user-service-db")) }}{{- end -}}
+{{- define "bbq.userServiceDBEnv" -}}
+{{- if include "bbq.leastPrivilegeDB" . -}}
+{{- if .Values.userService.database.existingSecret -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "bbq.secret.userServiceDB" . }}, key: service-url}
+- name: API_DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "bbq.secret.userServiceDB" . }}, key: api-url}
+{{- else -}}
+{{- $at := printf "@%s:5432/%s?sslmode=disable" (include "bbq.postgresHost" .) .Values.postgres.database -}}
+- name: DB_SERVICE_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "bbq.secret.userServiceDB" . }}, key: service}
+- name: DB_API_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "bbq.secret.userServiceDB" . }}, key: api}
+- {name: DATABASE_URL, value: {{ printf "postgres://user_service:$(DB_SERVICE_PASSWORD)%s" $at | quote }}}
+- {name: API_DATABASE_URL, value: {{ printf "postgres://user_service_api:$(DB_API_PASSWORD)%s" $at | quote }}}
+{{- end -}}
+{{- else -}}
+{{ include "bbq.databaseURLEnv" . }}
+{{- end -}}
 {{- end -}}

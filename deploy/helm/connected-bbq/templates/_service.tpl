@@ -87,7 +87,13 @@ spec:
             {{- toYaml .values.resources | nindent 12 }}
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
+            {{- with .volumeMounts }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         - {name: tmp, emptyDir: {sizeLimit: 64Mi}}
+        {{- with .volumes }}
+        {{- . | nindent 8 }}
+        {{- end }}
 {{ include "bbq.pdb" (dict "root" .root "component" .component "replicas" .values.replicas) }}
 {{- end -}}

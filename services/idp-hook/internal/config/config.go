@@ -25,6 +25,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	Bus             bus.Config
+	NATS            bus.Credentials // NATS_USER/NATS_PASSWORD or NATS_CREDS, TLS
 
 	// Reconciliation and backfill read Keycloak's admin API; reconciliation is off when KEYCLOAK_URL is empty.
 	KeycloakURL          string        `env:"KEYCLOAK_URL"`
@@ -82,6 +83,9 @@ func (c *Config) validate() error {
 		}
 	}
 	if err := c.Bus.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.NATS.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

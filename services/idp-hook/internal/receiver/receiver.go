@@ -43,6 +43,10 @@ type Options struct {
 	Log            *slog.Logger
 	Metrics        *Metrics
 	Now            func() time.Time
+	// Realm is the one realm whose events are taken (KEYCLOAK_REALM); another realm's are refused with 403
+	// (a Keycloak that sends us a second realm's events is misconfigured, and its events are not ours to put
+	// on the bus). Empty: any realm.
+	Realm string
 }
 
 // Receiver handles the webhooks.
@@ -131,6 +135,10 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, mapBody func
 	case err != nil:
 		return outcome{http.StatusBadRequest, "invalid", err.Error()}, msgID
 	}
+	if want := events.IdPSource(r.opt.Realm); r.opt.Realm != "" && m.Meta.Source != want {
+		return outcome{http.StatusForbidden, "wrong_realm", fmt.Sprintf("event of source %s refused: this idp-hook takes realm %q only (%s)",
+			m.Meta.Source, r.opt.Realm, want)}, msgID
+	}
 	m.Meta.TraceParent = req.Header.Get("traceparent")
 	if m.Meta.TraceParent == "" {
 		m.Meta.TraceParent = events.NewTraceParent()
@@ -168,7 +176,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bbq_idphook_webhooks_total",
-			Help: "Webhooks received, by endpoint and outcome (published, duplicate, ignored, invalid, unauthenticated, too_large, bus_unavailable).",
+			Help: "Webhooks received, by endpoint and outcome (published, duplicate, ignored, invalid, unauthenticated, wrong_realm, too_large, bus_unavailable).",
 		}, []string{"endpoint", "outcome"}),
 		PublishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "bbq_idphook_publish_seconds",

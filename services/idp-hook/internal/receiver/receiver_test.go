@@ -33,7 +33,11 @@ type fixture struct {
 	metrics *receiver.Metrics
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture takes any realm's events (the captured ones come from the Keycloak tests' realms).
+func newFixture(t *testing.T) *fixture { t.Helper(); return newRealmFixture(t, "") }
+
+// newRealmFixture takes realm's events only, as idp-hook does with KEYCLOAK_REALM.
+func newRealmFixture(t *testing.T, realm string) *fixture {
 	t.Helper()
 	b := natstest.New(t)
 	reg := prometheus.NewRegistry()
@@ -47,6 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		RetryAfter:     5 * time.Second,
 		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics:        m,
+		Realm:          realm,
 	}).Mount(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -288,5 +293,44 @@ func TestHostileFieldsAreRefusedAndNothingIsPublished(t *testing.T) {
 	}
 	if n := len(f.bus.Messages(t, "events.>")); n != 1 {
 		t.Fatalf("%d messages on the bus, want 1", n)
+	}
+}
+
+// A signed event of another realm is refused with 403 and counted, and never reaches the bus: only our realm's
+// people become our users, whatever a misconfigured Keycloak sends.
+func TestEventsOfAnotherRealmAreRefused(t *testing.T) {
+	f := newRealmFixture(t, "bbq")
+	other := hooktest.Register("kc-other-1", "user-other", "pat@example.com", time.Now())
+	other.RealmID, other.RealmName = "other", "other"
+	admin := kcevent.AdminEvent{ID: "kc-other-2", Time: time.Now().UnixMilli(), RealmID: "other", RealmName: "other",
+		OperationType: "DELETE", ResourceType: "USER", ResourcePath: "users/user-other"}
+	for _, c := range []struct {
+		path string
+		body any
+	}{{receiver.EventsPath, other}, {receiver.AdminEventsPath, admin}} {
+		resp, err := f.srv.Client().Do(hooktest.Request(t, f.srv.URL+c.path, "wh-"+c.path, mustJSON(t, c.body), time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Status, Detail string }
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || got.Status != "wrong_realm" || !strings.Contains(got.Detail, `realm "bbq" only`) {
+			t.Fatalf("%s: %d %+v, want 403 wrong_realm naming our realm", c.path, resp.StatusCode, got)
+		}
+	}
+	if n := len(f.bus.Messages(t, "events.>")); n != 0 {
+		t.Fatalf("%d messages reached the bus, want 0", n)
+	}
+	if got := hooktest.Post(t, f.srv.Client(), f.srv.URL+receiver.EventsPath, "wh-ours",
+		hooktest.Register("kc-ours", "user-ours", "pat@example.com", time.Now())); got != http.StatusAccepted {
+		t.Fatalf("our realm's event: status %d, want 202", got)
+	}
+	for _, endpoint := range []string{"events", "admin-events"} {
+		if got := testutil.ToFloat64(f.metrics.Webhooks.WithLabelValues(endpoint, "wrong_realm")); got != 1 {
+			t.Errorf("%s refused for the realm = %v, want 1", endpoint, got)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/envconfig"
+	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/mail"
@@ -17,17 +18,22 @@ import (
 
 // Config of the user service.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`  // the user API only
-	AdminAddr       string        `env:"ADMIN_ADDR" envDefault:":8081"` // the admin API only
-	OpsAddr         string        `env:"OPS_ADDR" envDefault:":9090"`   // /healthz, /readyz, /metrics
-	AdminToken      string        `env:"ADMIN_TOKEN,unset"`             // empty: no admin API
-	DatabaseURL     string        `env:"DATABASE_URL,required,unset"`
-	DBMaxConns      int32         `env:"DB_MAX_CONNS" envDefault:"16"`
-	MigrateOnStart  bool          `env:"MIGRATE_ON_START" envDefault:"true"`
-	NATSURL         string        `env:"NATS_URL,required"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	Bus             bus.Config
+	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`  // the user API only
+	AdminAddr   string `env:"ADMIN_ADDR" envDefault:":8081"` // the admin API only
+	OpsAddr     string `env:"OPS_ADDR" envDefault:":9090"`   // /healthz, /readyz, /metrics
+	AdminToken  string `env:"ADMIN_TOKEN,unset"`             // empty: no admin API
+	DatabaseURL string `env:"DATABASE_URL,required,unset"`
+	// The least-privilege set-up (docs/security.md): DATABASE_URL a member of bbq_service, API_DATABASE_URL a
+	// member of bbq_api only, MIGRATE_DATABASE_URL the schema's owner (migrations, and the login roles).
+	APIDatabaseURL     string        `env:"API_DATABASE_URL,unset"`
+	MigrateDatabaseURL string        `env:"MIGRATE_DATABASE_URL,unset"`
+	DBMaxConns         int32         `env:"DB_MAX_CONNS" envDefault:"16"`
+	MigrateOnStart     bool          `env:"MIGRATE_ON_START" envDefault:"true"`
+	NATSURL            string        `env:"NATS_URL,required"`
+	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info"`
+	Bus                bus.Config
+	NATS               bus.Credentials // NATS_USER/NATS_PASSWORD or NATS_CREDS, TLS
 
 	OIDCIssuer       string   `env:"OIDC_ISSUER,required"`
 	OIDCDiscoveryURL string   `env:"OIDC_DISCOVERY_URL"`
@@ -45,6 +51,8 @@ type Config struct {
 	WritebackBatch    int           `env:"WRITEBACK_BATCH" envDefault:"20"` // jobs claimed per round
 	WritebackLease    time.Duration `env:"WRITEBACK_LEASE" envDefault:"2m"` // how long a claim lasts
 
+	// CloudEvent sources the consumer takes (default: idp-hook's for KEYCLOAK_REALM); others are dead-lettered.
+	EventSources       []string        `env:"EVENT_SOURCES"`
 	ConsumerName       string          `env:"CONSUMER_NAME" envDefault:"user-service"`
 	ConsumerWorkers    int             `env:"CONSUMER_WORKERS" envDefault:"4"`
 	ConsumerBatch      int             `env:"CONSUMER_BATCH" envDefault:"100"`
@@ -77,11 +85,21 @@ func (c Config) InboxRetention() time.Duration {
 	return max(c.Bus.MaxAge, c.Bus.DeadLetterMaxAge)
 }
 
+// Sources are the CloudEvent sources the consumer takes: EVENT_SOURCES, else our idp-hook's for KEYCLOAK_REALM.
+func (c Config) Sources() []string {
+	if len(c.EventSources) > 0 {
+		return c.EventSources
+	}
+	return []string{events.IdPSource(c.KeycloakRealm)}
+}
+
 // Migrate is all that `user-service migrate` needs (a Kubernetes Job or init container runs it before the
 // service, with no NATS or OIDC settings at hand).
 type Migrate struct {
-	DatabaseURL string `env:"DATABASE_URL,required,unset"`
-	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
+	DatabaseURL        string `env:"DATABASE_URL,required,unset"`
+	APIDatabaseURL     string `env:"API_DATABASE_URL,unset"`
+	MigrateDatabaseURL string `env:"MIGRATE_DATABASE_URL,unset"`
+	LogLevel           string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 // LoadMigrate reads the environment of the migrate command.
@@ -148,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.validateInvitations()...)
 	if err := c.Bus.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.NATS.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ type Config struct {
 	AckWait    time.Duration
 	Workers    int // batches applied concurrently
 	BatchSize  int // events applied in one transaction, at most
+	// Sources are the CloudEvent sources taken (our idp-hook's realm); an event of any other is dead-lettered.
+	// Empty: any source.
+	Sources []string
 }
 
 // Applier stores one event; store.Store is the real one.
@@ -153,6 +157,11 @@ func (c *Consumer) handleBatch(ctx context.Context, batch []jetstream.Msg) {
 		d, err := events.Decode(msg.Data())
 		if err != nil { // poison: no attempt will ever decode it
 			c.deadLetter(work, msg, md, decodeReason(err), err)
+			continue
+		}
+		if len(c.cfg.Sources) > 0 && !slices.Contains(c.cfg.Sources, d.Event.Source()) {
+			c.deadLetter(work, msg, md, reasonUnknownSource, fmt.Errorf("event %s has source %q, not our idp-hook's %q",
+				d.Event.ID(), d.Event.Source(), c.cfg.Sources))
 			continue
 		}
 		ps = append(ps, pending{msg: msg, md: md, ev: d})
@@ -323,11 +332,14 @@ const (
 	reasonUndecodable = "undecodable"  // not a CloudEvent with a payload we read
 	reasonUnknownType = "unknown_type" // a CloudEvent of a type this version does not know
 	reasonMaxDeliver  = "max_deliver"  // an error we cannot place, still failing after MaxDeliver attempts
+	// reasonUnknownSource: a CloudEvent whose source is not our idp-hook's (another realm, or a publisher that
+	// is not idp-hook)
+	reasonUnknownSource = "unknown_source"
 )
 
 // deadLetterReasons is the fixed set of values of the reason label.
 func deadLetterReasons() []string {
-	return []string{reasonUndecodable, reasonUnknownType, store.ReasonInvalidEvent, store.ReasonInvalidData,
+	return []string{reasonUndecodable, reasonUnknownType, reasonUnknownSource, store.ReasonInvalidEvent, store.ReasonInvalidData,
 		store.ReasonConstraint, store.ReasonSchema, reasonMaxDeliver}
 }
 

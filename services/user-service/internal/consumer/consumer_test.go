@@ -66,7 +66,8 @@ func newEnvOn(t *testing.T, dsn string, maxDeliver int, dsnParams string) *env {
 	t.Cleanup(func() { db.Close(context.Background()) })
 	e := &env{t: t, bus: natstest.New(t), db: db, metrics: consumer.NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
 	c := consumer.New(consumer.Config{Stream: e.bus.Config.Stream, Durable: "user-service", MaxDeliver: maxDeliver,
-		BackOff: []time.Duration{time.Hour}, AckWait: 30 * time.Second, Workers: 1, BatchSize: 10},
+		BackOff: []time.Duration{time.Hour}, AckWait: 30 * time.Second, Workers: 1, BatchSize: 10,
+		Sources: []string{events.IdPSource("bbq")}},
 		e.bus.JS, s, slog.New(slog.NewTextHandler(e.logs, nil)), e.metrics)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -241,4 +242,31 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// An event whose CloudEvent source is not our idp-hook's (another realm's, or anyone's who got to publish on
+// events.idp) is dead-lettered on its first delivery with the reason, and never applied.
+func TestEventsFromAnotherSourceAreDeadLettered(t *testing.T) {
+	e := newEnv(t, 5, "")
+	foreign := map[string]string{"other-realm": events.IdPSource("other"), "not-idp-hook": "/not-idp-hook"}
+	for id, src := range foreign {
+		e.publish(id, "Pat", id+"@example.com", func(ev *cloudevents.Event) { ev.SetSource(src) })
+	}
+	e.publish("ours", "Erin", "erin@example.com")
+	e.eventually("2 dead letters", func() bool { return len(e.deadLetters()) == 2 })
+	for _, m := range e.deadLetters() {
+		h := m.Header
+		if h.Get(bus.HeaderDeadLetterReason) != "unknown_source" || !strings.Contains(h.Get(bus.HeaderDeadLetterError), "not our idp-hook's") {
+			t.Errorf("dead letter reason %q error %q, want unknown_source naming the source", h.Get(bus.HeaderDeadLetterReason), h.Get(bus.HeaderDeadLetterError))
+		}
+	}
+	e.eventually("our own event applied", func() bool { return e.registered("ours") })
+	for id := range foreign {
+		if e.registered(id) {
+			t.Errorf("%s was applied", id)
+		}
+	}
+	if got := testutil.ToFloat64(e.metrics.DeadLetters.WithLabelValues("unknown_source")); got != 2 {
+		t.Errorf("unknown_source dead letters counted = %v, want 2", got)
+	}
 }

@@ -41,7 +41,11 @@ type TenantView struct {
 // asCaller runs f in a transaction as role bbq_api with the caller in settings, so row-level
 // security limits every query to the caller's own row and tenant.
 func (s *Store) asCaller(ctx context.Context, c Caller, f func(pgx.Tx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	pool := s.pool
+	if s.callers != nil {
+		pool = s.callers
+	}
+	return inTxOn(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL ROLE bbq_api`); err != nil {
 			return fmt.Errorf("set role: %w", err)
 		}

@@ -28,6 +28,9 @@ var migrations embed.FS
 // Store is the service's database.
 type Store struct {
 	pool *pgxpool.Pool
+	// callers is the API's own pool, as a login role that is a member of bbq_api only (OpenCallers); nil: the
+	// API's reads share pool and SET LOCAL ROLE bbq_api, which a RESET ROLE would leave.
+	callers *pgxpool.Pool
 	// Notify is poked after a commit that added outbox rows, so the relay publishes at once.
 	Notify func()
 	// NotifyMail, when set, is poked after a commit that queued an invitation mail.
@@ -52,8 +55,13 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
 	return &Store{pool: pool, Notify: func() {}}, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes the pools.
+func (s *Store) Close() {
+	s.pool.Close()
+	if s.callers != nil {
+		s.callers.Close()
+	}
+}
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
@@ -94,10 +102,12 @@ func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 }
 
 // inTx runs f in a transaction, retrying serialization failures a few times.
-func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error { return inTxOn(ctx, s.pool, f) }
+
+func inTxOn(ctx context.Context, pool *pgxpool.Pool, f func(pgx.Tx) error) error {
 	var err error
 	for attempt := range 3 {
-		err = pgx.BeginFunc(ctx, s.pool, f)
+		err = pgx.BeginFunc(ctx, pool, f)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || (pgErr.Code != "40001" && pgErr.Code != "40P01") {
 			return err
