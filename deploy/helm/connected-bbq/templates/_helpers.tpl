@@ -87,6 +87,9 @@ Where a component's pods run: its priorityClassName, nodeSelector and toleration
 replicas avoid each other's nodes), and a spread of replicas over nodes and zones. dict: root, component.
 */}}
 {{- define "bbq.spread" -}}
+{{- include "bbq.placement" . | trim -}}
+{{- end -}}
+{{- define "bbq.placement" -}}
 {{- $v := fromYaml (include "bbq.componentValues" .) -}}
 {{- with $v.priorityClassName }}
 priorityClassName: {{ . }}

@@ -73,7 +73,7 @@ spec:
               valueFrom:
                 secretKeyRef: {name: {{ .secret }}, key: password}
             - {name: PGDATA, value: /var/lib/postgresql/data/pgdata}
-            {{- include "bbq.extraEnv" $c | nindent 12 }}
+            {{- with include "bbq.extraEnv" $c }}{{ . | nindent 12 }}{{ end }}
           ports:
             - {name: postgres, containerPort: 5432}
           securityContext:
