@@ -161,7 +161,11 @@ var valueSets = []struct {
 	expect []string
 }{
 	{name: "default", expect: []string{"StatefulSet/default-connected-bbq-nats", "StatefulSet/default-connected-bbq-postgres",
-		"Deployment/default-connected-bbq-mailpit", "Deployment/default-connected-bbq-tenant-controller"}},
+		"Deployment/default-connected-bbq-mailpit", "Deployment/default-connected-bbq-tenant-controller",
+		"Secret/default-connected-bbq-keycloak-db"}},
+	{name: "dev-keycloak", values: "testdata/values-dev-keycloak.yaml", expect: []string{"Deployment/dev-keycloak-connected-bbq-keycloak"}},
+	{name: "knobs", values: "testdata/values-knobs.yaml", expect: []string{"Deployment/knobs-grill-keycloak",
+		"StatefulSet/knobs-grill-keycloak-db"}},
 	{name: "ha", values: "testdata/values-ha.yaml", expect: []string{"PodDisruptionBudget/ha-connected-bbq-nats",
 		"PodDisruptionBudget/ha-connected-bbq-user-service", "PodDisruptionBudget/ha-connected-bbq-keycloak"}},
 	{name: "external-db", values: "testdata/values-external-db.yaml", expect: []string{"Secret/external-db-connected-bbq-database-url"}},
