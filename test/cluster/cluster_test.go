@@ -101,7 +101,6 @@ func TestChartRunsOnARealCluster(t *testing.T) {
 // keepsData signs a new person in, restarts every pod (Keycloak's and Postgres's included), and signs the
 // same person in again: same password, same tenant.
 func (k *kube) keepsData() string {
-	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	step := func(d time.Duration) (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, d) }
@@ -123,8 +122,10 @@ func (k *kube) keepsData() string {
 	k.t.Logf("every pod deleted and ready again after %s", took.Round(time.Second))
 
 	c, done = step(3 * time.Minute)
+	signIn := time.Now()
 	after := k.signInUntil(c, p)
 	done()
+	k.t.Logf("%s signed in again %s after the pods were ready; tenants %v", p.email, time.Since(signIn).Round(time.Second), after)
 	if !slices.Contains(after, p.tenant) {
 		k.t.Fatalf("after the restart %s sees tenants %v, not %s (before: %v)", p.email, after, p.tenant, before)
 	}
