@@ -122,10 +122,10 @@ func (k *kube) keepsData() string {
 	k.t.Logf("every pod deleted and ready again after %s", took.Round(time.Second))
 
 	c, done = step(3 * time.Minute)
-	signIn := time.Now()
+	again := time.Now()
 	after := k.signInUntil(c, p)
 	done()
-	k.t.Logf("%s signed in again %s after the pods were ready; tenants %v", p.email, time.Since(signIn).Round(time.Second), after)
+	k.t.Logf("%s signed in again %s after the pods were ready; tenants %v", p.email, time.Since(again).Round(time.Second), after)
 	if !slices.Contains(after, p.tenant) {
 		k.t.Fatalf("after the restart %s sees tenants %v, not %s (before: %v)", p.email, after, p.tenant, before)
 	}
