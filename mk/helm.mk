@@ -5,7 +5,18 @@ CHART_VALUE_SETS := $(wildcard $(HELM_TEST_DIR)/testdata/values-*.yaml)
 IMAGE_REGISTRY ?= ghcr.io/connectedbbq
 IMAGE_TAG ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml)
 
-.PHONY: helm-lint test-helm chart images-build test-images
+HELM_DOCS = helm-docs --chart-search-root $(CHART) --sort-values-order file --skip-version-footer --log-level warning
+
+.PHONY: helm-lint test-helm chart chart-docs lint-chart-docs images-build test-images
+chart-docs: ## regenerate the chart's README.md from values.yaml (helm-docs; README.md.gotmpl is the frame)
+	@scripts/tools.sh helm-docs
+	$(HELM_DOCS)
+
+lint-chart-docs: ## the chart's README.md is what helm-docs generates from values.yaml (else: make chart-docs)
+	@scripts/tools.sh helm-docs
+	@$(HELM_DOCS) --dry-run | diff -u $(CHART)/README.md - \
+	  || { echo "$(CHART)/README.md is out of date with values.yaml: run make chart-docs" >&2; exit 1; }
+
 helm-lint: ## helm lint --strict and kube-score on every value set
 	@scripts/setup-helm.sh >/dev/null
 	helm lint --strict $(CHART)
@@ -44,5 +55,6 @@ test-images: images-build ## run the images: the pipeline serves, the dashboard 
 TEST_TARGETS += test-images
 IMAGE_TARGETS += images-build
 LINT_TARGETS += helm-lint
+LINT_TARGETS += lint-chart-docs
 TEST_TARGETS += test-helm
 TEST_TARGETS += test-cluster

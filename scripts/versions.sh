@@ -11,6 +11,7 @@
 : "${GO_TOOL_GOVULNCHECK:=golang.org/x/vuln/cmd/govulncheck@v1.9.0}"
 : "${GO_TOOL_HELM:=helm.sh/helm/v4/cmd/helm@v4.3.1}"
 : "${GO_TOOL_KUBE_SCORE:=github.com/zegl/kube-score/cmd/kube-score@v1.20.0}"
+: "${GO_TOOL_HELM_DOCS:=github.com/norwoodj/helm-docs/cmd/helm-docs@v1.14.2}"
 : "${GO_TOOL_CONTROLLER_GEN:=sigs.k8s.io/controller-tools/cmd/controller-gen@v0.21.0}"
 # Prometheus v3.16.0 (its Go module is numbered v0.316.0): promtool checks and unit-tests the chart's alert rules.
 : "${GO_TOOL_PROMTOOL:=github.com/prometheus/prometheus/cmd/promtool@v0.316.0}"

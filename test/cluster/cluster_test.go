@@ -2,18 +2,22 @@
 // containerd, CoreDNS, kube-proxy) with our images and stand-ins for the third-party ones
 // (scripts/standin-images.sh), in a namespace that enforces the restricted Pod Security Standard. It waits for
 // every pod to be ready and runs the chart's own `helm test`: a user created in the in-cluster Keycloak
-// travels through idp-hook, NATS and user-service and comes back as a tenant. `make test-cluster` brings the
-// cluster up, sets BBQ_KUBECONFIG and takes it down.
+// travels through idp-hook, NATS and user-service and comes back as a tenant. Then it proves that the default
+// install keeps its data: a person signs in through the dashboard, every pod is deleted, and once they are all
+// ready again the same person signs in with the same password and sees the same tenant. `make test-cluster`
+// brings the cluster up, sets BBQ_KUBECONFIG and takes it down.
 package cluster
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,11 +89,48 @@ func TestChartRunsOnARealCluster(t *testing.T) {
 	out := k.run("helm", "test", release, "-n", namespace, "--timeout", "5m", "--logs")
 	t.Logf("helm test passed in %s:\n%s", time.Since(test).Round(time.Second), lastLines(out, 6))
 
+	kept := k.keepsData()
+
 	summary := fmt.Sprintf("cluster: %d pods ready %s after helm install (namespace enforcing the restricted Pod Security "+
-		"Standard), helm test passed; restarts %s; total %s", len(pods), ready.Round(time.Second), restarts(pods),
-		time.Since(begin).Round(time.Second))
+		"Standard), helm test passed; restarts %s; %s; total %s", len(pods), ready.Round(time.Second), restarts(pods),
+		kept, time.Since(begin).Round(time.Second))
 	t.Log(summary)
 	fmt.Println(summary)
+}
+
+// keepsData signs a new person in, restarts every pod (Keycloak's and Postgres's included), and signs the
+// same person in again: same password, same tenant.
+func (k *kube) keepsData() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	step := func(d time.Duration) (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, d) }
+
+	c, done := step(4 * time.Minute)
+	p := k.createPerson(c)
+	done()
+	c, done = step(2 * time.Minute)
+	before := k.signInUntil(c, p)
+	done()
+	if !slices.Contains(before, p.tenant) {
+		k.t.Fatalf("%s signed in but sees tenants %v, not %s", p.email, before, p.tenant)
+	}
+	k.t.Logf("%s signed in through the dashboard; tenant %s", p.email, p.tenant)
+
+	c, done = step(10 * time.Minute)
+	took := k.restartEveryPod(c)
+	done()
+	k.t.Logf("every pod deleted and ready again after %s", took.Round(time.Second))
+
+	c, done = step(3 * time.Minute)
+	again := time.Now()
+	after := k.signInUntil(c, p)
+	done()
+	k.t.Logf("%s signed in again %s after the pods were ready; tenants %v", p.email, time.Since(again).Round(time.Second), after)
+	if !slices.Contains(after, p.tenant) {
+		k.t.Fatalf("after the restart %s sees tenants %v, not %s (before: %v)", p.email, after, p.tenant, before)
+	}
+	return fmt.Sprintf("every pod restarted (ready again after %s): %s still signs in, same tenant",
+		took.Round(time.Second), p.email)
 }
 
 // kube runs the cluster's tools from the checkout.
@@ -160,9 +201,13 @@ func (k *kube) volumes(dir string, n int) {
 }
 
 type pod struct {
-	Metadata struct{ Name string }
-	Status   struct {
+	Metadata struct {
+		Name              string
+		CreationTimestamp time.Time
+	}
+	Status struct {
 		Phase             string
+		PodIP             string
 		Conditions        []struct{ Type, Status string }
 		ContainerStatuses []struct {
 			Name         string

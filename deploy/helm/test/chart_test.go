@@ -15,7 +15,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -159,9 +161,14 @@ var valueSets = []struct {
 	name   string
 	values string // testdata file; empty: the defaults
 	expect []string
+	setup  func(t *testing.T, c *cluster) // what the cluster must hold first
 }{
 	{name: "default", expect: []string{"StatefulSet/default-connected-bbq-nats", "StatefulSet/default-connected-bbq-postgres",
-		"Deployment/default-connected-bbq-mailpit", "Deployment/default-connected-bbq-tenant-controller"}},
+		"Deployment/default-connected-bbq-mailpit", "Deployment/default-connected-bbq-tenant-controller",
+		"Secret/default-connected-bbq-keycloak-db"}},
+	{name: "dev-keycloak", values: "testdata/values-dev-keycloak.yaml", expect: []string{"Deployment/dev-keycloak-connected-bbq-keycloak"}},
+	{name: "knobs", values: "testdata/values-knobs.yaml", expect: []string{"Deployment/knobs-grill-keycloak",
+		"StatefulSet/knobs-grill-keycloak-db"}, setup: knobPriorityClasses},
 	{name: "ha", values: "testdata/values-ha.yaml", expect: []string{"PodDisruptionBudget/ha-connected-bbq-nats",
 		"PodDisruptionBudget/ha-connected-bbq-user-service", "PodDisruptionBudget/ha-connected-bbq-keycloak"}},
 	{name: "external-db", values: "testdata/values-external-db.yaml", expect: []string{"Secret/external-db-connected-bbq-database-url"}},
@@ -176,6 +183,9 @@ func TestChartInstallsIntoRealAPIServer(t *testing.T) {
 		t.Run(vs.name, func(t *testing.T) {
 			ns := "bbq-" + vs.name
 			c.restrictedNamespace(t, ns)
+			if vs.setup != nil {
+				vs.setup(t, c)
+			}
 			args := []string{chartDir, "-n", ns}
 			if vs.values != "" {
 				args = append(args, "-f", vs.values)
@@ -336,4 +346,16 @@ func keys(m map[string]map[string][]byte) []string {
 		out = append(out, fmt.Sprintf("%s(%d keys)", k, len(v)))
 	}
 	return out
+}
+
+// knobPriorityClasses makes the PriorityClasses values-knobs.yaml names: the API server admits no pod that
+// names a missing one.
+func knobPriorityClasses(t *testing.T, c *cluster) {
+	t.Helper()
+	for _, block := range workloadValues {
+		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "bbq-" + strings.ToLower(block)}, Value: 1000}
+		if err := c.k8s.Create(context.Background(), pc); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
 }

@@ -62,10 +62,20 @@ func TestRenderRefusesBadValues(t *testing.T) {
 	}{
 		{"external db without url", []string{"--set", "postgres.mode=external"}, "postgres"},
 		{"unknown postgres mode", []string{"--set", "postgres.mode=mysql"}, "mode"},
-		{"dev keycloak with replicas", []string{"--set", "keycloak.replicas=2"}, "replicas"},
+		{"dev keycloak with replicas", []string{"--set", "keycloak.mode=dev", "--set", "keycloak.replicas=2"}, "replicas"},
 		{"even nats cluster", []string{"--set", "nats.replicas=2"}, "replicas"},
 		{"unknown value", []string{"--set", "nats.typo=1"}, "typo"},
 		{"bad public URL", []string{"--set", "publicURL=localhost:3000"}, "publicURL"},
+		{"keycloak in the release's db with an external postgres", []string{"--set", "postgres.mode=external",
+			"--set", "postgres.external.url=postgres://u:p@db/bbq"}, "keycloak.database.mode=external"},
+		{"external keycloak db without its password", []string{"--set", "keycloak.database.mode=external",
+			"--set", "keycloak.database.external.url=jdbc:postgresql://db/kc"}, "keycloak.database.existingSecret"},
+		{"keycloak role is the superuser", []string{"--set", "keycloak.database.username=bbq"}, "differ"},
+		{"unknown keycloak db mode", []string{"--set", "keycloak.database.mode=h2"}, "mode"},
+		{"misspelt toleration", []string{"--set", "userService.tolerations[0].opertor=Exists"}, "opertor"},
+		{"extraEnv without a name", []string{"--set", "dashboard.extraEnv[0].value=x"}, "name"},
+		{"bad priorityClassName", []string{"--set", "nats.priorityClassName=High Prio"}, "priorityClassName"},
+		{"bad nameOverride", []string{"--set", "nameOverride=Grill_BBQ"}, "nameOverride"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,11 @@
 {{/* Names: <release>-<component>, cut to 63 characters. */}}
 {{- define "bbq.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- if .Values.fullnameOverride -}}{{ .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else -}}{{ printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "bbq.name" -}}
@@ -59,8 +63,49 @@ imagePullSecrets:
 {{- end }}
 {{- end -}}
 
-{{/* Spreads replicas over nodes and zones when there are several. */}}
+{{/*
+The values block of a component (dict: root, component): its common knobs (podAnnotations, nodeSelector,
+tolerations, affinity, priorityClassName, extraEnv). Keycloak's own Postgres shares the postgres block.
+*/}}
+{{- define "bbq.componentValues" -}}
+{{- $keys := dict "idp-hook" "idpHook" "user-service" "userService" "tenant-controller" "tenantController" "keycloak-db" "postgres" -}}
+{{- toYaml (get .root.Values (get $keys .component | default .component) | default dict) -}}
+{{- end -}}
+
+{{/* The component's podAnnotations, as lines of an annotations map (empty when none). dict: root, component. */}}
+{{- define "bbq.podAnnotations" -}}
+{{- with (fromYaml (include "bbq.componentValues" .)).podAnnotations }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* The component's extraEnv, as items of an env list (empty when none). dict: root, component. */}}
+{{- define "bbq.extraEnv" -}}
+{{- with (fromYaml (include "bbq.componentValues" .)).extraEnv }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/*
+Where a component's pods run: its priorityClassName, nodeSelector and tolerations, its affinity (by default
+replicas avoid each other's nodes), and a spread of replicas over nodes and zones. dict: root, component.
+*/}}
 {{- define "bbq.spread" -}}
+{{- include "bbq.placement" . | trim -}}
+{{- end -}}
+{{- define "bbq.placement" -}}
+{{- $v := fromYaml (include "bbq.componentValues" .) -}}
+{{- with $v.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with $v.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $v.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $v.affinity }}
+affinity:
+  {{- toYaml $v.affinity | nindent 2 }}
+{{- else }}
 affinity:
   podAntiAffinity:
     preferredDuringSchedulingIgnoredDuringExecution:
@@ -70,6 +115,7 @@ affinity:
           labelSelector:
             matchLabels:
               {{- include "bbq.selectorLabels" . | nindent 14 }}
+{{- end }}
 topologySpreadConstraints:
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname
@@ -109,6 +155,36 @@ else a new one. dict: root, name (Secret), key, value (the new value, used only 
 {{- define "bbq.issuer" -}}{{ trimSuffix "/" .Values.publicURL }}/auth/realms/{{ .Values.keycloak.realm }}{{- end -}}
 {{- define "bbq.postgresHost" -}}{{ include "bbq.name" (dict "root" . "component" "postgres") }}{{- end -}}
 {{- define "bbq.cnpgName" -}}{{ include "bbq.name" (dict "root" . "component" "db") }}{{- end -}}
+{{/*
+Keycloak's database in production mode (keycloak.database.mode): release = a database and role of its own in
+the release's Postgres (the StatefulSet, or the CloudNativePG Cluster); statefulset = a second Postgres of the
+release; external = keycloak.database.external. bbq.keycloakDBHost is empty for external.
+*/}}
+{{- define "bbq.keycloakDBHost" -}}
+{{- $db := .Values.keycloak.database -}}
+{{- if eq $db.mode "statefulset" -}}{{ include "bbq.name" (dict "root" . "component" "keycloak-db") }}
+{{- else if eq $db.mode "release" -}}
+{{- if eq .Values.postgres.mode "statefulset" -}}{{ include "bbq.postgresHost" . }}
+{{- else if eq .Values.postgres.mode "cloudnativepg" -}}{{ include "bbq.cnpgName" . }}-rw
+{{- else -}}{{ fail "keycloak.database.mode=release keeps Keycloak's database in the release's Postgres, but postgres.mode is external: set keycloak.database.mode=external with keycloak.database.external.url and keycloak.database.existingSecret" }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- define "bbq.keycloakDBURL" -}}
+{{- if eq .Values.keycloak.database.mode "external" -}}
+{{- $_ := required "keycloak.database.existingSecret (key password) is required when keycloak.database.mode is external" .Values.keycloak.database.existingSecret -}}
+{{- required "keycloak.database.external.url is required when keycloak.database.mode is external" .Values.keycloak.database.external.url }}
+{{- else -}}{{ printf "jdbc:postgresql://%s:5432/%s" (include "bbq.keycloakDBHost" .) .Values.keycloak.database.database }}
+{{- end -}}
+{{- end -}}
+{{/* Keycloak keeps its data in a Postgres of this release: its password is generated here (unless given). */}}
+{{- define "bbq.keycloakDBInRelease" -}}
+{{- if and (eq .Values.keycloak.mode "production") (ne .Values.keycloak.database.mode "external") -}}true{{- end -}}
+{{- end -}}
+{{/* Keycloak's role and database live in the release's Postgres StatefulSet, which creates them. */}}
+{{- define "bbq.keycloakDBInPostgres" -}}
+{{- if and (eq .Values.keycloak.mode "production") (eq .Values.keycloak.database.mode "release") (eq .Values.postgres.mode "statefulset") -}}true{{- end -}}
+{{- end -}}
 {{- define "bbq.busReplicas" -}}{{ min (int .Values.nats.replicas) 5 }}{{- end -}}
 
 {{/* Env of every service on the bus (proto/README.md). */}}

@@ -42,6 +42,10 @@ spec:
     metadata:
       labels:
         {{- include "bbq.labels" $c | nindent 8 }}
+      {{- with include "bbq.podAnnotations" $c }}
+      annotations:
+        {{- . | nindent 8 }}
+      {{- end }}
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: {{ .token | default false }}
@@ -64,6 +68,7 @@ spec:
           env:
             {{- .env | nindent 12 }}
             - {name: OPS_ADDR, value: {{ printf ":%s" (include "bbq.opsPort" .) | quote }}}
+            {{- with include "bbq.extraEnv" $c }}{{ . | nindent 12 }}{{ end }}
           ports:
             {{- range .ports }}
             - {name: {{ .name }}, containerPort: {{ .port }}}
