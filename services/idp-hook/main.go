@@ -27,6 +27,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/ops"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/config"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/lease"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/receiver"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/reconcile"
 )
@@ -163,6 +164,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap, cfg.ReconcileSettle)
-	g.Go(func() error { return rec.Run(ctx, cfg.ReconcileInterval) })
+	leader, err := reconcilerLease(ctx, js, cfg, log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		leader.Lead(ctx, func(ctx context.Context) { _ = rec.Run(ctx, cfg.ReconcileInterval) })
+		return nil
+	})
 	return g.Wait()
+}
+
+// reconcilerLease is the lease that lets one replica reconcile at a time.
+func reconcilerLease(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*lease.Lease, error) {
+	kv, err := lease.EnsureBucket(ctx, js, cfg.LeaseBucket, cfg.Bus.Replicas, cfg.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return lease.New(kv, lease.Config{Key: "reconciler", Holder: fmt.Sprintf("%s-%d", host, os.Getpid()), TTL: cfg.LeaseTTL}, log)
 }
