@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"net/http"
 	"net/netip"
@@ -51,13 +52,7 @@ type system struct {
 }
 
 func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
-	n := 300
-	if v := os.Getenv("BBQ_FAULT_USERS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("BBQ_FAULT_USERS: %v", err)
-		}
-	}
+	n := faultUsers(t)
 	s := start(t)
 	faults := []struct {
 		name string
@@ -171,6 +166,18 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 	if len(names) != len(faults) || lost != 0 || dup != 0 || active != n || dead != 0 {
 		t.Fatal("the system lost, duplicated or dead-lettered events under faults")
 	}
+}
+
+// faultUsers is N, the sign-ups a fault run streams (BBQ_FAULT_USERS; 300 by default).
+func faultUsers(t *testing.T) int {
+	n := 300
+	if v := os.Getenv("BBQ_FAULT_USERS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("BBQ_FAULT_USERS: %v", err)
+		}
+	}
+	return n
 }
 
 func start(t *testing.T) *system {
@@ -358,14 +365,42 @@ func (a *attempts) String() string {
 
 // deliver sends one signed event until idp-hook accepts it, with back-off, as Keycloak's provider does.
 func (s *system) deliver(typ, user, email string, failed *attempts) {
+	send([]string{s.p.IdPHookURL}, typ, user, keycloakEvent(typ, user, email), failed)
+}
+
+// keycloakEvent is the body of one Keycloak event about user, as a provider older than 0.3 sends it (no
+// state: the fields of the event only).
+func keycloakEvent(typ, user, email string) []byte {
+	return providerEvent(typ, user, email, false)
+}
+
+// providerEvent is keycloakEvent, with the account's state after the event (bbqUser) when withState, as the
+// current provider sends it.
+func providerEvent(typ, user, email string, withState bool) []byte {
 	details := map[string]string{"email": email}
-	if typ == "REGISTER" {
+	switch typ {
+	case "REGISTER":
 		details = map[string]string{"register_method": "form", "username": email, "email": email, "first_name": "Fault"}
+	case "UPDATE_PROFILE":
+		details = map[string]string{"previous_first_name": "Fault", "updated_first_name": "Second"}
 	}
-	body, _ := json.Marshal(map[string]any{"id": typ + "-" + user, "time": time.Now().UnixMilli(), "type": typ,
-		"realmId": "bbq", "clientId": "dashboard", "userId": user, "details": details})
+	ev := map[string]any{"id": typ + "-" + user, "time": time.Now().UnixMilli(), "type": typ,
+		"realmId": "bbq", "clientId": "dashboard", "userId": user, "details": details}
+	if withState {
+		name := map[bool]string{false: "Fault", true: "Second"}[typ == "UPDATE_PROFILE"]
+		ev["bbqUser"] = map[string]any{"id": user, "username": email, "email": email, "emailVerified": typ != "REGISTER",
+			"firstName": name, "enabled": true}
+	}
+	body, _ := json.Marshal(ev)
+	return body
+}
+
+// send posts a signed event until one of the receivers (a load balancer's choice: the next on each failure)
+// accepts it, with back-off.
+func send(receivers []string, typ, user string, body []byte, failed *attempts) {
+	next := int(crc32.ChecksumIEEE([]byte(user)) % uint32(len(receivers)))
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		req, _ := http.NewRequest(http.MethodPost, s.p.IdPHookURL+"/webhooks/keycloak/events", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, receivers[next]+"/webhooks/keycloak/events", bytes.NewReader(body))
 		webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, "wh-"+typ+"-"+user, time.Now(), body)
 		resp, err := http.DefaultClient.Do(req)
 		switch {
@@ -381,6 +416,7 @@ func (s *system) deliver(typ, user, email string, failed *attempts) {
 			resp.Body.Close()
 			failed.other.Add(1)
 		}
+		next = (next + 1) % len(receivers)
 		time.Sleep(wait)
 	}
 }

@@ -1,0 +1,483 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/connectedbbq/platform/dev/stack"
+	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/testing/embedded"
+	"github.com/connectedbbq/platform/testing/natstest"
+)
+
+// haSystem is the pipeline as a highly available install runs it: two replicas of each service, a
+// three-node NATS cluster with every stream at three replicas, one Postgres; each process on its own host.
+type haSystem struct {
+	t     *testing.T
+	dir   string
+	nats  *natsCluster
+	pg    *embedded.Postgres
+	pipes []*stack.Pipeline // replica i of idp-hook and of user-service
+	hooks []string          // the idp-hook replicas' webhook URLs, which the sender balances over
+	watch *busWatch
+}
+
+// TestHighAvailabilityUnderFaults streams signed sign-ups (REGISTER, VERIFY_EMAIL, then UPDATE_PROFILE: each
+// user gets a UserCreated and then a UserUpdated) into the HA pipeline while the stream leader is killed and
+// restarted, one replica of each service is killed and restarted, and a NATS node is cut off from its peers.
+// It checks from the bus that every user has exactly one UserCreated and that events.users.> keeps each
+// subject's order, and from Postgres that every user is active with the latest name. Each fault comes with a
+// probe sign-up; the time until its UserCreated is on the bus is the fault's time to recover.
+func TestHighAvailabilityUnderFaults(t *testing.T) {
+	n := faultUsers(t)
+	h := startHA(t)
+	faults := h.faults()
+
+	var sent atomic.Int64
+	var failed attempts
+	begin := time.Now()
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range jobs {
+				h.signUp(fmt.Sprintf("ha%05d", i), &failed)
+				sent.Add(1)
+			}
+		})
+	}
+	results := make(chan faultResult, len(faults))
+	go func() {
+		defer close(results)
+		for sent.Load() < int64(n/10) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for i, f := range faults {
+			results <- h.inject(i, f, &sent, n, &failed)
+			time.Sleep(time.Second)
+		}
+	}()
+	pace := 50 * time.Second / time.Duration(n)
+	for i := range n {
+		time.Sleep(pace)
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	sentAt := time.Since(begin)
+	var done []faultResult
+	for r := range results {
+		done = append(done, r)
+	}
+	want := n + len(faults) // the probes are users too
+	deadline := time.Now().Add(3 * time.Minute)
+	for h.watch.createdUsers() < want && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	converged := time.Since(begin)
+	time.Sleep(2 * time.Second) // late duplicates would show now
+
+	evs := h.usersEvents()
+	created := map[string]int{}
+	updated := 0
+	for _, e := range evs {
+		switch e.typ {
+		case events.UserCreated.Type:
+			created[e.subject]++
+		case events.UserUpdated.Type:
+			updated++
+		}
+	}
+	lost, dup := want-len(created), 0
+	for _, c := range created {
+		dup += c - 1
+	}
+	disorder := orderViolations(evs)
+	active := h.scalar(`SELECT count(*) FROM users WHERE status = 'active'`)
+	renamed := h.scalar(`SELECT count(*) FROM users WHERE status = 'active' AND name = 'Second'`)
+	dead := len(natstest.StreamMessages(t, h.nats.js, natstest.Config().DeadLetterStream, ""))
+	var recov []string
+	for _, r := range done {
+		t.Logf("%s", r)
+		recov = append(recov, fmt.Sprintf("%s %s", r.short, r.recovered.Round(10*time.Millisecond)))
+	}
+	summary := fmt.Sprintf("faults (HA: 2 idp-hook, 2 user-service, 3 NATS nodes, streams R3): N=%d users (+%d probes), faults injected %d, "+
+		"failed webhook attempts retried %s, all sent after %s, converged after %s; lost %d, duplicated UserCreated %d, "+
+		"order violations on events.users.> %d (of %d events, %d UserUpdated), active users %d (latest name %d), dead letters %d; "+
+		"time to recover (probe sign-up to its UserCreated): %s",
+		n, len(faults), len(done), failed.String(), sentAt.Round(time.Millisecond), converged.Round(time.Millisecond),
+		lost, dup, disorder, len(evs), updated, active, renamed, dead, strings.Join(recov, ", "))
+	t.Log(summary)
+	fmt.Println(summary)
+	if len(done) != len(faults) || lost != 0 || dup != 0 || disorder != 0 || active != want || renamed != want || dead != 0 {
+		h.diagnose()
+		t.Fatal("the HA system lost, duplicated, reordered or dead-lettered events under faults")
+	}
+}
+
+// haFault is one fault; short names it in the summary.
+type haFault struct {
+	name, short string
+	do          func() error
+}
+
+type faultResult struct {
+	name, short string
+	from, to    int64         // users sent when it began and ended
+	took        time.Duration // the fault itself
+	recovered   time.Duration // from its start to the probe's UserCreated on the bus
+	note        string
+}
+
+func (r faultResult) String() string {
+	return fmt.Sprintf("%s: from %d to %d users sent, took %s, probe's UserCreated after %s %s", r.name, r.from, r.to,
+		r.took.Round(time.Millisecond), r.recovered.Round(time.Millisecond), r.note)
+}
+
+func (h *haSystem) faults() []haFault {
+	stream := natstest.Config().Stream
+	killLeader := func() error {
+		n, err := h.nats.streamLeader(stream)
+		if err != nil {
+			return err
+		}
+		h.t.Logf("stream leader: %s", n.name)
+		n.proc.Kill()
+		time.Sleep(time.Second)
+		return h.restart(n.proc)
+	}
+	partitionLeader := func() error {
+		n, err := h.nats.streamLeader(stream)
+		if err != nil {
+			return err
+		}
+		h.t.Logf("stream leader, to be cut off: %s", n.name)
+		return h.nats.isolate(n, 5*time.Second)
+	}
+	kill := func(p *stack.Process) func() error {
+		return func() error {
+			p.Kill()
+			time.Sleep(time.Second)
+			return h.restart(p)
+		}
+	}
+	return []haFault{
+		{"kill -9 the stream leader's NATS node, restart it after 1 s", "kill NATS leader", killLeader},
+		{"kill -9 user-service replica 1", "kill user-service 1", kill(h.pipes[0].UserService)},
+		{"kill -9 idp-hook replica 1", "kill idp-hook 1", kill(h.pipes[0].IdPHook)},
+		{"partition the stream leader's NATS node from the other two for 5 s", "partition NATS leader", partitionLeader},
+		{"kill -9 user-service replica 2", "kill user-service 2", kill(h.pipes[1].UserService)},
+		{"kill -9 idp-hook replica 2", "kill idp-hook 2", kill(h.pipes[1].IdPHook)},
+	}
+}
+
+// inject runs fault i with a probe sign-up sent as it begins, and waits for the cluster to be whole again.
+func (h *haSystem) inject(i int, f haFault, sent *atomic.Int64, n int, failed *attempts) faultResult {
+	r := faultResult{name: f.name, short: f.short, from: sent.Load()}
+	start := time.Now()
+	probe := fmt.Sprintf("probe%02d", i)
+	go h.signUp(probe, failed)
+	if err := f.do(); err != nil {
+		h.t.Errorf("%s: %v", f.name, err)
+	}
+	r.took = time.Since(start)
+	r.note = h.nats.waitCurrent(natstest.Config().Stream, start, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if at, ok := h.watch.waitCreated(ctx, probe); ok {
+		r.recovered = at.Sub(start)
+	} else {
+		h.t.Errorf("%s: the probe's UserCreated never came", f.name)
+	}
+	if r.to = sent.Load(); r.to == int64(n) {
+		h.t.Errorf("the stream ended before %q did: it met no traffic", f.name)
+	}
+	r.note += fmt.Sprintf(" (failed webhook attempts so far %s)", failed)
+	return r
+}
+
+// signUp sends one user's REGISTER, VERIFY_EMAIL and UPDATE_PROFILE, each until a replica accepts it.
+func (h *haSystem) signUp(user string, failed *attempts) {
+	email := user + "@example.com"
+	for _, typ := range []string{"REGISTER", "VERIFY_EMAIL", "UPDATE_PROFILE"} {
+		send(h.hooks, typ, user, providerEvent(typ, user, email, true), failed)
+	}
+}
+
+func startHA(t *testing.T) *haSystem {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "faults-ha-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // Postgres runs as its own user when the tests run as root
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bins, err := stack.Build(ctx, filepath.Join(dir, "bin"), "idp-hook", "user-service", "nats-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan, err := stack.NewNetwork(ctx, "bbq-ha", netip.MustParsePrefix("10.214.0.1/24"))
+	if err != nil {
+		t.Fatalf("network namespaces (root, iproute2 and iptables needed): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := lan.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	hosts := make([]*stack.Host, 7) // 3 NATS nodes, then idp-hook and user-service of each replica
+	for i := range hosts {
+		if hosts[i], err = lan.AddHost(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &haSystem{t: t, dir: dir}
+	cfg := natstest.Config()
+	cfg.Replicas = 3
+	h.nats = startNATSCluster(ctx, t, bins["nats-server"], dir, hosts[:3], cfg)
+	h.watch = watchUsersCreated(t, h.nats.js)
+	if h.pg, err = embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: filepath.Join(dir, "pg"), Network: lan.Prefix()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.pg.Stop() })
+	pgURL, err := url.Parse(h.pg.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgURL.Host = netip.AddrPortFrom(lan.Addr(), uint16(h.pg.Port())).String()
+	for i := range 2 {
+		h.startReplica(ctx, i, bins, pgURL.String(), hosts[3+2*i], hosts[4+2*i])
+	}
+	return h
+}
+
+// startReplica starts replica i of idp-hook (on hook) and of user-service (on us).
+func (h *haSystem) startReplica(ctx context.Context, i int, bins map[string]string, dbURL string, hook, us *stack.Host) {
+	t := h.t
+	dir := filepath.Join(h.dir, fmt.Sprintf("replica-%d", i+1))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := stack.PipelineConfig{Bins: bins, Dir: dir, OIDCIssuer: "http://127.0.0.1:1/realms/faults",
+		WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: "faults-admin-token-0123456789",
+		NATSURL: h.nats.URLs(), DatabaseURL: dbURL,
+		UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s", "BUS_REPLICAS": "3"},
+		IdPHookEnv:     map[string]string{"PUBLISH_TIMEOUT": "2s", "RETRY_AFTER": "1s", "BUS_REPLICAS": "3"},
+		IdPHookNetns:   hook.Netns, UserServiceNetns: us.Netns,
+		HookAddr: netip.AddrPortFrom(hook.IP, 8080).String(), HookOpsAddr: netip.AddrPortFrom(hook.IP, 9090).String(),
+		APIAddr: netip.AddrPortFrom(us.IP, 8080).String(), AdminAddr: netip.AddrPortFrom(us.IP, 8081).String(),
+		UserServiceOpsAddr: netip.AddrPortFrom(us.IP, 9090).String()}
+	p, err := stack.StartPipeline(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.pipes = append(h.pipes, p)
+	h.hooks = append(h.hooks, p.IdPHookURL)
+	t.Cleanup(func() {
+		_ = p.Stop()
+		if t.Failed() {
+			for _, f := range []string{"idp-hook.log", "user-service.log"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				if len(b) > 3000 {
+					b = b[len(b)-3000:]
+				}
+				t.Logf("--- replica %d %s\n%s", i+1, f, b)
+			}
+		}
+	})
+}
+
+// restart starts a killed process again (see system.restart).
+func (h *haSystem) restart(p *stack.Process) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		return fmt.Errorf("restart %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+func (h *haSystem) scalar(sql string) int {
+	h.t.Helper()
+	pool, err := pgxpool.New(context.Background(), h.pg.URL("postgres"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// busEvent is one event of events.users.>, in stream order.
+type busEvent struct{ typ, subject string }
+
+// usersEvents reads events.users.> from the start with an ordered consumer (a stream of this size is too
+// long to read message by message).
+func (h *haSystem) usersEvents() []busEvent {
+	t := h.t
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := h.nats.js.OrderedConsumer(ctx, natstest.Config().Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.UsersSubjects}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []busEvent
+	for pending := info.NumPending; pending > 0; {
+		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			out = append(out, decodeBusEvent(t, m.Data()))
+			md, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending = md.NumPending
+		}
+		if batch.Error() != nil || got == 0 {
+			t.Fatalf("read events.users.>: %v (%d read, %d pending)", batch.Error(), len(out), pending)
+		}
+	}
+	return out
+}
+
+func decodeBusEvent(t *testing.T, data []byte) busEvent {
+	d, err := events.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return busEvent{typ: d.Event.Type(), subject: d.Event.Subject()}
+}
+
+// orderViolations counts events stored before the Created event of their subject (a user's UserCreated,
+// a tenant's TenantCreated): what a consumer reading events.users.> in order would see out of order.
+func orderViolations(evs []busEvent) int {
+	creates := map[string]bool{events.UserCreated.Type: true, events.TenantCreated.Type: true}
+	hasCreate := map[string]bool{}
+	for _, e := range evs {
+		if creates[e.typ] {
+			hasCreate[e.subject] = true
+		}
+	}
+	created, bad := map[string]bool{}, 0
+	for _, e := range evs {
+		switch {
+		case creates[e.typ]:
+			created[e.subject] = true
+		case hasCreate[e.subject] && !created[e.subject]:
+			bad++
+		}
+	}
+	return bad
+}
+
+// busWatch follows UserCreated live, to time each fault's probe.
+type busWatch struct {
+	mu      sync.Mutex
+	created map[string]time.Time // user id -> when its first UserCreated was seen
+}
+
+func watchUsersCreated(t *testing.T, js jetstream.JetStream) *busWatch {
+	t.Helper()
+	w := &busWatch{created: map[string]time.Time{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := js.OrderedConsumer(ctx, natstest.Config().Stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.UserCreated.Subject}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		d, err := events.Decode(m.Data())
+		if err != nil {
+			return
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if _, ok := w.created[d.Event.Subject()]; !ok {
+			w.created[d.Event.Subject()] = time.Now()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cc.Stop)
+	return w
+}
+
+func (w *busWatch) createdUsers() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.created)
+}
+
+// waitCreated waits for user's UserCreated and says when it was seen.
+func (w *busWatch) waitCreated(ctx context.Context, user string) (time.Time, bool) {
+	for {
+		w.mu.Lock()
+		at, ok := w.created[user]
+		w.mu.Unlock()
+		if ok {
+			return at, true
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// diagnose logs where events stopped: the consumers' positions and the users' states.
+func (h *haSystem) diagnose() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := h.nats.js.Stream(ctx, natstest.Config().Stream)
+	if err != nil {
+		h.t.Logf("diagnose: %v", err)
+		return
+	}
+	if info, err := s.Info(ctx); err == nil {
+		h.t.Logf("stream: %+v cluster %+v", info.State, info.Cluster)
+	}
+	for name := range s.ConsumerNames(ctx).Name() {
+		c, err := s.Consumer(ctx, name)
+		if err != nil {
+			continue
+		}
+		i, err := c.Info(ctx)
+		if err != nil {
+			continue
+		}
+		h.t.Logf("consumer %s: pending %d, ack pending %d, redelivered %d, waiting %d, delivered %d, ack floor %d, cluster %+v",
+			name, i.NumPending, i.NumAckPending, i.NumRedelivered, i.NumWaiting, i.Delivered.Stream, i.AckFloor.Stream, i.Cluster)
+	}
+	h.t.Logf("users pending %d, active %d; outbox rows %d", h.scalar(`SELECT count(*) FROM users WHERE status = 'pending'`),
+		h.scalar(`SELECT count(*) FROM users WHERE status = 'active'`), h.scalar(`SELECT count(*) FROM outbox`))
+}
