@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -33,6 +34,8 @@ type haSystem struct {
 	pipes []*stack.Pipeline // replica i of idp-hook and of user-service
 	hooks []string          // the idp-hook replicas' webhook URLs, which the sender balances over
 	watch *busWatch
+	kc    *keycloakStandIn
+	cp    *checkpointWatch
 }
 
 // TestHighAvailabilityUnderFaults streams signed sign-ups (REGISTER, VERIFY_EMAIL, then UPDATE_PROFILE: each
@@ -109,6 +112,11 @@ func TestHighAvailabilityUnderFaults(t *testing.T) {
 	active := h.scalar(`SELECT count(*) FROM users WHERE status = 'active'`)
 	renamed := h.scalar(`SELECT count(*) FROM users WHERE status = 'active' AND name = 'Second'`)
 	dead := len(natstest.StreamMessages(t, h.nats.js, natstest.Config().DeadLetterStream, ""))
+	jobsLeft := h.waitScalar(`SELECT count(*) FROM keycloak_sync`, 0, time.Minute)
+	written, writtenTwice := h.kc.writes()
+	readers, switches := h.kc.reconcilers()
+	taken := h.leasesTaken()
+	cpLast, cpUpdates, cpRegress := h.cp.state()
 	var recov []string
 	for _, r := range done {
 		t.Logf("%s", r)
@@ -117,14 +125,26 @@ func TestHighAvailabilityUnderFaults(t *testing.T) {
 	summary := fmt.Sprintf("faults (HA: 2 idp-hook, 2 user-service, 3 NATS nodes, streams R3): N=%d users (+%d probes), faults injected %d, "+
 		"failed webhook attempts retried %s, all sent after %s, converged after %s; lost %d, duplicated UserCreated %d, "+
 		"order violations on events.users.> %d (of %d events, %d UserUpdated), active users %d (latest name %d), dead letters %d; "+
+		"write-back: tenants written %d, written twice %d, jobs left %d; reconciler: replicas that read Keycloak %d, "+
+		"reader changes %d (leases taken %d), checkpoint updates %d, moved back %d, at %s; "+
 		"time to recover (probe sign-up to its UserCreated): %s",
 		n, len(faults), len(done), failed.String(), sentAt.Round(time.Millisecond), converged.Round(time.Millisecond),
-		lost, dup, disorder, len(evs), updated, active, renamed, dead, strings.Join(recov, ", "))
+		lost, dup, disorder, len(evs), updated, active, renamed, dead,
+		written, writtenTwice, jobsLeft, readers, switches, taken, cpUpdates, cpRegress, cpLast.UTC().Format("15:04:05.000"),
+		strings.Join(recov, ", "))
 	t.Log(summary)
 	fmt.Println(summary)
 	if len(done) != len(faults) || lost != 0 || dup != 0 || disorder != 0 || active != want || renamed != want || dead != 0 {
 		h.diagnose()
 		t.Fatal("the HA system lost, duplicated, reordered or dead-lettered events under faults")
+	}
+	if written != want || writtenTwice != 0 || jobsLeft != 0 {
+		t.Fatal("the write-back missed a user, did a job twice, or left jobs")
+	}
+	// Each lease taken after the first can move the reading to another replica once; two replicas
+	// reconciling side by side would interleave their reads every interval.
+	if switches > max(taken-1, 0) || cpRegress != 0 || cpUpdates == 0 {
+		t.Fatal("the reconciler ran on two replicas at once, or its checkpoint did not only move forward")
 	}
 }
 
@@ -174,13 +194,30 @@ func (h *haSystem) faults() []haFault {
 			return h.restart(p)
 		}
 	}
+	// The reconciler's leader first, then the other replica (by then, likely the new leader).
+	var leader *stack.Process
+	killReconciler := func() error {
+		var err error
+		if leader, err = h.reconcilingHook(); err != nil {
+			return err
+		}
+		return kill(leader)()
+	}
+	killOther := func() error {
+		for _, p := range h.pipes {
+			if p.IdPHook != leader {
+				return kill(p.IdPHook)()
+			}
+		}
+		return nil
+	}
 	return []haFault{
 		{"kill -9 the stream leader's NATS node, restart it after 1 s", "kill NATS leader", killLeader},
 		{"kill -9 user-service replica 1", "kill user-service 1", kill(h.pipes[0].UserService)},
-		{"kill -9 idp-hook replica 1", "kill idp-hook 1", kill(h.pipes[0].IdPHook)},
+		{"kill -9 the idp-hook replica that reconciles (the lease holder)", "kill reconciling idp-hook", killReconciler},
 		{"partition the stream leader's NATS node from the other two for 5 s", "partition NATS leader", partitionLeader},
 		{"kill -9 user-service replica 2", "kill user-service 2", kill(h.pipes[1].UserService)},
-		{"kill -9 idp-hook replica 2", "kill idp-hook 2", kill(h.pipes[1].IdPHook)},
+		{"kill -9 the other idp-hook replica", "kill other idp-hook", killOther},
 	}
 }
 
@@ -213,7 +250,9 @@ func (h *haSystem) inject(i int, f haFault, sent *atomic.Int64, n int, failed *a
 func (h *haSystem) signUp(user string, failed *attempts) {
 	email := user + "@example.com"
 	for _, typ := range []string{"REGISTER", "VERIFY_EMAIL", "UPDATE_PROFILE"} {
-		send(h.hooks, typ, user, providerEvent(typ, user, email, true), failed)
+		body := providerEvent(typ, user, email, true)
+		h.kc.record(h.t, body, email)
+		send(h.hooks, typ, user, body, failed)
 	}
 }
 
@@ -253,6 +292,7 @@ func startHA(t *testing.T) *haSystem {
 	cfg.Replicas = 3
 	h.nats = startNATSCluster(ctx, t, bins["nats-server"], dir, hosts[:3], cfg)
 	h.watch = watchUsersCreated(t, h.nats.js)
+	h.kc = startKeycloakStandIn(t, lan.Addr())
 	if h.pg, err = embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: filepath.Join(dir, "pg"), Network: lan.Prefix()}); err != nil {
 		t.Fatal(err)
 	}
@@ -265,6 +305,7 @@ func startHA(t *testing.T) *haSystem {
 	for i := range 2 {
 		h.startReplica(ctx, i, bins, pgURL.String(), hosts[3+2*i], hosts[4+2*i])
 	}
+	h.cp = watchCheckpoint(t, h.nats.js)
 	return h
 }
 
@@ -278,9 +319,12 @@ func (h *haSystem) startReplica(ctx context.Context, i int, bins map[string]stri
 	cfg := stack.PipelineConfig{Bins: bins, Dir: dir, OIDCIssuer: "http://127.0.0.1:1/realms/faults",
 		WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: "faults-admin-token-0123456789",
 		NATSURL: h.nats.URLs(), DatabaseURL: dbURL,
-		UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s", "BUS_REPLICAS": "3"},
-		IdPHookEnv:     map[string]string{"PUBLISH_TIMEOUT": "2s", "RETRY_AFTER": "1s", "BUS_REPLICAS": "3"},
-		IdPHookNetns:   hook.Netns, UserServiceNetns: us.Netns,
+		UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s", "BUS_REPLICAS": "3",
+			"KEYCLOAK_URL": h.kc.URL, "KEYCLOAK_CLIENT_SECRET": "stand-in", "PENDING_SWEEP_AFTER": "0", "WRITEBACK_LEASE": "10s"},
+		IdPHookEnv: map[string]string{"PUBLISH_TIMEOUT": "2s", "RETRY_AFTER": "1s", "BUS_REPLICAS": "3",
+			"KEYCLOAK_URL": h.kc.URL, "KEYCLOAK_CLIENT_SECRET": "stand-in",
+			"RECONCILE_INTERVAL": "1s", "RECONCILE_OVERLAP": "10s", "RECONCILE_SETTLE": "2s", "RECONCILE_LEASE_TTL": "3s"},
+		IdPHookNetns: hook.Netns, UserServiceNetns: us.Netns,
 		HookAddr: netip.AddrPortFrom(hook.IP, 8080).String(), HookOpsAddr: netip.AddrPortFrom(hook.IP, 9090).String(),
 		APIAddr: netip.AddrPortFrom(us.IP, 8080).String(), AdminAddr: netip.AddrPortFrom(us.IP, 8081).String(),
 		UserServiceOpsAddr: netip.AddrPortFrom(us.IP, 9090).String()}
@@ -480,4 +524,96 @@ func (h *haSystem) diagnose() {
 	}
 	h.t.Logf("users pending %d, active %d; outbox rows %d", h.scalar(`SELECT count(*) FROM users WHERE status = 'pending'`),
 		h.scalar(`SELECT count(*) FROM users WHERE status = 'active'`), h.scalar(`SELECT count(*) FROM outbox`))
+}
+
+// checkpointWatch follows the reconciler's checkpoint of the stored user events and counts the times it
+// went back.
+type checkpointWatch struct {
+	mu               sync.Mutex
+	last             int64 // unix ms of the newest checkpoint seen
+	updates, regress int
+}
+
+func watchCheckpoint(t *testing.T, js jetstream.JetStream) *checkpointWatch {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	kv, err := js.KeyValue(ctx, "idp-hook")
+	if err != nil {
+		t.Fatalf("the reconciler's checkpoint bucket: %v", err)
+	}
+	w, err := kv.Watch(ctx, "events.bbq", jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &checkpointWatch{}
+	go func() {
+		for e := range w.Updates() {
+			var cp struct {
+				Time int64 `json:"time"`
+			}
+			if e == nil || json.Unmarshal(e.Value(), &cp) != nil {
+				continue
+			}
+			c.mu.Lock()
+			c.updates++
+			if cp.Time < c.last {
+				c.regress++
+			}
+			c.last = max(c.last, cp.Time)
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+func (c *checkpointWatch) state() (last time.Time, updates, regress int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.UnixMilli(c.last), c.updates, c.regress
+}
+
+// reconcilingHook is the idp-hook replica holding the reconciler's lease (its holder name ends in the pid).
+func (h *haSystem) reconcilingHook() (*stack.Process, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := h.nats.js.KeyValue(ctx, "idp-hook-leases")
+	if err != nil {
+		return nil, fmt.Errorf("lease bucket: %w", err)
+	}
+	e, err := kv.Get(ctx, "reconciler")
+	if err != nil {
+		return nil, fmt.Errorf("reconciler lease: %w", err)
+	}
+	for _, p := range h.pipes {
+		if strings.HasSuffix(string(e.Value()), fmt.Sprintf("-%d", p.IdPHook.Pid())) {
+			return p.IdPHook, nil
+		}
+	}
+	return nil, fmt.Errorf("no idp-hook replica holds the lease (%q)", e.Value())
+}
+
+// waitScalar polls sql until it returns want or limit passes, and returns the last value.
+func (h *haSystem) waitScalar(sql string, want int, limit time.Duration) int {
+	deadline := time.Now().Add(limit)
+	for {
+		got := h.scalar(sql)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// leasesTaken counts the reconciler leases the idp-hook replicas took, from their logs.
+func (h *haSystem) leasesTaken() int {
+	n := 0
+	for i := range h.pipes {
+		b, err := os.ReadFile(filepath.Join(h.dir, fmt.Sprintf("replica-%d", i+1), "idp-hook.log"))
+		if err != nil {
+			h.t.Error(err)
+		}
+		n += strings.Count(string(b), `"msg":"lease taken"`)
+	}
+	return n
 }
