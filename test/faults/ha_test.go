@@ -62,6 +62,13 @@ func TestHighAvailabilityUnderFaults(t *testing.T) {
 			}
 		})
 	}
+	progress := time.NewTicker(15 * time.Second)
+	defer progress.Stop()
+	go func() {
+		for range progress.C {
+			t.Logf("progress: %d users sent, %d created, failed webhook attempts %s", sent.Load(), h.watch.createdUsers(), &failed)
+		}
+	}()
 	results := make(chan faultResult, len(faults))
 	go func() {
 		defer close(results)
@@ -321,9 +328,9 @@ func (h *haSystem) startReplica(ctx context.Context, i int, bins map[string]stri
 		NATSURL: h.nats.URLs(), DatabaseURL: dbURL,
 		UserServiceEnv: map[string]string{"CONSUMER_ACK_WAIT": "3s", "BUS_REPLICAS": "3",
 			"KEYCLOAK_URL": h.kc.URL, "KEYCLOAK_CLIENT_SECRET": "stand-in", "PENDING_SWEEP_AFTER": "0", "WRITEBACK_LEASE": "10s"},
-		IdPHookEnv: map[string]string{"PUBLISH_TIMEOUT": "2s", "RETRY_AFTER": "1s", "BUS_REPLICAS": "3",
+		IdPHookEnv: map[string]string{"PUBLISH_TIMEOUT": "5s", "RETRY_AFTER": "1s", "BUS_REPLICAS": "3",
 			"KEYCLOAK_URL": h.kc.URL, "KEYCLOAK_CLIENT_SECRET": "stand-in",
-			"RECONCILE_INTERVAL": "1s", "RECONCILE_OVERLAP": "10s", "RECONCILE_SETTLE": "2s", "RECONCILE_LEASE_TTL": "3s"},
+			"RECONCILE_INTERVAL": "2s", "RECONCILE_OVERLAP": "15s", "RECONCILE_SETTLE": "5s", "RECONCILE_LEASE_TTL": "3s"},
 		IdPHookNetns: hook.Netns, UserServiceNetns: us.Netns,
 		HookAddr: netip.AddrPortFrom(hook.IP, 8080).String(), HookOpsAddr: netip.AddrPortFrom(hook.IP, 9090).String(),
 		APIAddr: netip.AddrPortFrom(us.IP, 8080).String(), AdminAddr: netip.AddrPortFrom(us.IP, 8081).String(),
