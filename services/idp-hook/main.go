@@ -164,7 +164,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap, cfg.ReconcileSettle)
-	leader, err := reconcilerLease(ctx, js, cfg, log)
+	host, _ := os.Hostname()
+	leader, err := lease.New(js, lease.Config{Bucket: cfg.LeaseBucket, Replicas: cfg.Bus.Replicas, Key: "reconciler",
+		Holder: fmt.Sprintf("%s-%d", host, os.Getpid()), TTL: cfg.LeaseTTL}, log)
 	if err != nil {
 		return err
 	}
@@ -173,14 +175,4 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return nil
 	})
 	return g.Wait()
-}
-
-// reconcilerLease is the lease that lets one replica reconcile at a time.
-func reconcilerLease(ctx context.Context, js jetstream.JetStream, cfg config.Config, log *slog.Logger) (*lease.Lease, error) {
-	kv, err := lease.EnsureBucket(ctx, js, cfg.LeaseBucket, cfg.Bus.Replicas, cfg.LeaseTTL)
-	if err != nil {
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	return lease.New(kv, lease.Config{Key: "reconciler", Holder: fmt.Sprintf("%s-%d", host, os.Getpid()), TTL: cfg.LeaseTTL}, log)
 }

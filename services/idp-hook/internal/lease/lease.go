@@ -15,15 +15,17 @@ import (
 
 // Config of a Lease.
 type Config struct {
-	Key    string        // what is led, e.g. "reconciler"
-	Holder string        // this replica's name (unique per process)
-	TTL    time.Duration // a holder silent this long has lost the lease
+	Bucket   string // the KV bucket of leases, made (with TTL as its MaxAge) when missing
+	Replicas int
+	Key      string        // what is led, e.g. "reconciler"
+	Holder   string        // this replica's name (unique per process)
+	TTL      time.Duration // a holder silent this long has lost the lease
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
-	if c.Key == "" || c.Holder == "" || c.TTL < time.Second {
-		return fmt.Errorf("lease: key and holder required, TTL at least 1s (got %q, %q, %s)", c.Key, c.Holder, c.TTL)
+	if c.Bucket == "" || c.Key == "" || c.Holder == "" || c.TTL < time.Second {
+		return fmt.Errorf("lease: bucket, key and holder required, TTL at least 1s (got %q, %q, %q, %s)", c.Bucket, c.Key, c.Holder, c.TTL)
 	}
 	return nil
 }
@@ -40,18 +42,20 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, name string, repl
 
 // Lease is one replica's claim on a key.
 type Lease struct {
-	kv  jetstream.KeyValue
+	js  jetstream.JetStream
+	kv  jetstream.KeyValue // nil until the bucket is made
 	cfg Config
 	log *slog.Logger
 	rev uint64 // revision of our last write; 0 when not held
 }
 
-// New returns a Lease on kv, whose bucket's MaxAge must be cfg.TTL (EnsureBucket).
-func New(kv jetstream.KeyValue, cfg Config, log *slog.Logger) (*Lease, error) {
+// New returns a Lease; the bucket is made by Lead, which keeps trying while JetStream is away (a replica
+// that cannot reach the leases simply does not lead; it still serves).
+func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Lease, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Lease{kv: kv, cfg: cfg, log: log}, nil
+	return &Lease{js: js, cfg: cfg, log: log}, nil
 }
 
 // Lead runs fn whenever this replica holds the lease, with a context that ends as soon as it may no longer
@@ -95,6 +99,9 @@ func (l *Lease) lead(ctx context.Context, every time.Duration, fn func(context.C
 
 // try takes the lease if it is free, or renews it if held; it reports whether this replica holds it now.
 func (l *Lease) try(ctx context.Context, timeout time.Duration) bool {
+	if l.kv == nil && !l.ensure(ctx) {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rev uint64
@@ -112,6 +119,19 @@ func (l *Lease) try(ctx context.Context, timeout time.Duration) bool {
 		return false
 	}
 	l.rev = rev
+	return true
+}
+
+// ensure makes the bucket; not leading yet, it may take its time (a busy cluster makes an R3 bucket slowly).
+func (l *Lease) ensure(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	kv, err := EnsureBucket(ctx, l.js, l.cfg.Bucket, l.cfg.Replicas, l.cfg.TTL)
+	if err != nil {
+		l.log.Warn("lease bucket not ready; not leading", "key", l.cfg.Key, "error", err)
+		return false
+	}
+	l.kv = kv
 	return true
 }
 

@@ -38,11 +38,8 @@ func start(t *testing.T, url, name string, leaders *atomic.Int64, overlap *atomi
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	kv, err := lease.EnsureBucket(ctx, js, "leases", 1, ttl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := lease.New(kv, lease.Config{Key: "reconciler", Holder: name, TTL: ttl}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l, err := lease.New(js, lease.Config{Bucket: "leases", Replicas: 1, Key: "reconciler", Holder: name, TTL: ttl},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
