@@ -219,13 +219,7 @@ func start(t *testing.T) *system {
 	t.Cleanup(func() {
 		_ = s.p.Stop()
 		if t.Failed() {
-			for _, f := range []string{"idp-hook.log", "user-service.log"} {
-				b, _ := os.ReadFile(filepath.Join(dir, f))
-				if len(b) > 3000 {
-					b = b[len(b)-3000:]
-				}
-				t.Logf("--- %s\n%s", f, b)
-			}
+			logServiceTails(t, dir, "")
 		}
 	})
 	return s
@@ -348,10 +342,24 @@ func (s *system) startPostgres() bool {
 // restart starts a killed process again, reporting failure with Error (see startPostgres).
 func (s *system) restart(p *stack.Process) {
 	s.t.Helper()
+	if err := restart(p); err != nil {
+		s.t.Error(err)
+	}
+}
+
+func restart(p *stack.Process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := p.Start(ctx); err != nil {
-		s.t.Errorf("restart %s: %v", p.Name, err)
+		return fmt.Errorf("restart %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// logServiceTails logs the end of the services' logs in dir, after a failure.
+func logServiceTails(t *testing.T, dir, label string) {
+	for _, f := range []string{"idp-hook.log", "user-service.log"} {
+		t.Logf("--- %s%s\n%s", label, f, tailFile(filepath.Join(dir, f), 3000))
 	}
 }
 
@@ -423,14 +431,20 @@ func send(receivers []string, typ, user string, body []byte, failed *attempts) {
 
 func (s *system) scalar(sql string) int {
 	s.t.Helper()
-	pool, err := pgxpool.New(context.Background(), s.pg.URL("postgres"))
+	return scalarIn(s.t, s.pg, sql)
+}
+
+// scalarIn runs a query of one number in pg.
+func scalarIn(t *testing.T, pg *embedded.Postgres, sql string) int {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), pg.URL("postgres"))
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer pool.Close()
 	var n int
 	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return n
 }

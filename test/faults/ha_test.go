@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectedbbq/platform/dev/stack"
@@ -184,7 +183,7 @@ func (h *haSystem) faults() []haFault {
 		h.t.Logf("stream leader: %s", n.name)
 		n.proc.Kill()
 		time.Sleep(time.Second)
-		return h.restart(n.proc)
+		return restart(n.proc)
 	}
 	partitionLeader := func() error {
 		n, err := h.nats.streamLeader(stream)
@@ -198,7 +197,7 @@ func (h *haSystem) faults() []haFault {
 		return func() error {
 			p.Kill()
 			time.Sleep(time.Second)
-			return h.restart(p)
+			return restart(p)
 		}
 	}
 	// The reconciler's leader first, then the other replica (by then, likely the new leader).
@@ -344,39 +343,14 @@ func (h *haSystem) startReplica(ctx context.Context, i int, bins map[string]stri
 	t.Cleanup(func() {
 		_ = p.Stop()
 		if t.Failed() {
-			for _, f := range []string{"idp-hook.log", "user-service.log"} {
-				b, _ := os.ReadFile(filepath.Join(dir, f))
-				if len(b) > 3000 {
-					b = b[len(b)-3000:]
-				}
-				t.Logf("--- replica %d %s\n%s", i+1, f, b)
-			}
+			logServiceTails(t, dir, fmt.Sprintf("replica %d ", i+1))
 		}
 	})
 }
 
-// restart starts a killed process again (see system.restart).
-func (h *haSystem) restart(p *stack.Process) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		return fmt.Errorf("restart %s: %w", p.Name, err)
-	}
-	return nil
-}
-
 func (h *haSystem) scalar(sql string) int {
 	h.t.Helper()
-	pool, err := pgxpool.New(context.Background(), h.pg.URL("postgres"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer pool.Close()
-	var n int
-	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		h.t.Fatal(err)
-	}
-	return n
+	return scalarIn(h.t, h.pg, sql)
 }
 
 // busEvent is one event of events.users.>, in stream order.
