@@ -39,8 +39,8 @@ test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back
 	go test $(GO_TEST_FLAGS) ./test/keycloak/
 
 .PHONY: test-faults
-test-faults: ## 2,000 sign-ups through crashes and partitions (300 in make test); Keycloak's listener through outages; 200 people converging (20 in make test)
-	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run TestNothingLostOrDuplicatedUnderFaults ./test/faults/ | grep -v '^=== '
+test-faults: ## 2,000 sign-ups through crashes and partitions, single and HA (300 in make test); Keycloak's listener through outages; 200 people converging (20 in make test)
+	BBQ_FAULT_USERS=$${BBQ_FAULT_USERS:-2000} go test $(GO_TEST_FLAGS) -v -run 'TestNothingLostOrDuplicatedUnderFaults|TestHighAvailabilityUnderFaults' ./test/faults/ | grep -v '^=== '
 	go test $(GO_TEST_FLAGS) -v -run TestProviderRetriesCarrySignUpsThroughOutages ./test/keycloak/ | grep -e '^---' -e outage_test -e '^ok'
 	BBQ_CONVERGENCE_USERS=$${BBQ_CONVERGENCE_USERS:-200} go test $(GO_TEST_FLAGS) -v -run TestUsersConvergeToKeycloakWhateverTheWebhookOrder ./test/keycloak/ | grep -v '^=== '
 

@@ -89,6 +89,33 @@ func (h *Host) Heal(ctx context.Context, addr netip.AddrPort) error {
 	return h.filter(ctx, "-D", addr)
 }
 
+// Isolate drops every TCP packet between the host and each of peers (whatever the ports: both the
+// connections it opened and those opened to it), until Rejoin. A NATS node isolated from the others is
+// partitioned from its cluster.
+func (h *Host) Isolate(ctx context.Context, peers ...netip.Addr) error {
+	return h.filterHosts(ctx, "-A", peers)
+}
+
+// Rejoin undoes Isolate.
+func (h *Host) Rejoin(ctx context.Context, peers ...netip.Addr) error {
+	return h.filterHosts(ctx, "-D", peers)
+}
+
+func (h *Host) filterHosts(ctx context.Context, op string, peers []netip.Addr) error {
+	for _, p := range peers {
+		for _, rule := range [][]string{
+			{"OUTPUT", "-p", "tcp", "-d", p.String(), "-j", "DROP"},
+			{"INPUT", "-p", "tcp", "-s", p.String(), "-j", "DROP"},
+		} {
+			args := append([]string{"netns", "exec", h.Netns, "iptables", "-w", op}, rule...)
+			if err := command(ctx, "ip", args...); err != nil {
+				return fmt.Errorf("host %s, path to %s: %w", h.Netns, p, err)
+			}
+		}
+	}
+	return nil
+}
+
 func (h *Host) filter(ctx context.Context, op string, addr netip.AddrPort) error {
 	ip, port := addr.Addr().String(), fmt.Sprint(addr.Port())
 	for _, rule := range [][]string{

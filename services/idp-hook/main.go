@@ -27,6 +27,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/ops"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/config"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/lease"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/receiver"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/reconcile"
 )
@@ -164,6 +165,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap, cfg.ReconcileSettle)
-	g.Go(func() error { return rec.Run(ctx, cfg.ReconcileInterval) })
+	host, _ := os.Hostname()
+	leader, err := lease.New(js, lease.Config{Bucket: cfg.LeaseBucket, Replicas: cfg.Bus.Replicas, Key: "reconciler",
+		Holder: fmt.Sprintf("%s-%d", host, os.Getpid()), TTL: cfg.LeaseTTL}, log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		leader.Lead(ctx, func(ctx context.Context) { _ = rec.Run(ctx, cfg.ReconcileInterval) })
+		return nil
+	})
 	return g.Wait()
 }

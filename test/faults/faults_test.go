@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"net/http"
 	"net/netip"
@@ -54,13 +55,7 @@ type system struct {
 }
 
 func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
-	n := 300
-	if v := os.Getenv("BBQ_FAULT_USERS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatalf("BBQ_FAULT_USERS: %v", err)
-		}
-	}
+	n := faultUsers(t)
 	s := start(t)
 	faults := []struct {
 		name string
@@ -176,6 +171,18 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 	}
 }
 
+// faultUsers is N, the sign-ups a fault run streams (BBQ_FAULT_USERS; 300 by default).
+func faultUsers(t *testing.T) int {
+	n := 300
+	if v := os.Getenv("BBQ_FAULT_USERS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("BBQ_FAULT_USERS: %v", err)
+		}
+	}
+	return n
+}
+
 func start(t *testing.T) *system {
 	t.Helper()
 	// Postgres runs as its own user when the tests run as root: the folder must be reachable.
@@ -219,13 +226,7 @@ func start(t *testing.T) *system {
 	t.Cleanup(func() {
 		_ = s.p.Stop()
 		if t.Failed() {
-			for _, f := range []string{"idp-hook.log", "user-service.log"} {
-				b, _ := os.ReadFile(filepath.Join(dir, f))
-				if len(b) > 3000 {
-					b = b[len(b)-3000:]
-				}
-				t.Logf("--- %s\n%s", f, b)
-			}
+			logServiceTails(t, dir, "")
 		}
 	})
 	return s
@@ -357,10 +358,24 @@ func (s *system) startPostgres() bool {
 // restart starts a killed process again, reporting failure with Error (see startPostgres).
 func (s *system) restart(p *stack.Process) {
 	s.t.Helper()
+	if err := restart(p); err != nil {
+		s.t.Error(err)
+	}
+}
+
+func restart(p *stack.Process) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := p.Start(ctx); err != nil {
-		s.t.Errorf("restart %s: %v", p.Name, err)
+		return fmt.Errorf("restart %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// logServiceTails logs the end of the services' logs in dir, after a failure.
+func logServiceTails(t *testing.T, dir, label string) {
+	for _, f := range []string{"idp-hook.log", "user-service.log"} {
+		t.Logf("--- %s%s\n%s", label, f, tailFile(filepath.Join(dir, f), 3000))
 	}
 }
 
@@ -374,14 +389,42 @@ func (a *attempts) String() string {
 
 // deliver sends one signed event until idp-hook accepts it, with back-off, as Keycloak's provider does.
 func (s *system) deliver(typ, user, email string, failed *attempts) {
+	send([]string{s.p.IdPHookURL}, typ, user, keycloakEvent(typ, user, email), failed)
+}
+
+// keycloakEvent is the body of one Keycloak event about user, as a provider older than 0.3 sends it (no
+// state: the fields of the event only).
+func keycloakEvent(typ, user, email string) []byte {
+	return providerEvent(typ, user, email, false)
+}
+
+// providerEvent is keycloakEvent, with the account's state after the event (bbqUser) when withState, as the
+// current provider sends it.
+func providerEvent(typ, user, email string, withState bool) []byte {
 	details := map[string]string{"email": email}
-	if typ == "REGISTER" {
+	switch typ {
+	case "REGISTER":
 		details = map[string]string{"register_method": "form", "username": email, "email": email, "first_name": "Fault"}
+	case "UPDATE_PROFILE":
+		details = map[string]string{"previous_first_name": "Fault", "updated_first_name": "Second"}
 	}
-	body, _ := json.Marshal(map[string]any{"id": typ + "-" + user, "time": time.Now().UnixMilli(), "type": typ,
-		"realmId": "bbq", "clientId": "dashboard", "userId": user, "details": details})
+	ev := map[string]any{"id": typ + "-" + user, "time": time.Now().UnixMilli(), "type": typ,
+		"realmId": "bbq", "clientId": "dashboard", "userId": user, "details": details}
+	if withState {
+		name := map[bool]string{false: "Fault", true: "Second"}[typ == "UPDATE_PROFILE"]
+		ev["bbqUser"] = map[string]any{"id": user, "username": email, "email": email, "emailVerified": typ != "REGISTER",
+			"firstName": name, "enabled": true}
+	}
+	body, _ := json.Marshal(ev)
+	return body
+}
+
+// send posts a signed event until one of the receivers (a load balancer's choice: the next on each failure)
+// accepts it, with back-off.
+func send(receivers []string, typ, user string, body []byte, failed *attempts) {
+	next := int(crc32.ChecksumIEEE([]byte(user)) % uint32(len(receivers)))
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		req, _ := http.NewRequest(http.MethodPost, s.p.IdPHookURL+"/webhooks/keycloak/events", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, receivers[next]+"/webhooks/keycloak/events", bytes.NewReader(body))
 		webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, "wh-"+typ+"-"+user, time.Now(), body)
 		resp, err := http.DefaultClient.Do(req)
 		switch {
@@ -397,20 +440,27 @@ func (s *system) deliver(typ, user, email string, failed *attempts) {
 			resp.Body.Close()
 			failed.other.Add(1)
 		}
+		next = (next + 1) % len(receivers)
 		time.Sleep(wait)
 	}
 }
 
 func (s *system) scalar(sql string) int {
 	s.t.Helper()
-	pool, err := pgxpool.New(context.Background(), s.pg.URL("postgres"))
+	return scalarIn(s.t, s.pg, sql)
+}
+
+// scalarIn runs a query of one number in pg.
+func scalarIn(t *testing.T, pg *embedded.Postgres, sql string) int {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), pg.URL("postgres"))
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer pool.Close()
 	var n int
 	if err := pool.QueryRow(context.Background(), sql).Scan(&n); err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return n
 }

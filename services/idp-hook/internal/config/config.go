@@ -37,6 +37,9 @@ type Config struct {
 	// Stored events younger than this wait for a later pass, so the webhook's copy (with the state) wins.
 	ReconcileSettle  time.Duration `env:"RECONCILE_SETTLE" envDefault:"10s"`
 	CheckpointBucket string        `env:"RECONCILE_BUCKET" envDefault:"idp-hook"`
+	// One replica reconciles at a time: it holds a lease in this KV bucket, renewed every TTL/3.
+	LeaseBucket string        `env:"RECONCILE_LEASE_BUCKET" envDefault:"idp-hook-leases"`
+	LeaseTTL    time.Duration `env:"RECONCILE_LEASE_TTL" envDefault:"15s"`
 
 	Secrets []webhook.Secret `env:"-"`
 }

@@ -151,13 +151,15 @@ func (r *Reconciler) until() int64 {
 }
 
 // walk runs one stream from its checkpoint and saves where it got to, also when it stopped on an error.
+// The save is a compare-and-set on the revision read: should two replicas ever both pass (a leader that lost
+// its lease mid-pass), the later save fails instead of moving the checkpoint back.
 func (r *Reconciler) walk(ctx context.Context, key string, walk func(context.Context, Checkpoint) (Checkpoint, error)) error {
-	cp, err := r.checkpoint(ctx, key)
+	cp, rev, err := r.checkpoint(ctx, key)
 	if err != nil {
 		return err
 	}
 	next, err := walk(ctx, cp)
-	return errors.Join(err, r.save(ctx, key, next))
+	return errors.Join(err, r.save(ctx, key, rev, next))
 }
 
 func until(ms int64) time.Time {
@@ -247,22 +249,24 @@ func (r *Reconciler) publish(ctx context.Context, m kcevent.Mapped, mapErr error
 	return 1, nil
 }
 
-func (r *Reconciler) checkpoint(ctx context.Context, key string) (Checkpoint, error) {
+// checkpoint reads a stream's checkpoint and its KV revision (0: none yet).
+func (r *Reconciler) checkpoint(ctx context.Context, key string) (Checkpoint, uint64, error) {
 	e, err := r.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Checkpoint{}, nil // first pass: everything Keycloak kept
+		return Checkpoint{}, 0, nil // first pass: everything Keycloak kept
 	}
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("read checkpoint %s: %w", key, err)
+		return Checkpoint{}, 0, fmt.Errorf("read checkpoint %s: %w", key, err)
 	}
 	cp, err := parseCheckpoint(e.Value())
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("read checkpoint %s: %w", key, err)
+		return Checkpoint{}, 0, fmt.Errorf("read checkpoint %s: %w", key, err)
 	}
-	return cp, nil
+	return cp, e.Revision(), nil
 }
 
-func (r *Reconciler) save(ctx context.Context, key string, cp Checkpoint) error {
+// save stores cp if the checkpoint is still at revision rev.
+func (r *Reconciler) save(ctx context.Context, key string, rev uint64, cp Checkpoint) error {
 	if cp.Time == 0 {
 		return nil
 	}
@@ -270,8 +274,13 @@ func (r *Reconciler) save(ctx context.Context, key string, cp Checkpoint) error 
 	if err != nil {
 		return fmt.Errorf("encode checkpoint %s: %w", key, err)
 	}
-	if _, err := r.kv.Put(ctx, key, b); err != nil {
-		return fmt.Errorf("save checkpoint %s: %w", key, err)
+	if rev == 0 {
+		_, err = r.kv.Create(ctx, key, b)
+	} else {
+		_, err = r.kv.Update(ctx, key, b, rev)
+	}
+	if err != nil {
+		return fmt.Errorf("save checkpoint %s (another pass saved first?): %w", key, err)
 	}
 	r.metrics.Checkpoint.WithLabelValues(key).Set(float64(time.UnixMilli(cp.Time).Unix()))
 	return nil

@@ -77,17 +77,30 @@ func (r *Relay) drain(ctx context.Context) {
 func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, error) {
 	start := time.Now()
 	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	acked := 0 // futures[:acked] are acknowledged
+	pending := inFlight{}
 	for _, e := range batch {
+		if pending.mustWait(e) { // see order.go
+			n, err := r.await(ctx, futures[acked:], nil)
+			if acked += n; err != nil {
+				return r.published(acked, start, err)
+			}
+		}
 		msg := nats.NewMsg(e.Subject)
 		msg.Data = e.Event
 		msg.Header.Set(bus.HeaderContentType, bus.ContentType)
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {
-			return r.await(ctx, futures, fmt.Errorf("publish %s: %w", e.ID, err))
+			n, err := r.await(ctx, futures[acked:], fmt.Errorf("publish %s: %w", e.ID, err))
+			return r.published(acked+n, start, err)
 		}
 		futures = append(futures, f)
 	}
-	n, err := r.await(ctx, futures, nil)
+	n, err := r.await(ctx, futures[acked:], nil)
+	return r.published(acked+n, start, err)
+}
+
+func (r *Relay) published(n int, start time.Time, err error) (int, error) {
 	r.metrics.Published.Add(float64(n))
 	r.metrics.BatchSeconds.Observe(time.Since(start).Seconds())
 	return n, err

@@ -16,13 +16,26 @@ type OutboxEvent struct {
 	Event   []byte
 }
 
+// outboxLock is the advisory lock key of the outbox drain (any constant; this one spells "outbox").
+const outboxLock = 0x6f7574626f78
+
 // DrainOutbox hands up to limit of the oldest outbox events to publish and deletes those it
-// reports published, in one transaction. Rows are locked with SKIP LOCKED, so several relays
-// share the work; a crash after publishing and before the commit republishes with the same
-// Nats-Msg-Id, which JetStream drops as a duplicate.
+// reports published, in one transaction. One drain runs at a time across all replicas: it holds a
+// transaction-scoped advisory lock, so two relays never publish events of one user side by side and out of
+// order (with SKIP LOCKED alone, a second relay would take the next rows and could publish them first).
+// Another replica's drain returns 0 at once; its rows go out in the lock holder's drain or the next poll.
+// The lock ends with the transaction, also when its holder dies. A crash after publishing and before the
+// commit republishes with the same Nats-Msg-Id, which JetStream drops as a duplicate.
 func (s *Store) DrainOutbox(ctx context.Context, limit int, publish func(context.Context, []OutboxEvent) (int, error)) (int, error) {
 	var published int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(outboxLock)).Scan(&mine); err != nil {
+			return fmt.Errorf("outbox lock: %w", err)
+		}
+		if !mine {
+			return nil
+		}
 		rows, err := tx.Query(ctx, `SELECT seq, id::text, subject, event FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 		if err != nil {
 			return fmt.Errorf("read outbox: %w", err)
