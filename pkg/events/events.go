@@ -52,12 +52,17 @@ var (
 	TenantMemberAdded       = kind("events.users.tenant.member_added", "com.connectedbbq.users.tenant.member_added.v1", func() *eventsv1.TenantMemberAdded { return &eventsv1.TenantMemberAdded{} })
 	TenantMemberRoleChanged = kind("events.users.tenant.member_role_changed", "com.connectedbbq.users.tenant.member_role_changed.v1", func() *eventsv1.TenantMemberRoleChanged { return &eventsv1.TenantMemberRoleChanged{} })
 	TenantMemberRemoved     = kind("events.users.tenant.member_removed", "com.connectedbbq.users.tenant.member_removed.v1", func() *eventsv1.TenantMemberRemoved { return &eventsv1.TenantMemberRemoved{} })
+	InvitationCreated       = kind("events.users.invitation.created", "com.connectedbbq.users.invitation.created.v1", func() *eventsv1.InvitationCreated { return &eventsv1.InvitationCreated{} })
+	InvitationAccepted      = kind("events.users.invitation.accepted", "com.connectedbbq.users.invitation.accepted.v1", func() *eventsv1.InvitationAccepted { return &eventsv1.InvitationAccepted{} })
+	InvitationRevoked       = kind("events.users.invitation.revoked", "com.connectedbbq.users.invitation.revoked.v1", func() *eventsv1.InvitationRevoked { return &eventsv1.InvitationRevoked{} })
+	InvitationExpired       = kind("events.users.invitation.expired", "com.connectedbbq.users.invitation.expired.v1", func() *eventsv1.InvitationExpired { return &eventsv1.InvitationExpired{} })
 )
 
 // Kinds lists every event of the contract.
 func Kinds() []Kind {
 	return []Kind{UserRegistered, UserEmailVerified, UserProfileUpdated, UserStateChanged, IdPUserDeleted,
-		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded, TenantMemberRoleChanged, TenantMemberRemoved}
+		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded, TenantMemberRoleChanged, TenantMemberRemoved,
+		InvitationCreated, InvitationAccepted, InvitationRevoked, InvitationExpired}
 }
 
 // KindOfType finds the kind of a CloudEvents type.

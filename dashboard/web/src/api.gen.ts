@@ -125,6 +125,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenant/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The active tenant's invitations, newest first (tenant admins only) */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite an email address with a role (tenant admins only)
+         * @description Mails a link `<DASHBOARD_URL>/invitations/accept?token=<token>` (sent after the commit, from a queue: never lost). Announced as `InvitationCreated`. The link works for INVITATION_TTL (default 168h). At most INVITATIONS_PER_HOUR (default 20) mails, invites and resends together, per tenant and hour: 429 `urn:bbq:problem:invitation-rate-limit` with `Retry-After`.
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenant/invitations/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a pending or expired invitation again, with a new link and expiry (tenant admins only)
+         * @description The old link stops working. Counts against the hourly limit. 409 `urn:bbq:problem:invitation-not-pending` for an accepted or revoked one.
+         */
+        post: operations["resendInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenant/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation (tenant admins only)
+         * @description Announced as `InvitationRevoked`; revoking a revoked one again changes nothing (204). 409 `urn:bbq:problem:invitation-not-pending` for an accepted one.
+         */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        /** What a link invites to (any signed-in person; no tenant needed) */
+        get: operations["previewInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join the link's tenant with the invited role (signed in; no tenant claim needed)
+         * @description Only with a verified email equal to the invited one, as the user service stores it (it converges to Keycloak's). Announced as `InvitationAccepted` and `TenantMemberAdded` (how invitation, actor the inviter). Accepting again as the same person is 200 and changes nothing. The caller's default tenant does not change: send `X-Tenant-ID`, or `PUT /v1/me/default-tenant`. 409 `urn:bbq:problem:not-active-yet` while the caller's account is not active in the user service yet (just signed up): retry for a few seconds.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -172,6 +280,42 @@ export interface components {
             kind: "personal" | "declared";
             suspended: boolean;
             members: number;
+        };
+        /**
+         * @description A pending invitation past its expiry is shown as expired.
+         * @enum {string}
+         */
+        InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
+        Invitation: {
+            /** Format: uuid */
+            id: string;
+            /** @description Lower-case. */
+            email: string;
+            role: components["schemas"]["Role"];
+            status: components["schemas"]["InvitationStatus"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description The inviting admin's user id. */
+            invitedBy: string;
+            /** @description Empty when the inviter is no longer a member. */
+            invitedByName: string;
+            /** @description The user id that accepted it. */
+            acceptedBy?: string;
+            /** Format: date-time */
+            acceptedAt?: string;
+        };
+        InvitationPreview: {
+            tenantId: string;
+            tenantName: string;
+            role: components["schemas"]["Role"];
+            /** @description The invited address. */
+            email: string;
+            status: components["schemas"]["InvitationStatus"];
+            /** Format: date-time */
+            expiresAt: string;
+            invitedByName: string;
         };
         Problem: {
             type: string;
@@ -238,6 +382,53 @@ export interface components {
         /** @description The database or the identity provider is unavailable; retry */
         Unavailable: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No such invitation (type urn:bbq:problem:no-such-invitation); a resent invitation's old link names none */
+        NoSuchInvitation: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description urn:bbq:problem:already-member, already-invited (resend it), invitation-not-pending, invitation-accepted (used by someone else) or not-active-yet (retry shortly) */
+        InvitationConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description urn:bbq:problem:invitation-expired or invitation-revoked */
+        InvitationGone: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description urn:bbq:problem:email-mismatch, email-not-verified or tenant-suspended */
+        AcceptForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description More than INVITATIONS_PER_HOUR mails in this tenant in the last hour (type urn:bbq:problem:invitation-rate-limit) */
+        RateLimited: {
+            headers: {
+                /** @description Seconds until the next one fits */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -467,6 +658,179 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: {
+                /** @description Only those with this status; all when absent. */
+                status?: components["schemas"]["InvitationStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        invitations: components["schemas"]["Invitation"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A bare address; stored lower-case. 422 urn:bbq:problem:invalid-email otherwise. */
+                    email: string;
+                    role: components["schemas"]["Role"];
+                };
+            };
+        };
+        responses: {
+            /** @description The invitation */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["InvitationConflict"];
+            415: components["responses"]["BadRequest"];
+            422: components["responses"]["BadRequest"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resendInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invitation"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NoSuchInvitation"];
+            409: components["responses"]["InvitationConflict"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NoSuchInvitation"];
+            409: components["responses"]["InvitationConflict"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    previewInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NoSuchInvitation"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's token. */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The joined tenant */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyTenant"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["AcceptForbidden"];
+            404: components["responses"]["NoSuchInvitation"];
+            409: components["responses"]["InvitationConflict"];
+            410: components["responses"]["InvitationGone"];
             503: components["responses"]["Unavailable"];
         };
     };

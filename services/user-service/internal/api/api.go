@@ -54,6 +54,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("PATCH /v1/tenant/members/{userId}", a.authed(a.tenantOnly(a.patchMember)))
 	mux.Handle("DELETE /v1/tenant/members/{userId}", a.authed(a.tenantOnly(a.deleteMember)))
 	mux.Handle("POST /v1/tenant/leave", a.authed(a.tenantOnly(a.leave)))
+	a.mountInvitations(mux)
 }
 
 // TenantHeader names the active tenant of a request; without it, the token's tenant claim does. Either way

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
@@ -24,7 +25,7 @@ var refusals = []struct {
 }
 
 func refusal(err error) problem {
-	for _, r := range refusals {
+	for _, r := range slices.Concat(refusals, invitationRefusals) {
 		if errors.Is(err, r.err) {
 			return r.p
 		}

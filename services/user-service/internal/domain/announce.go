@@ -30,6 +30,26 @@ func userRemoved(userID, tenantID string) Announcement {
 	return Announcement{Kind: events.UserRemoved, Subject: userID, Data: &eventsv1.UserRemoved{UserId: userID, TenantId: tenantID}}
 }
 
+func invitationCreated(i Invitation) Announcement {
+	return Announcement{Kind: events.InvitationCreated, Subject: i.TenantID, Data: &eventsv1.InvitationCreated{InvitationId: i.ID,
+		TenantId: i.TenantID, Email: i.Email, Role: i.Role.Proto(), InvitedByUserId: i.InvitedBy, ExpiresAt: timestamp(i.ExpiresAt)}}
+}
+
+func invitationAccepted(i Invitation) Announcement {
+	return Announcement{Kind: events.InvitationAccepted, Subject: i.TenantID, Data: &eventsv1.InvitationAccepted{InvitationId: i.ID,
+		TenantId: i.TenantID, Email: i.Email, Role: i.Role.Proto(), InvitedByUserId: i.InvitedBy, AcceptedByUserId: i.AcceptedBy}}
+}
+
+func invitationRevoked(i Invitation, actor string) Announcement {
+	return Announcement{Kind: events.InvitationRevoked, Subject: i.TenantID,
+		Data: &eventsv1.InvitationRevoked{InvitationId: i.ID, TenantId: i.TenantID, Email: i.Email, ActorUserId: actor}}
+}
+
+func invitationExpired(i Invitation, at time.Time) Announcement {
+	return Announcement{Kind: events.InvitationExpired, Subject: i.TenantID,
+		Data: &eventsv1.InvitationExpired{InvitationId: i.ID, TenantId: i.TenantID, Email: i.Email, ExpiredAt: timestamp(at)}}
+}
+
 func tenantCreated(tenantID, name, byUser string) Announcement {
 	return Announcement{Kind: events.TenantCreated, Subject: tenantID,
 		Data: &eventsv1.TenantCreated{TenantId: tenantID, Name: name, CreatedByUserId: byUser}}

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
 )
 
 //go:embed migrations/*.sql
@@ -28,6 +30,10 @@ type Store struct {
 	pool *pgxpool.Pool
 	// Notify is poked after a commit that added outbox rows, so the relay publishes at once.
 	Notify func()
+	// NotifyMail, when set, is poked after a commit that queued an invitation mail.
+	NotifyMail func()
+	// InvitationLimits: the TTL and hourly limit of invitations (zero values: the defaults).
+	InvitationLimits domain.InvitationLimits
 }
 
 // Open connects to url. It does not migrate.

@@ -1356,6 +1356,317 @@ func (x *TenantMemberRemoved) GetActorUserId() string {
 	return ""
 }
 
+// events.users.invitation.created: a tenant admin invited an email address to join the tenant with a role.
+// Subject = the tenant id. A resend (new link, new expiry) announces nothing new.
+type InvitationCreated struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	TenantId     string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Lower-case.
+	Email           string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Role            TenantRole             `protobuf:"varint,4,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
+	InvitedByUserId string                 `protobuf:"bytes,5,opt,name=invited_by_user_id,json=invitedByUserId,proto3" json:"invited_by_user_id,omitempty"`
+	ExpiresAt       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *InvitationCreated) Reset() {
+	*x = InvitationCreated{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvitationCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvitationCreated) ProtoMessage() {}
+
+func (x *InvitationCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvitationCreated.ProtoReflect.Descriptor instead.
+func (*InvitationCreated) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *InvitationCreated) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+func (x *InvitationCreated) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *InvitationCreated) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *InvitationCreated) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *InvitationCreated) GetInvitedByUserId() string {
+	if x != nil {
+		return x.InvitedByUserId
+	}
+	return ""
+}
+
+func (x *InvitationCreated) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// events.users.invitation.accepted: the invited person (verified email equal to the invited one) joined.
+// Followed by TenantMemberAdded (how invitation, actor the inviter) unless they were a member already.
+type InvitationAccepted struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId     string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	TenantId         string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Email            string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Role             TenantRole             `protobuf:"varint,4,opt,name=role,proto3,enum=bbq.events.v1.TenantRole" json:"role,omitempty"`
+	InvitedByUserId  string                 `protobuf:"bytes,5,opt,name=invited_by_user_id,json=invitedByUserId,proto3" json:"invited_by_user_id,omitempty"`
+	AcceptedByUserId string                 `protobuf:"bytes,6,opt,name=accepted_by_user_id,json=acceptedByUserId,proto3" json:"accepted_by_user_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *InvitationAccepted) Reset() {
+	*x = InvitationAccepted{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvitationAccepted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvitationAccepted) ProtoMessage() {}
+
+func (x *InvitationAccepted) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvitationAccepted.ProtoReflect.Descriptor instead.
+func (*InvitationAccepted) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InvitationAccepted) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+func (x *InvitationAccepted) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *InvitationAccepted) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *InvitationAccepted) GetRole() TenantRole {
+	if x != nil {
+		return x.Role
+	}
+	return TenantRole_TENANT_ROLE_UNSPECIFIED
+}
+
+func (x *InvitationAccepted) GetInvitedByUserId() string {
+	if x != nil {
+		return x.InvitedByUserId
+	}
+	return ""
+}
+
+func (x *InvitationAccepted) GetAcceptedByUserId() string {
+	if x != nil {
+		return x.AcceptedByUserId
+	}
+	return ""
+}
+
+// events.users.invitation.revoked: a tenant admin withdrew a pending (or expired) invitation.
+type InvitationRevoked struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId  string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	TenantId      string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	ActorUserId   string                 `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvitationRevoked) Reset() {
+	*x = InvitationRevoked{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvitationRevoked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvitationRevoked) ProtoMessage() {}
+
+func (x *InvitationRevoked) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvitationRevoked.ProtoReflect.Descriptor instead.
+func (*InvitationRevoked) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *InvitationRevoked) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+func (x *InvitationRevoked) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *InvitationRevoked) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *InvitationRevoked) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+// events.users.invitation.expired: a pending invitation passed its expiry unused (announced once per expiry).
+type InvitationExpired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InvitationId  string                 `protobuf:"bytes,1,opt,name=invitation_id,json=invitationId,proto3" json:"invitation_id,omitempty"`
+	TenantId      string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	ExpiredAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expired_at,json=expiredAt,proto3" json:"expired_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvitationExpired) Reset() {
+	*x = InvitationExpired{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvitationExpired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvitationExpired) ProtoMessage() {}
+
+func (x *InvitationExpired) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvitationExpired.ProtoReflect.Descriptor instead.
+func (*InvitationExpired) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *InvitationExpired) GetInvitationId() string {
+	if x != nil {
+		return x.InvitationId
+	}
+	return ""
+}
+
+func (x *InvitationExpired) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *InvitationExpired) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *InvitationExpired) GetExpiredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiredAt
+	}
+	return nil
+}
+
 var File_bbq_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_bbq_events_v1_events_proto_rawDesc = "" +
@@ -1442,7 +1753,33 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12-\n" +
 	"\x04role\x18\x03 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x12:\n" +
 	"\x06reason\x18\x04 \x01(\x0e2\".bbq.events.v1.MemberRemovalReasonR\x06reason\x12\"\n" +
-	"\ractor_user_id\x18\x05 \x01(\tR\vactorUserId*s\n" +
+	"\ractor_user_id\x18\x05 \x01(\tR\vactorUserId\"\x82\x02\n" +
+	"\x11InvitationCreated\x12#\n" +
+	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12-\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x12+\n" +
+	"\x12invited_by_user_id\x18\x05 \x01(\tR\x0finvitedByUserId\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xf7\x01\n" +
+	"\x12InvitationAccepted\x12#\n" +
+	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12-\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x19.bbq.events.v1.TenantRoleR\x04role\x12+\n" +
+	"\x12invited_by_user_id\x18\x05 \x01(\tR\x0finvitedByUserId\x12-\n" +
+	"\x13accepted_by_user_id\x18\x06 \x01(\tR\x10acceptedByUserId\"\x8f\x01\n" +
+	"\x11InvitationRevoked\x12#\n" +
+	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\"\n" +
+	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\"\xa6\x01\n" +
+	"\x11InvitationExpired\x12#\n" +
+	"\rinvitation_id\x18\x01 \x01(\tR\finvitationId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x129\n" +
+	"\n" +
+	"expired_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiredAt*s\n" +
 	"\n" +
 	"UserStatus\x12\x1b\n" +
 	"\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1485,7 +1822,7 @@ func file_bbq_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_bbq_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_bbq_events_v1_events_proto_goTypes = []any{
 	(UserStatus)(0),                 // 0: bbq.events.v1.UserStatus
 	(TenantRole)(0),                 // 1: bbq.events.v1.TenantRole
@@ -1506,18 +1843,22 @@ var file_bbq_events_v1_events_proto_goTypes = []any{
 	(*TenantMemberAdded)(nil),       // 16: bbq.events.v1.TenantMemberAdded
 	(*TenantMemberRoleChanged)(nil), // 17: bbq.events.v1.TenantMemberRoleChanged
 	(*TenantMemberRemoved)(nil),     // 18: bbq.events.v1.TenantMemberRemoved
-	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
+	(*InvitationCreated)(nil),       // 19: bbq.events.v1.InvitationCreated
+	(*InvitationAccepted)(nil),      // 20: bbq.events.v1.InvitationAccepted
+	(*InvitationRevoked)(nil),       // 21: bbq.events.v1.InvitationRevoked
+	(*InvitationExpired)(nil),       // 22: bbq.events.v1.InvitationExpired
+	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
 }
 var file_bbq_events_v1_events_proto_depIdxs = []int32{
 	2,  // 0: bbq.events.v1.UserRegistered.method:type_name -> bbq.events.v1.RegistrationMethod
 	8,  // 1: bbq.events.v1.UserRegistered.state:type_name -> bbq.events.v1.UserState
 	8,  // 2: bbq.events.v1.UserEmailVerified.state:type_name -> bbq.events.v1.UserState
 	8,  // 3: bbq.events.v1.UserProfileUpdated.state:type_name -> bbq.events.v1.UserState
-	19, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
+	23, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
 	8,  // 5: bbq.events.v1.UserStateChanged.state:type_name -> bbq.events.v1.UserState
 	0,  // 6: bbq.events.v1.User.status:type_name -> bbq.events.v1.UserStatus
 	1,  // 7: bbq.events.v1.User.role:type_name -> bbq.events.v1.TenantRole
-	19, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	23, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	11, // 9: bbq.events.v1.UserCreated.user:type_name -> bbq.events.v1.User
 	11, // 10: bbq.events.v1.UserUpdated.user:type_name -> bbq.events.v1.User
 	1,  // 11: bbq.events.v1.TenantMemberAdded.role:type_name -> bbq.events.v1.TenantRole
@@ -1526,11 +1867,15 @@ var file_bbq_events_v1_events_proto_depIdxs = []int32{
 	1,  // 14: bbq.events.v1.TenantMemberRoleChanged.previous_role:type_name -> bbq.events.v1.TenantRole
 	1,  // 15: bbq.events.v1.TenantMemberRemoved.role:type_name -> bbq.events.v1.TenantRole
 	4,  // 16: bbq.events.v1.TenantMemberRemoved.reason:type_name -> bbq.events.v1.MemberRemovalReason
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	1,  // 17: bbq.events.v1.InvitationCreated.role:type_name -> bbq.events.v1.TenantRole
+	23, // 18: bbq.events.v1.InvitationCreated.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 19: bbq.events.v1.InvitationAccepted.role:type_name -> bbq.events.v1.TenantRole
+	23, // 20: bbq.events.v1.InvitationExpired.expired_at:type_name -> google.protobuf.Timestamp
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_bbq_events_v1_events_proto_init() }
@@ -1545,7 +1890,7 @@ func file_bbq_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bbq_events_v1_events_proto_rawDesc), len(file_bbq_events_v1_events_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   14,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
