@@ -52,12 +52,15 @@ var (
 	TenantMemberAdded       = kind("events.users.tenant.member_added", "com.connectedbbq.users.tenant.member_added.v1", func() *eventsv1.TenantMemberAdded { return &eventsv1.TenantMemberAdded{} })
 	TenantMemberRoleChanged = kind("events.users.tenant.member_role_changed", "com.connectedbbq.users.tenant.member_role_changed.v1", func() *eventsv1.TenantMemberRoleChanged { return &eventsv1.TenantMemberRoleChanged{} })
 	TenantMemberRemoved     = kind("events.users.tenant.member_removed", "com.connectedbbq.users.tenant.member_removed.v1", func() *eventsv1.TenantMemberRemoved { return &eventsv1.TenantMemberRemoved{} })
+	TenantUpdated           = kind("events.users.tenant.updated", "com.connectedbbq.users.tenant.updated.v1", func() *eventsv1.TenantUpdated { return &eventsv1.TenantUpdated{} })
+	TenantDeleted           = kind("events.users.tenant.deleted", "com.connectedbbq.users.tenant.deleted.v1", func() *eventsv1.TenantDeleted { return &eventsv1.TenantDeleted{} })
 )
 
 // Kinds lists every event of the contract.
 func Kinds() []Kind {
 	return []Kind{UserRegistered, UserEmailVerified, UserProfileUpdated, UserStateChanged, IdPUserDeleted,
-		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded, TenantMemberRoleChanged, TenantMemberRemoved}
+		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded, TenantMemberRoleChanged, TenantMemberRemoved,
+		TenantUpdated, TenantDeleted}
 }
 
 // KindOfType finds the kind of a CloudEvents type.
