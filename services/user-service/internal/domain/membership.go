@@ -57,6 +57,8 @@ type Person struct {
 	Tenants map[string]Role
 	// PersonalTenantExists says whether the user's personal tenant row exists (they may have left it).
 	PersonalTenantExists bool
+	// Suspended holds those of Tenants that are suspended: nobody is moved into one.
+	Suspended map[string]bool
 }
 
 // MemberChange is what a membership rule decided, for the repository to save in one transaction.
@@ -93,7 +95,7 @@ func ChangeRole(r Roster, actor string, target Person, role Role) (MemberChange,
 		Announce: []Announcement{memberRoleChanged(r.TenantID, id, role, old, actor)}}
 	if u := target.User; u.TenantID == r.TenantID {
 		u.Role = role
-		c.UserDirty = true
+		c.UserDirty, c.SyncKeycloak = true, true // the tenant_role attribute follows
 		c.Announce = append(c.Announce, userUpdated(u, []string{"role"}))
 	}
 	return c, nil
@@ -120,27 +122,35 @@ type Reason string
 
 // Reasons of TenantMemberRemoved.
 const (
-	Removed Reason = "removed"
-	Left    Reason = "left"
+	Removed        Reason = "removed"
+	Left           Reason = "left"
+	TenantDeletion Reason = "tenant_deleted"
 )
 
-// end ends target's membership. A person is never left without a tenant: whoever loses their default tenant
-// moves to another one they belong to, or, with none, back to their personal tenant (made again if gone).
+// end ends target's membership, unless they are the tenant's last admin.
 func end(r Roster, actor string, target Person, why Reason) (MemberChange, error) {
-	u := target.User
-	role, ok := r.Members[u.ID]
+	role, ok := r.Members[target.User.ID]
 	if !ok {
-		return MemberChange{}, fmt.Errorf("user %s: %w", u.ID, ErrNotMember)
+		return MemberChange{}, fmt.Errorf("user %s: %w", target.User.ID, ErrNotMember)
 	}
 	if role == Admin && r.admins() == 1 {
 		return MemberChange{}, ErrLastAdmin
 	}
+	return endMembership(r, actor, target, why), nil
+}
+
+// endMembership ends the membership of target, a member of the roster. A person is never left without a
+// tenant: whoever loses their default tenant moves to another one they belong to (not suspended), or, with
+// none, back to their personal tenant (made again if gone).
+func endMembership(r Roster, actor string, target Person, why Reason) MemberChange {
+	u := target.User
+	role := r.Members[u.ID]
 	c := MemberChange{Delete: &Membership{TenantID: r.TenantID, UserID: u.ID, Role: role},
 		Announce: []Announcement{memberRemoved(r.TenantID, u.ID, role, why, actor)}}
 	if u.TenantID != r.TenantID {
-		return c, nil
+		return c
 	}
-	next, nextRole, ok := otherTenant(target.Tenants, r.TenantID)
+	next, nextRole, ok := otherTenant(target, r.TenantID)
 	if !ok {
 		next, nextRole = PersonalTenantID(u.ID), Admin
 		if !target.PersonalTenantExists {
@@ -153,15 +163,15 @@ func end(r Roster, actor string, target Person, why Reason) (MemberChange, error
 	u.TenantID, u.Role = next, nextRole
 	c.UserDirty, c.SyncKeycloak = true, true
 	c.Announce = append(c.Announce, userUpdated(u, []string{"tenant_id", "role"}))
-	return c, nil
+	return c
 }
 
-// otherTenant picks the default tenant after leaving one: the smallest id among the others, so the choice
-// is the same however often it is made.
-func otherTenant(tenants map[string]Role, leaving string) (string, Role, bool) {
-	ids := make([]string, 0, len(tenants))
-	for id := range tenants {
-		if id != leaving {
+// otherTenant picks the default tenant after leaving one: the smallest id among the others that are not
+// suspended, so the choice is the same however often it is made.
+func otherTenant(p Person, leaving string) (string, Role, bool) {
+	ids := make([]string, 0, len(p.Tenants))
+	for id := range p.Tenants {
+		if id != leaving && !p.Suspended[id] {
 			ids = append(ids, id)
 		}
 	}
@@ -169,5 +179,5 @@ func otherTenant(tenants map[string]Role, leaving string) (string, Role, bool) {
 		return "", "", false
 	}
 	sort.Strings(ids)
-	return ids[0], tenants[ids[0]], true
+	return ids[0], p.Tenants[ids[0]], true
 }
