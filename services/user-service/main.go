@@ -24,6 +24,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/connectedbbq/platform/pkg/bus"
@@ -34,6 +35,8 @@ import (
 	"github.com/connectedbbq/platform/services/user-service/internal/config"
 	"github.com/connectedbbq/platform/services/user-service/internal/consumer"
 	"github.com/connectedbbq/platform/services/user-service/internal/deadletter"
+	"github.com/connectedbbq/platform/services/user-service/internal/expiry"
+	"github.com/connectedbbq/platform/services/user-service/internal/mail"
 	"github.com/connectedbbq/platform/services/user-service/internal/relay"
 	"github.com/connectedbbq/platform/services/user-service/internal/retention"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
@@ -150,6 +153,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		log.Warn("KEYCLOAK_URL is empty: tenants are not written back to Keycloak, pending users are not swept")
 	}
+	db.InvitationLimits = cfg.InvitationLimits()
+	mailer, err := invitationMailer(cfg, db, log, reg)
+	if err != nil {
+		return err
+	}
 	db.Notify = func() {
 		for _, f := range notify {
 			f()
@@ -199,10 +207,31 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if sweeper != nil {
 		g.Go(func() error { return sweeper.Run(gctx) })
 	}
+	if mailer != nil {
+		g.Go(func() error { return mailer.Run(gctx) })
+	}
+	expirer := expiry.New(db, cfg.InvitationSweepInterval, log, reg)
+	g.Go(func() error { return expirer.Run(gctx) })
 	pruner := retention.New(db, retention.Config{Keep: cfg.InboxRetention(), Interval: cfg.InboxPruneInterval, Batch: cfg.InboxPruneBatch}, log, reg)
 	g.Go(func() error { return pruner.Run(gctx) })
 	log.Info("user-service listening", "addr", srv.Addr(), "ops_addr", opsSrv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()
+}
+
+// invitationMailer is the worker that sends the queued invitation mails; nil without SMTP_ADDR (they wait).
+func invitationMailer(cfg config.Config, db *store.Store, log *slog.Logger, reg prometheus.Registerer) (*mail.Worker, error) {
+	if cfg.SMTPAddr == "" {
+		log.Warn("SMTP_ADDR is empty: invitation mails are queued and not sent until it is set")
+		return nil, nil
+	}
+	sender, err := mail.NewSender(cfg.Mail())
+	if err != nil {
+		return nil, err
+	}
+	w := mail.NewWorker(db, sender.Send, 0, log, reg)
+	db.NotifyMail = w.Wake
+	log.Info("invitation mails go through SMTP", "addr", cfg.SMTPAddr, "links", mail.Link(cfg.DashboardURL, "…"))
+	return w, nil
 }
 
 func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {

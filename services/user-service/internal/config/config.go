@@ -11,6 +11,8 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/envconfig"
 	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/services/user-service/internal/domain"
+	"github.com/connectedbbq/platform/services/user-service/internal/mail"
 )
 
 // Config of the user service.
@@ -54,6 +56,16 @@ type Config struct {
 	// The inbox (processed_events) is pruned to InboxRetention every interval, this many rows per DELETE.
 	InboxPruneInterval time.Duration `env:"INBOX_PRUNE_INTERVAL" envDefault:"1h"`
 	InboxPruneBatch    int           `env:"INBOX_PRUNE_BATCH" envDefault:"1000"`
+
+	// Invitations. Their mails go through SMTP_ADDR; empty, they stay queued (and the service says so at start).
+	SMTPAddr                string        `env:"SMTP_ADDR"`
+	SMTPFrom                string        `env:"SMTP_FROM" envDefault:"Connected BBQ <no-reply@connectedbbq.local>"`
+	SMTPUsername            string        `env:"SMTP_USERNAME"`
+	SMTPPassword            string        `env:"SMTP_PASSWORD,unset"`
+	DashboardURL            string        `env:"DASHBOARD_URL"` // the invitation links point to it; required with SMTP_ADDR
+	InvitationTTL           time.Duration `env:"INVITATION_TTL" envDefault:"168h"`
+	InvitationsPerHour      int           `env:"INVITATIONS_PER_HOUR" envDefault:"20"` // mails (invites and resends) per tenant
+	InvitationSweepInterval time.Duration `env:"INVITATION_SWEEP_INTERVAL" envDefault:"1m"`
 }
 
 // InboxRetention is how long an inbox entry is needed: as long as its event can come again, from the bus
@@ -134,6 +146,7 @@ func (c Config) Validate() error {
 	if c.DBMaxConns < 2 {
 		errs = append(errs, errors.New("DB_MAX_CONNS must be at least 2"))
 	}
+	errs = append(errs, c.validateInvitations()...)
 	if err := c.Bus.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -143,4 +156,33 @@ func (c Config) Validate() error {
 // Keycloak is the admin client configuration for the write-back.
 func (c Config) Keycloak() keycloak.Config {
 	return keycloak.Config{BaseURL: c.KeycloakURL, Realm: c.KeycloakRealm, ClientID: c.KeycloakClientID, ClientSecret: c.KeycloakClientSecret}
+}
+
+func (c Config) validateInvitations() []error {
+	var errs []error
+	if c.SMTPAddr != "" {
+		if err := c.Mail().Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.InvitationTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("INVITATION_TTL must be at least 1m, got %s", c.InvitationTTL))
+	}
+	if c.InvitationsPerHour < 1 {
+		errs = append(errs, fmt.Errorf("INVITATIONS_PER_HOUR must be at least 1, got %d", c.InvitationsPerHour))
+	}
+	if c.InvitationSweepInterval < time.Second {
+		errs = append(errs, fmt.Errorf("INVITATION_SWEEP_INTERVAL must be at least 1s, got %s", c.InvitationSweepInterval))
+	}
+	return errs
+}
+
+// Mail is the invitation mail sender's configuration.
+func (c Config) Mail() mail.Config {
+	return mail.Config{Addr: c.SMTPAddr, From: c.SMTPFrom, DashboardURL: c.DashboardURL, Username: c.SMTPUsername, Password: c.SMTPPassword}
+}
+
+// InvitationLimits are the invitations' TTL and hourly limit.
+func (c Config) InvitationLimits() domain.InvitationLimits {
+	return domain.InvitationLimits{TTL: c.InvitationTTL, PerHour: c.InvitationsPerHour}
 }
