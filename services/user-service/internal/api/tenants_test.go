@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -154,5 +155,47 @@ func TestConcurrentDeletesAnnounceOnce(t *testing.T) {
 	}
 	if n := e.announced(before); n[events.TenantDeleted.Subject] != 1 || n[events.TenantMemberRemoved.Subject] != 3 {
 		t.Errorf("announced %v; want one TenantDeleted and three TenantMemberRemoved", n)
+	}
+}
+
+// The Tenant resource's side (the admin API's store calls): listed admins are promoted, a changed name or
+// suspension is announced once, a personal tenant's id is refused, a tenant with members is kept.
+func TestDeclaredTenantRules(t *testing.T) {
+	e, dans := sharedTenant(t)
+	ctx := context.Background()
+	put := func(admins []string, suspended bool) (map[string]int, error) {
+		before := e.outbox()
+		_, err := e.s.PutTenant(ctx, store.Tenant{ID: "shared", DisplayName: "Shared", EmailDomains: []string{"shared.example"}, Admins: admins, Suspended: suspended})
+		return e.announced(before), err
+	}
+	changed, userUpdated, tenantUpdated := events.TenantMemberRoleChanged.Subject, events.UserUpdated.Subject, events.TenantUpdated.Subject
+	for _, tc := range []struct {
+		name      string
+		admins    []string
+		suspended bool
+		want      map[string]int
+	}{
+		{"bob listed as admin later", []string{"ann@shared.example", "BOB@shared.example"}, false, map[string]int{changed: 1, userUpdated: 1}},
+		{"the same spec again", []string{"ann@shared.example", "bob@shared.example"}, false, map[string]int{}},
+		{"suspended", []string{"ann@shared.example", "bob@shared.example"}, true, map[string]int{tenantUpdated: 1}},
+		{"suspended again", []string{"ann@shared.example", "bob@shared.example"}, true, map[string]int{}},
+	} {
+		if got, err := put(tc.admins, tc.suspended); err != nil || !maps.Equal(got, tc.want) {
+			t.Errorf("%s: announced %v (%v); want %v", tc.name, got, err, tc.want)
+		}
+	}
+	var role string
+	if err := e.db.QueryRow(ctx, `SELECT role FROM memberships WHERE tenant_id = 'shared' AND user_id = 'bob'`).Scan(&role); err != nil || role != "admin" {
+		t.Errorf("bob is %s in shared (%v); want admin", role, err)
+	}
+	before := e.outbox()
+	if _, err := e.s.PutTenant(ctx, store.Tenant{ID: dans, DisplayName: "Taken"}); !errors.Is(err, store.ErrNotDeclared) {
+		t.Errorf("a resource with a personal tenant's id: %v; want ErrNotDeclared", err)
+	}
+	if got, err := e.s.GetTenant(ctx, dans); err != nil || got.DisplayName == "Taken" || got.Kind != "personal" || len(e.announced(before)) != 0 {
+		t.Errorf("the personal tenant after the refused put: %+v (%v)", got, err)
+	}
+	if err := e.s.DeleteTenant(ctx, "shared"); !errors.Is(err, store.ErrHasMembers) {
+		t.Errorf("deleting a declared tenant with members: %v; want ErrHasMembers", err)
 	}
 }

@@ -3,7 +3,10 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Errors of the membership rules; the API turns each into a status and message.
@@ -91,14 +94,39 @@ func ChangeRole(r Roster, actor string, target Person, role Role) (MemberChange,
 	if old == Admin && r.admins() == 1 {
 		return MemberChange{}, ErrLastAdmin
 	}
-	c := MemberChange{SetRole: &Membership{TenantID: r.TenantID, UserID: id, Role: role},
-		Announce: []Announcement{memberRoleChanged(r.TenantID, id, role, old, actor)}}
-	if u := target.User; u.TenantID == r.TenantID {
+	return setRole(r, actor, target.User, old, role), nil
+}
+
+// setRole changes the role of u, a member of the roster, from old.
+func setRole(r Roster, actor string, u *User, old, role Role) MemberChange {
+	c := MemberChange{SetRole: &Membership{TenantID: r.TenantID, UserID: u.ID, Role: role},
+		Announce: []Announcement{memberRoleChanged(r.TenantID, u.ID, role, old, actor)}}
+	if u.TenantID == r.TenantID {
 		u.Role = role
 		c.UserDirty, c.SyncKeycloak = true, true // the tenant_role attribute follows
 		c.Announce = append(c.Announce, userUpdated(u, []string{"role"}))
 	}
-	return c, nil
+	return c
+}
+
+// PromoteListed makes admins of the roster's members whose verified email an operator lists as an admin
+// of the declared tenant (its Tenant resource), so admins listed after a person joined are promoted too.
+// Members whose emails are not listed keep their role. The changes come in user id order.
+func PromoteListed(r Roster, admins []string, people map[string]Person) []PersonChange {
+	listed := make(map[string]bool, len(admins))
+	for _, a := range admins {
+		listed[strings.ToLower(strings.TrimSpace(a))] = true
+	}
+	var out []PersonChange
+	for _, id := range slices.Sorted(maps.Keys(people)) {
+		u := people[id].User
+		old, ok := r.Members[id]
+		if !ok || old == Admin || !u.EmailVerified || !listed[strings.ToLower(u.Email)] {
+			continue
+		}
+		out = append(out, PersonChange{User: u, Change: setRole(r, "", u, old, Admin)})
+	}
+	return out
 }
 
 // Remove is an admin (actor) removing target from the roster's tenant.

@@ -164,3 +164,25 @@ func TestSuspendedTenantsPlaceNobody(t *testing.T) {
 		}
 	}
 }
+
+func TestPromoteListed(t *testing.T) {
+	r := domain.Roster{TenantID: "t", Members: map[string]domain.Role{"ann": domain.Admin, "bob": domain.Member, "cat": domain.Member, "dan": domain.Member}}
+	people := map[string]domain.Person{}
+	for id, def := range map[string]string{"ann": "t", "bob": "t", "cat": "other", "dan": "t"} {
+		p := person(id, def, map[string]domain.Role{"t": r.Members[id], "other": domain.Admin}, true)
+		p.User.Email, p.User.EmailVerified = id+"@acme.example", id != "dan"
+		people[id] = p
+	}
+	// bob's default is t: his token's role follows; cat's is not; dan's email is not verified; ann is admin.
+	got := domain.PromoteListed(r, []string{"ANN@acme.example", " bob@acme.example", "cat@acme.example", "dan@acme.example"}, people)
+	var who []string
+	var ks []string
+	for _, c := range got {
+		who = append(who, c.User.ID)
+		ks = append(ks, kinds(c.Change)...)
+	}
+	want := types(events.TenantMemberRoleChanged, events.UserUpdated, events.TenantMemberRoleChanged)
+	if !slices.Equal(who, []string{"bob", "cat"}) || !slices.Equal(ks, want) || !got[0].Change.SyncKeycloak || got[1].Change.SyncKeycloak {
+		t.Errorf("promoted %v announcing %v; want bob and cat, %v, bob's tokens synced", who, ks, want)
+	}
+}
