@@ -77,22 +77,23 @@ export function TenantProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     if (!tenants || tenantsQuery.isFetching) return
-    if (current) {
+    if (active?.id && current) {
       lost.current = false
-      if (!active || active.id !== current.id || active.name !== current.displayName)
-        setActive({ id: current.id, name: current.displayName })
+      if (active.name !== current.displayName) setActive({ id: current.id, name: current.displayName })
       return
     }
-    const fallback = fallbackOf(tenants)
-    if (!fallback) return // no tenant (yet): the pages say so
-    const gone = active?.id || lost.current
+    // Nothing chosen in this tab yet: the default tenant (a token can lag behind a switch made elsewhere).
+    // Or the chosen one is gone: the default, saying so.
+    const pick = active?.id ? fallbackOf(tenants) : (tenants.find((t) => t.default) ?? current ?? fallbackOf(tenants))
+    if (!pick) return // no tenant (yet): the pages say so
+    const gone = Boolean(active?.id) || lost.current
     lost.current = false
-    setActive({ id: fallback.id, name: fallback.displayName })
+    setActive({ id: pick.id, name: pick.displayName })
     if (gone) {
       const which = active?.name ? quote(active.name) : 'the tenant you were using'
-      setNotice({ tone: 'info', text: `You no longer have access to ${which}. You are now in ${quote(fallback.displayName)}.` })
-      void refresh()
+      setNotice({ tone: 'info', text: `You no longer have access to ${which}. You are now in ${quote(pick.displayName)}.` })
     }
+    if (gone || (current && current.id !== pick.id)) void refresh()
   }, [tenants, tenantsQuery.isFetching, current, active, setActive, refresh])
 
   const switchTo = useCallback(
