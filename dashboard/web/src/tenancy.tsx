@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query'
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { ApiError, problems, type MyTenant } from './api'
 import { keys } from './query'
@@ -39,7 +39,12 @@ export function TenantProvider({ children }: { children: ReactNode }) {
   const [notice, setNotice] = useState<Notice | null>(null)
   const [switching, setSwitching] = useState(false)
   const lost = useRef(false) // a call was refused with not-a-member: say so when falling back
-  const tenantsQuery = useQuery<MyTenant[], ApiError>({ queryKey: keys.myTenants(api.tenantId), queryFn: () => api.myTenants() })
+  // Asked again for each active tenant (its `active` flag follows X-Tenant-ID); the last answer shows meanwhile.
+  const tenantsQuery = useQuery<MyTenant[], ApiError>({
+    queryKey: keys.myTenants(api.tenantId),
+    queryFn: () => api.myTenants(),
+    placeholderData: keepPreviousData,
+  })
   const tenants = tenantsQuery.data
   const current = tenants?.find((t) => t.active)
 

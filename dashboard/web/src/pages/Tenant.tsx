@@ -13,12 +13,14 @@ const ROLES = ['admin', 'member']
 
 export function TenantPage() {
   const { state } = useMe()
+  const { api } = useSession()
   const { tenants, current, loadError } = useTenancy()
   useEffect(() => {
     document.title = 'Tenant · Connected BBQ'
   }, [])
   if (loadError) return <ErrorState title="We could not load your tenants" message={loadError.message} />
-  if (state.kind !== 'ready' || !tenants || (tenants.length > 0 && !current)) {
+  // Only once the calls name the active tenant (X-Tenant-ID), so that nothing is asked twice.
+  if (state.kind !== 'ready' || !tenants || (tenants.length > 0 && (!current || api.tenantId !== current.id))) {
     return <SkeletonRows rows={4} label="Loading…" />
   }
   if (!current) {
