@@ -202,8 +202,7 @@ describe('Tenant', () => {
   it('deletes the tenant after confirming, and moves to the default tenant saying so', async () => {
     let deleted = false
     const srv = adminServer({
-      'GET /api/v1/me/tenants': (req) =>
-        deleted ? myTenants([{ ...patTenants[1], default: true }])(req) : myTenants()(req),
+      'GET /api/v1/me/tenants': (req) => (deleted ? myTenants([{ ...patTenants[1], default: true }])(req) : myTenants()(req)),
       'DELETE /api/v1/tenant': () => {
         deleted = true
         return { status: 204 }
@@ -216,7 +215,14 @@ describe('Tenant', () => {
 
     expect(await screen.findByTestId('tenant-notice')).toHaveTextContent("You deleted “Pat's Smokehouse”. You are now in “Smoke Crew”.")
     await waitFor(() => expect(srv.calls.some((c) => c.path === '/session/refresh')).toBe(true))
-    await waitFor(() => expect(srv.calls.filter((c) => c.path === '/api/v1/tenant').at(-1)?.headers.get('X-Tenant-ID')).toBe('t-7'))
+    await waitFor(() =>
+      expect(
+        srv.calls
+          .filter((c) => c.path === '/api/v1/tenant')
+          .at(-1)
+          ?.headers.get('X-Tenant-ID'),
+      ).toBe('t-7'),
+    )
   })
 
   it('shows why the last admin cannot leave', async () => {

@@ -51,8 +51,26 @@ export const patProfile = {
 
 // Shaped like user-service's MyTenant: Pat's own tenant (admin, the default) and a shared one (member).
 export const patTenants = [
-  { id: 't-42', displayName: "Pat's Smokehouse", kind: 'personal', suspended: false, role: 'admin', joinedAt: '2026-03-01T10:00:00Z', default: true, active: true },
-  { id: 't-7', displayName: 'Smoke Crew', kind: 'personal', suspended: false, role: 'member', joinedAt: '2026-04-01T10:00:00Z', default: false, active: false },
+  {
+    id: 't-42',
+    displayName: "Pat's Smokehouse",
+    kind: 'personal',
+    suspended: false,
+    role: 'admin',
+    joinedAt: '2026-03-01T10:00:00Z',
+    default: true,
+    active: true,
+  },
+  {
+    id: 't-7',
+    displayName: 'Smoke Crew',
+    kind: 'personal',
+    suspended: false,
+    role: 'member',
+    joinedAt: '2026-04-01T10:00:00Z',
+    default: false,
+    active: false,
+  },
 ]
 
 /** GET /api/v1/me/tenants as user-service answers it: `active` follows X-Tenant-ID, else the default. */
