@@ -31,8 +31,8 @@ async function newPerson(browser) {
 }
 
 async function invite(page, email) {
-  await page.getByRole('textbox', { name: 'Email address' }).fill(email)
-  await page.getByRole('combobox', { name: 'Role' }).selectOption('member')
+  await page.getByRole('textbox', { name: 'Email address', exact: true }).fill(email)
+  await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption('member')
   await page.getByRole('button', { name: 'Send invitation' }).click()
   await page.getByText(`Invitation sent to ${email}.`).waitFor()
   await page.getByTestId(`invitation-${email}`).waitFor()

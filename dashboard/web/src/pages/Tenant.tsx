@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useEffect, useState, type FormEvent } from 'react'
+import { useEffect, useId, useState, type FormEvent } from 'react'
 import type { Invitation, InvitationStatus, MyTenant, Profile } from '../api'
 import { ActionError, ConfirmAction, buttonClass, inputClass, primaryClass } from '../components/Actions'
 import { Card, EmptyState, ErrorState, SkeletonRows, formatDate } from '../components/States'
@@ -345,6 +345,7 @@ function InviteForm() {
   const invalidate = useInvalidateTenant()
   const [email, setEmail] = useState('')
   const [role, setRole] = useState('member')
+  const roleId = useId()
   const invite = useMutation({
     mutationFn: () => api.invite(email.trim(), role),
     onSuccess: async () => {
@@ -357,8 +358,8 @@ function InviteForm() {
     invite.mutate()
   }
   return (
-    <form onSubmit={submit} className="flex flex-col gap-3 sm:flex-row sm:items-end" noValidate>
-      <label className="flex-1 text-sm font-medium text-stone-700">
+    <form onSubmit={submit} className="flex flex-col gap-3 sm:flex-row sm:flex-wrap sm:items-end" noValidate>
+      <label className="min-w-0 flex-1 text-sm font-medium text-stone-700 sm:min-w-[16rem]">
         Email address
         <input
           type="email"
@@ -368,20 +369,19 @@ function InviteForm() {
           className={`${inputClass} mt-1 block w-full`}
         />
       </label>
-      <label className="text-sm font-medium text-stone-700">
-        Role
-        <select value={role} onChange={(e) => setRole(e.target.value)} className={`${inputClass} mt-1 block capitalize`}>
+      <div className="text-sm font-medium text-stone-700">
+        <label htmlFor={roleId}>Role</label>
+        <select id={roleId} value={role} onChange={(e) => setRole(e.target.value)} className={`${inputClass} mt-1 block capitalize`}>
           {ROLES.map((r) => (
             <option key={r} value={r}>
               {r}
             </option>
           ))}
         </select>
-      </label>
+      </div>
       <button type="submit" className={primaryClass} disabled={invite.isPending || !email.trim()}>
         {invite.isPending ? 'Sending…' : 'Send invitation'}
       </button>
-      <div className="sm:hidden" />
       <div aria-live="polite" className="sm:basis-full">
         {invite.isSuccess && (
           <p role="status" className="text-sm text-emerald-800">
