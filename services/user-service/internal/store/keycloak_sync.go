@@ -12,8 +12,8 @@ import (
 // role in it and the name stored here.
 type KeycloakSync struct {
 	UserID, Realm, TenantID, Role, Name string
-	Attempts                      int
-	RequestedAt                   time.Time
+	Attempts                            int
+	RequestedAt                         time.Time
 	// Claim is the job's claimed_until: it identifies this claim, so a replica whose lease ran out and was
 	// taken over cannot finish (delete, reschedule) the job another replica now holds.
 	Claim time.Time
