@@ -11,14 +11,15 @@ import (
 
 // Errors of the tenant rules.
 var (
-	ErrSuspended       = errors.New("this tenant is suspended: its members cannot use it until an operator lifts the suspension")
-	ErrDeclaredTenant  = errors.New("this tenant is declared by a Tenant resource: change or delete the resource instead")
-	ErrInvalidName     = errors.New("a tenant name is 1 to 100 characters, without control characters")
-	ErrNotMemberOf     = errors.New("you are not a member of that tenant")
-	ErrOnlyTenant      = errors.New("this personal tenant is your only tenant: nobody is left without one")
-	ErrNotTenantAdmin  = errors.New("only the tenant's admins rename or delete it")
-	maxTenantNameRunes = 100
+	ErrSuspended      = errors.New("this tenant is suspended: its members cannot use it until an operator lifts the suspension")
+	ErrDeclaredTenant = errors.New("this tenant is declared by a Tenant resource: change or delete the resource instead")
+	ErrInvalidName    = errors.New("a tenant name is 1 to 100 characters, without control characters")
+	ErrNotMemberOf    = errors.New("you are not a member of that tenant")
+	ErrOnlyTenant     = errors.New("this personal tenant is your only tenant: nobody is left without one")
+	ErrNotTenantAdmin = errors.New("only the tenant's admins rename or delete it")
 )
+
+const maxTenantNameRunes = 100
 
 // Kinds of tenant.
 const (
