@@ -161,9 +161,9 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 			return err
 		}
 	}
-	// Invitation mails go to the same SMTP sink as Keycloak's, their links to the dashboard.
 	usEnv := map[string]string{"OIDC_DISCOVERY_URL": kcInternal + "/realms/bbq",
-		"SMTP_ADDR": fmt.Sprintf("127.0.0.1:%d", c.SMTPPort), "DASHBOARD_URL": public}
+		// Invitation mails go to the same SMTP sink as Keycloak's, their links to the dashboard.
+		"SMTP_ADDR": l.SMTP.Addr(), "SMTP_FROM": "Connected BBQ <no-reply@connectedbbq.local>", "DASHBOARD_URL": public}
 	if c.Keycloak {
 		usEnv["KEYCLOAK_URL"], usEnv["KEYCLOAK_CLIENT_SECRET"] = kcInternal, sec.UserServiceClient
 	}
