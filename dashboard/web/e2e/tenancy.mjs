@@ -161,6 +161,7 @@ export async function tenancyJourney(t, pageA) {
       await axe(C.page, 'access-lost')
     })
 
+    // A failure here (a backend's) is recorded, and the switcher is still tried.
     await step('A leaves', async () => {
       await pageA.goto(`${base}/tenant`)
       await pageA.getByRole('button', { name: 'Leave tenant' }).click()
@@ -172,7 +173,7 @@ export async function tenancyJourney(t, pageA) {
       const r = await apiGet(pageA, '/api/v1/me/tenants')
       if (r.body.tenants?.some((x) => x.id === tenantA.id)) throw new Error('A is still a member')
       await capture(pageA, 'tenant-left')
-    })
+    }).catch(() => {})
 
     await step("B switches between the shared tenant and B's personal one", async () => {
       await B.page.goto(`${base}/tenant`)
