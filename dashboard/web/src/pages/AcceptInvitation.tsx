@@ -4,7 +4,7 @@ import { useLocation, useNavigate, useSearchParams } from 'react-router'
 import { ApiError, problems, type InvitationPreview } from '../api'
 import { ActionError, primaryClass } from '../components/Actions'
 import { Logo } from '../components/Layout'
-import { Card, ErrorState, SkeletonRows, formatDate } from '../components/States'
+import { Card, ErrorState, Fact, SkeletonRows, formatDate } from '../components/States'
 import { keys } from '../query'
 import { useSession } from '../session'
 import { useTenancy } from '../tenancy'
@@ -143,26 +143,16 @@ function InvitationCard({
       <h1 className="text-2xl font-bold tracking-tight">Join “{inv.tenantName}”</h1>
       <Card title="Invitation" description={`${inv.invitedByName || 'An admin'} invited you to this tenant.`}>
         <dl className="grid gap-4 sm:grid-cols-2">
-          <div>
-            <dt className="text-sm font-medium text-stone-600">Tenant</dt>
-            <dd className="mt-1" data-testid="invitation-tenant">
-              {inv.tenantName}
-            </dd>
-          </div>
-          <div>
-            <dt className="text-sm font-medium text-stone-600">Your role</dt>
-            <dd className="mt-1 capitalize" data-testid="invitation-role">
-              {inv.role}
-            </dd>
-          </div>
-          <div>
-            <dt className="text-sm font-medium text-stone-600">Invited email</dt>
-            <dd className="mt-1 break-all">{inv.email}</dd>
-          </div>
-          <div>
-            <dt className="text-sm font-medium text-stone-600">Valid until</dt>
-            <dd className="mt-1">{formatDate(inv.expiresAt)}</dd>
-          </div>
+          <Fact label="Tenant" testId="invitation-tenant">
+            {inv.tenantName}
+          </Fact>
+          <Fact label="Your role" testId="invitation-role" className="capitalize">
+            {inv.role}
+          </Fact>
+          <Fact label="Invited email" className="break-all">
+            {inv.email}
+          </Fact>
+          <Fact label="Valid until">{formatDate(inv.expiresAt)}</Fact>
         </dl>
         {mismatch && (
           <p className="mt-4 rounded-lg bg-amber-50 p-3 text-sm text-amber-950 ring-1 ring-amber-200">

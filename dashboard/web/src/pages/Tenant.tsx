@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useEffect, useId, useState, type FormEvent } from 'react'
 import type { Invitation, InvitationStatus, MyTenant, Profile } from '../api'
 import { ActionError, ConfirmAction, buttonClass, inputClass, primaryClass } from '../components/Actions'
-import { Card, EmptyState, ErrorState, SkeletonRows, formatDate } from '../components/States'
+import { Card, EmptyState, ErrorState, Fact, SkeletonRows, formatDate } from '../components/States'
 import { useMe } from '../me'
 import { keys } from '../query'
 import { useSession } from '../session'
@@ -65,23 +65,14 @@ function TenantDetails({ current, isAdmin }: { current: MyTenant; isAdmin: boole
       actions={isAdmin ? <RenameTenant name={tenant.data.displayName} /> : undefined}
     >
       <dl className="grid gap-4 sm:grid-cols-3">
-        <div>
-          <dt className="text-sm font-medium text-stone-600">Tenant ID</dt>
-          <dd className="mt-1 break-all font-mono text-sm" data-testid="active-tenant-id">
-            {tenant.data.id}
-          </dd>
-        </div>
-        <div>
-          <dt className="text-sm font-medium text-stone-600">Members</dt>
-          <dd className="mt-1">{tenant.data.members}</dd>
-        </div>
-        <div>
-          <dt className="text-sm font-medium text-stone-600">Kind</dt>
-          <dd className="mt-1 capitalize">
-            {tenant.data.kind}
-            {tenant.data.suspended ? ' · suspended' : ''}
-          </dd>
-        </div>
+        <Fact label="Tenant ID" testId="active-tenant-id" className="break-all font-mono text-sm">
+          {tenant.data.id}
+        </Fact>
+        <Fact label="Members">{tenant.data.members}</Fact>
+        <Fact label="Kind" className="capitalize">
+          {tenant.data.kind}
+          {tenant.data.suspended ? ' · suspended' : ''}
+        </Fact>
       </dl>
     </Card>
   )
