@@ -5,6 +5,17 @@ package adminapi
 
 import "encoding/json"
 
+// Problem types of the admin API's 409 answers, so a client can tell the conflicts apart.
+const (
+	// ProblemDomainTaken: an email domain of the spec belongs to another tenant.
+	ProblemDomainTaken = "urn:bbq:problem:domain-taken"
+	// ProblemPersonalTenant: the id is a personal tenant's; a declared tenant cannot take it (and deleting it
+	// is not the admin API's business).
+	ProblemPersonalTenant = "urn:bbq:problem:personal-tenant"
+	// ProblemHasMembers: the tenant still has members, so it is not deleted.
+	ProblemHasMembers = "urn:bbq:problem:has-members"
+)
+
 // TenantsPath is the prefix of a declared tenant's resource: TenantsPath + id.
 const TenantsPath = "/admin/v1/tenants/"
 

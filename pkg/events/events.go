@@ -56,13 +56,16 @@ var (
 	InvitationAccepted      = kind("events.users.invitation.accepted", "com.connectedbbq.users.invitation.accepted.v1", func() *eventsv1.InvitationAccepted { return &eventsv1.InvitationAccepted{} })
 	InvitationRevoked       = kind("events.users.invitation.revoked", "com.connectedbbq.users.invitation.revoked.v1", func() *eventsv1.InvitationRevoked { return &eventsv1.InvitationRevoked{} })
 	InvitationExpired       = kind("events.users.invitation.expired", "com.connectedbbq.users.invitation.expired.v1", func() *eventsv1.InvitationExpired { return &eventsv1.InvitationExpired{} })
+	TenantUpdated           = kind("events.users.tenant.updated", "com.connectedbbq.users.tenant.updated.v1", func() *eventsv1.TenantUpdated { return &eventsv1.TenantUpdated{} })
+	TenantDeleted           = kind("events.users.tenant.deleted", "com.connectedbbq.users.tenant.deleted.v1", func() *eventsv1.TenantDeleted { return &eventsv1.TenantDeleted{} })
 )
 
 // Kinds lists every event of the contract.
 func Kinds() []Kind {
 	return []Kind{UserRegistered, UserEmailVerified, UserProfileUpdated, UserStateChanged, IdPUserDeleted,
 		UserCreated, UserUpdated, UserRemoved, TenantCreated, TenantMemberAdded, TenantMemberRoleChanged, TenantMemberRemoved,
-		InvitationCreated, InvitationAccepted, InvitationRevoked, InvitationExpired}
+		InvitationCreated, InvitationAccepted, InvitationRevoked, InvitationExpired,
+		TenantUpdated, TenantDeleted}
 }
 
 // KindOfType finds the kind of a CloudEvents type.

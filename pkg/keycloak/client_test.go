@@ -153,6 +153,34 @@ func TestPutAttribute(t *testing.T) {
 	}
 }
 
+// PutAttributes writes the tenant and the role in it together, in one admin event, and nothing else; an
+// attribute the extension may not write refuses the whole request.
+func TestPutAttributes(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	us := realm.ServiceClient(t, "user-service")
+	ctx := context.Background()
+	id, err := us.CreateUser(ctx, keycloak.User{Username: "r@example.com", Email: "r@example.com", FirstName: "Rae", Enabled: true, EmailVerified: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := us.PutAttributes(ctx, id, map[string][]string{"tenant": {"t-1"}, "tenant_role": {"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := us.GetUser(ctx, id); u.Attribute("tenant") != "t-1" || u.Attribute("tenant_role") != "admin" || u.FirstName != "Rae" {
+		t.Fatalf("after PutAttributes: %+v", u)
+	}
+	var apiErr *keycloak.APIError
+	if err := us.PutAttributes(ctx, id, map[string][]string{"tenant_role": {"member"}, "email": {"x@example.com"}}); !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Errorf("with email: %v, want HTTP 400", err)
+	}
+	if err := us.PutAttributes(ctx, id, map[string][]string{"tenant_role": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := us.GetUser(ctx, id); u.Attribute("tenant") != "t-1" || u.Attribute("tenant_role") != "" || u.Email != "r@example.com" {
+		t.Fatalf("after removing the role: %+v", u)
+	}
+}
+
 // TestEvents reads stored user and admin events with idp-hook's service account (view-events, view-users),
 // which may read but not change users.
 func TestEvents(t *testing.T) {

@@ -142,8 +142,25 @@ func (c *Client) PutAttribute(ctx context.Context, id, name string, values ...st
 	if values == nil {
 		values = []string{}
 	}
-	path := "/bbq/users/" + url.PathEscape(id) + "/attributes/" + url.PathEscape(name)
-	_, err := c.call(ctx, "PUT", path, nil, values, nil)
+	return c.putBBQ(ctx, "/bbq/users/"+url.PathEscape(id)+"/attributes/"+url.PathEscape(name), values)
+}
+
+// PutAttributes sets several attributes of the user together (one write, one admin event) and changes
+// nothing else; a name with no values is removed. The same extension as PutAttribute
+// (PUT /admin/realms/{realm}/bbq/users/{id}/attributes).
+func (c *Client) PutAttributes(ctx context.Context, id string, attrs map[string][]string) error {
+	body := make(map[string][]string, len(attrs))
+	for k, v := range attrs {
+		if v == nil {
+			v = []string{}
+		}
+		body[k] = v
+	}
+	return c.putBBQ(ctx, "/bbq/users/"+url.PathEscape(id)+"/attributes", body)
+}
+
+func (c *Client) putBBQ(ctx context.Context, path string, body any) error {
+	_, err := c.call(ctx, "PUT", path, nil, body, nil)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound && !strings.Contains(apiErr.Body, "user_not_found") {
 		// Not ErrNotFound: the user may well exist; the endpoint does not.

@@ -283,6 +283,26 @@ func (r *Realm) PasswordToken(t testing.TB, email, password string) Token {
 	return tok
 }
 
+// Refresh redeems tok's refresh token at the client that issued it (its azp: the dashboard, or the test-only
+// client), as a browser session refreshes: the new tokens carry the user's attributes as they are now.
+func (r *Realm) Refresh(t testing.TB, tok Token) Token {
+	t.Helper()
+	claims, err := tok.Claims()
+	if err != nil {
+		t.Fatalf("kctest: refresh: %v", err)
+	}
+	client, _ := claims["azp"].(string)
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {client}, "refresh_token": {tok.RefreshToken}}
+	if secret := r.Secrets[client]; secret != "" {
+		form.Set("client_secret", secret)
+	}
+	fresh, err := tokenRequest(context.Background(), r.Issuer, form)
+	if err != nil {
+		t.Fatalf("kctest: refresh at %s: %v", client, err)
+	}
+	return fresh
+}
+
 // UpdateProfile changes the user's own name through Keycloak's account API, as the account console does
 // (a user event UPDATE_PROFILE).
 func (r *Realm) UpdateProfile(t testing.TB, tok Token, firstName string) {

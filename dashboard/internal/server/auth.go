@@ -208,11 +208,46 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, sessionInfo{})
 		return
 	}
-	writeJSON(w, http.StatusOK, sessionInfo{
+	writeJSON(w, http.StatusOK, s.info(sess))
+}
+
+func (s *Server) info(sess *session.Session) sessionInfo {
+	return sessionInfo{
 		Authenticated: true, CSRFToken: sess.CSRFToken,
 		User:      &userInfo{ID: sess.Subject, Email: sess.Email, Name: sess.Name},
 		ExpiresAt: sess.Created.Add(s.cfg.SessionTTL),
-	})
+	}
+}
+
+// handleRefresh renews the session's tokens now, so that the next API call carries the claims Keycloak holds
+// now: the tenant switcher calls it after changing the default tenant. A POST with the CSRF token; the tokens
+// stay in the cookie and the answer is the same as /session's.
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	var sess session.Session
+	if err := s.codec.Read(r, sessionCookie, &sess); err != nil || time.Since(sess.Created) > s.cfg.SessionTTL {
+		writeProblem(w, http.StatusUnauthorized, "Not signed in", "Sign in to continue.")
+		return
+	}
+	if !s.csrfOK(r, &sess, r.Header.Get("X-CSRF-Token")) {
+		s.metrics.csrfRefused.Inc()
+		writeProblem(w, http.StatusForbidden, "CSRF check failed", "The request did not come from this dashboard.")
+		return
+	}
+	fresh, err := s.refresh(r.Context(), &sess)
+	if err != nil {
+		s.log.InfoContext(r.Context(), "session ended: refresh failed", "sub", sess.Subject, "err", err)
+		s.metrics.refreshes.WithLabelValues("failed").Inc()
+		s.codec.Clear(w, r, sessionCookie)
+		writeProblem(w, http.StatusUnauthorized, "Session ended", "Sign in again to continue.")
+		return
+	}
+	if err := s.codec.Write(w, r, sessionCookie, fresh, s.cfg.SessionTTL); err != nil {
+		s.fail(w, r, "write refreshed session", err)
+		return
+	}
+	s.metrics.refreshes.WithLabelValues("requested").Inc()
+	writeJSON(w, http.StatusOK, s.info(fresh))
 }
 
 // handleLogout ends the local session and then Keycloak's (RP-initiated logout with id_token_hint).

@@ -82,6 +82,7 @@ func New(cfg config.Config, d Deps) (*Server, error) {
 	mux.HandleFunc("GET /login/callback", s.handleCallback)
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("GET /session", s.handleSession)
+	mux.HandleFunc("POST /session/refresh", s.handleRefresh)
 	mux.Handle("/api/", s.apiProxy(userSvc))
 	mux.Handle("/auth/", s.authProxy(kc))
 	mux.Handle("/", spa(d.UI))
@@ -155,7 +156,7 @@ func routeGroup(p string) string {
 		return "api"
 	case strings.HasPrefix(p, "/auth/"):
 		return "auth"
-	case strings.HasPrefix(p, "/login"), p == "/logout", p == "/session":
+	case strings.HasPrefix(p, "/login"), p == "/logout", strings.HasPrefix(p, "/session"):
 		return "session"
 	default:
 		return "ui"

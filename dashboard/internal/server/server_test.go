@@ -44,6 +44,7 @@ func needKeycloak(t *testing.T) *keycloak {
 type upstreamCall struct {
 	Method, Path, Cookie, CSRF, Token string
 	Subject, Tenant                   string
+	TenantHeader                      string // X-Tenant-ID, the browser's active tenant
 	TokenErr                          string
 }
 
@@ -71,7 +72,8 @@ func newHarness(t *testing.T, accessTokenLifespan int) *harness {
 	keys := oidc.NewRemoteKeySet(context.Background(), kc.base()+"/realms/"+h.realm+"/protocol/openid-connect/certs")
 	verifier := oidc.NewVerifier(issuer, keys, &oidc.Config{SkipClientIDCheck: true})
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := upstreamCall{Method: r.Method, Path: r.URL.Path, Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF-Token")}
+		c := upstreamCall{Method: r.Method, Path: r.URL.Path, Cookie: r.Header.Get("Cookie"), CSRF: r.Header.Get("X-CSRF-Token"),
+			TenantHeader: r.Header.Get("X-Tenant-ID")}
 		c.Token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if tok, err := verifier.Verify(r.Context(), c.Token); err != nil {
 			c.TokenErr = err.Error()
@@ -265,6 +267,39 @@ func TestTokenWithoutTenantClaimIsRefreshed(t *testing.T) {
 	before := h.callCount()
 	if resp := do(t, c, "GET", h.url+"/api/v1/tenant", nil); resp.StatusCode != 200 || h.callCount() != before+1 {
 		t.Fatalf("second call: %d after %d upstream calls", resp.StatusCode, h.callCount()-before)
+	}
+}
+
+func TestRefreshOnRequestCarriesNewClaims(t *testing.T) {
+	h := newHarness(t, 300)
+	c := h.login(t)
+	token := getSession(t, c, h.url).CSRFToken
+	// The default tenant changes in Keycloak (as user-service writes it back after a switch).
+	var users []map[string]any
+	h.kc.admin(t, "GET", "/realms/"+h.realm+"/users?email=pat@example.com", nil, &users)
+	u := users[0]
+	u["attributes"] = map[string][]string{"tenant": {"tenant-7"}}
+	h.kc.admin(t, "PUT", fmt.Sprintf("/realms/%s/users/%s", h.realm, u["id"]), u, nil)
+
+	if resp := do(t, c, "POST", h.url+"/session/refresh", nil); resp.StatusCode != 403 {
+		t.Fatalf("refresh without the CSRF token: %d", resp.StatusCode)
+	}
+	if resp := do(t, http.DefaultClient, "POST", h.url+"/session/refresh", map[string]string{"X-CSRF-Token": token}); resp.StatusCode != 401 {
+		t.Fatalf("refresh without a session: %d", resp.StatusCode)
+	}
+	resp := do(t, c, "POST", h.url+"/session/refresh", map[string]string{"X-CSRF-Token": token})
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("refresh: %d, Cache-Control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	// The next call carries the new claim at once, and the browser's active tenant passes through.
+	if resp := do(t, c, "GET", h.url+"/api/v1/me", map[string]string{"X-Tenant-ID": "tenant-9"}); resp.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/me: %d", resp.StatusCode)
+	}
+	if call := h.lastCall(t); call.Tenant != "tenant-7" || call.TenantHeader != "tenant-9" || call.TokenErr != "" {
+		t.Fatalf("upstream saw %+v", call)
+	}
+	if si := getSession(t, c, h.url); !si.Authenticated || si.CSRFToken != token {
+		t.Fatalf("session after refresh = %+v", si)
 	}
 }
 

@@ -4,14 +4,16 @@ import { BrowserRouter, Link, Navigate, Route, Routes } from 'react-router'
 import { AppLayout } from './components/Layout'
 import { ErrorState, Spinner } from './components/States'
 import { MeProvider, useMe } from './me'
+import { AcceptInvitationPage, InvitationSignIn } from './pages/AcceptInvitation'
 import { Landing } from './pages/Landing'
 import { ProfilePage } from './pages/Profile'
 import { TenantPage } from './pages/Tenant'
 import { createQueryClient } from './query'
 import { SessionProvider, useSession } from './session'
+import { TenantProvider } from './tenancy'
 
 /** Pages behind the session: without one, back to the landing page with a notice. */
-function RequireSession({ children }: { children: ReactNode }) {
+function RequireSession({ children, signedOut }: { children: ReactNode; signedOut?: ReactNode }) {
   const { loading, error, session, reload } = useSession()
   if (loading) {
     return (
@@ -28,6 +30,7 @@ function RequireSession({ children }: { children: ReactNode }) {
     )
   }
   if (!session.authenticated) {
+    if (signedOut) return <>{signedOut}</>
     return <Navigate to="/?notice=Please+log+in+to+continue." replace />
   }
   return <>{children}</>
@@ -36,7 +39,11 @@ function RequireSession({ children }: { children: ReactNode }) {
 function SignedIn() {
   const { state } = useMe()
   const profile = state.kind === 'ready' ? state.profile : undefined
-  return <AppLayout isAdmin={profile?.role === 'admin'} name={profile?.name} />
+  return (
+    <TenantProvider>
+      <AppLayout name={profile?.name} />
+    </TenantProvider>
+  )
 }
 
 function NotFound() {
@@ -69,6 +76,18 @@ export function AppRoutes() {
       >
         <Route path="/profile" element={<ProfilePage />} />
         <Route path="/tenant" element={<TenantPage />} />
+      </Route>
+      <Route
+        path="/invitations/accept"
+        element={
+          <RequireSession signedOut={<InvitationSignIn />}>
+            <MeProvider>
+              <SignedIn />
+            </MeProvider>
+          </RequireSession>
+        }
+      >
+        <Route index element={<AcceptInvitationPage />} />
       </Route>
       <Route path="*" element={<NotFound />} />
     </Routes>

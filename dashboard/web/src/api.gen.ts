@@ -56,6 +56,34 @@ export interface paths {
         get: operations["getTenant"];
         put?: never;
         post?: never;
+        /**
+         * Delete the active tenant (tenant admins only)
+         * @description Every member's membership ends, announced as `TenantMemberRemoved` (reason tenant_deleted) per member, then `TenantDeleted`. Members keep their other tenants; whoever loses their default tenant moves to another of theirs (not suspended) or back to their personal tenant (made again if gone), and Keycloak's `tenant`/`tenant_role` attributes follow. 409 `urn:bbq:problem:declared-tenant` for a tenant declared by a Tenant resource (delete the resource instead); 409 `urn:bbq:problem:only-tenant` for one's own personal tenant when it is one's only tenant.
+         */
+        delete: operations["deleteTenant"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename the active tenant (tenant admins only)
+         * @description Announced as `TenantUpdated` (changed_fields name). A declared tenant's name is its Tenant resource's: 409 `urn:bbq:problem:declared-tenant`. Giving the name it has changes nothing.
+         */
+        patch: operations["renameTenant"];
+        trace?: never;
+    };
+    "/v1/me/default-tenant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make one of the caller's tenants their default (the tenant switcher)
+         * @description Stored, announced as `UserUpdated` (changed_fields tenant_id, role) and written back to Keycloak as the attributes `tenant` and `tenant_role`, so the next token (after a refresh) carries the claims `tenant` and `tenant_role`. Until then, send `X-Tenant-ID`. Needs no tenant claim. 403 `urn:bbq:problem:not-a-member` for a tenant the caller is not in, 403 `urn:bbq:problem:tenant-suspended` for a suspended one. Switching to the default tenant changes nothing.
+         */
+        put: operations["switchDefaultTenant"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -343,7 +371,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The caller does not belong to the active tenant (type urn:bbq:problem:not-a-member: removed, or left), no tenant claim yet (type urn:bbq:problem:no-tenant-claim: refresh the token), or not an admin */
+        /** @description The caller does not belong to the active tenant (type urn:bbq:problem:not-a-member: removed, or left), no tenant claim yet (type urn:bbq:problem:no-tenant-claim: refresh the token), the tenant is suspended (type urn:bbq:problem:tenant-suspended), or not an admin (type urn:bbq:problem:not-an-admin) */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -361,7 +389,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The tenant's last admin can neither leave nor be demoted (type urn:bbq:problem:last-admin) */
+        /** @description The tenant's last admin can neither leave nor be demoted (type urn:bbq:problem:last-admin); a declared tenant is changed through its Tenant resource (type urn:bbq:problem:declared-tenant); one's only tenant cannot be deleted (type urn:bbq:problem:only-tenant) */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -543,6 +571,95 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    renameTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Trimmed; no control characters. 422 `urn:bbq:problem:invalid-tenant-name` otherwise. */
+                    displayName: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The renamed tenant */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["BadRequest"];
+            422: components["responses"]["BadRequest"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    switchDefaultTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    tenantId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The profile; tenantId and role are the new default's */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["BadRequest"];
+            422: components["responses"]["BadRequest"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -1,11 +1,14 @@
 import { QueryClient } from '@tanstack/react-query'
 
-/** Query keys of the server state the pages share. */
+/** Query keys of the server state the pages share; what depends on the active tenant names it. */
 export const keys = {
   session: ['session'] as const,
   me: ['me'] as const,
-  tenant: ['tenant'] as const,
-  members: (pageSize: number, pageToken: string) => ['members', pageSize, pageToken] as const,
+  myTenants: (tenant: string) => ['myTenants', tenant] as const,
+  tenant: (tenant: string) => ['tenant', tenant] as const,
+  members: (tenant: string, pageSize: number, pageToken: string) => ['members', tenant, pageSize, pageToken] as const,
+  invitations: (tenant: string, status: string) => ['invitations', tenant, status] as const,
+  invitation: (token: string) => ['invitation', token] as const,
 }
 
 /**

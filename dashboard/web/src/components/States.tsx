@@ -85,3 +85,25 @@ export function formatDate(iso?: string): string {
   if (Number.isNaN(d.getTime())) return iso
   return new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', day: 'numeric' }).format(d)
 }
+
+/** One labelled fact of a description list. */
+export function Fact({
+  label,
+  children,
+  testId,
+  className = '',
+}: {
+  label: string
+  children: ReactNode
+  testId?: string
+  className?: string
+}) {
+  return (
+    <div>
+      <dt className="text-sm font-medium text-stone-600">{label}</dt>
+      <dd className={`mt-1 ${className}`} data-testid={testId}>
+        {children}
+      </dd>
+    </div>
+  )
+}

@@ -28,6 +28,7 @@ export function fakeServer(routes: Record<string, Handler>) {
 }
 
 function json(status: number, body: unknown): Response {
+  if (status === 204) return new Response(null, { status })
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 }
 
@@ -46,4 +47,36 @@ export const patProfile = {
   tenantId: 't-42',
   role: 'admin',
   memberSince: '2026-03-01T10:00:00Z',
+}
+
+// Shaped like user-service's MyTenant: Pat's own tenant (admin, the default) and a shared one (member).
+export const patTenants = [
+  {
+    id: 't-42',
+    displayName: "Pat's Smokehouse",
+    kind: 'personal',
+    suspended: false,
+    role: 'admin',
+    joinedAt: '2026-03-01T10:00:00Z',
+    default: true,
+    active: true,
+  },
+  {
+    id: 't-7',
+    displayName: 'Smoke Crew',
+    kind: 'personal',
+    suspended: false,
+    role: 'member',
+    joinedAt: '2026-04-01T10:00:00Z',
+    default: false,
+    active: false,
+  },
+]
+
+/** GET /api/v1/me/tenants as user-service answers it: `active` follows X-Tenant-ID, else the default. */
+export function myTenants(list: typeof patTenants = patTenants): Handler {
+  return ({ headers }) => {
+    const want = headers.get('X-Tenant-ID')
+    return { body: { tenants: list.map((t) => ({ ...t, active: want ? t.id === want : t.default })) } }
+  }
 }

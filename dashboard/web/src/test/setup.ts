@@ -9,4 +9,5 @@ afterEach(() => {
   cleanup()
   vi.unstubAllGlobals()
   vi.useRealTimers()
+  sessionStorage.clear()
 })

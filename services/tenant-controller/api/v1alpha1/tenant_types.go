@@ -18,6 +18,10 @@ const (
 	ReasonUserServiceError = "UserServiceError"
 	ReasonKeycloakError    = "KeycloakError"
 	ReasonNotSynced        = "NotSynced"
+	// ReasonPersonalTenantID: the resource's name is the id of a personal tenant, which it cannot take.
+	ReasonPersonalTenantID = "PersonalTenantID"
+	// ReasonHasMembers: the resource is being deleted, and its tenant still has members.
+	ReasonHasMembers = "HasMembers"
 )
 
 // TenantSpec is the desired state of a tenant of the platform.

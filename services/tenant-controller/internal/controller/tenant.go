@@ -57,7 +57,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !t.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, &t)
+		return r.finalize(ctx, &t)
 	}
 	if controllerutil.AddFinalizer(&t, Finalizer) {
 		if err := r.Client.Update(ctx, &t); err != nil {
@@ -79,7 +79,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Client.Status().Patch(ctx, &t, client.MergeFrom(base)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("update status: %w", err)
 	}
-	if errors.Is(usErr, userservice.ErrConflict) && kcErr == nil {
+	if errors.Is(usErr, userservice.ErrConflict) && kcErr == nil { // a domain taken, or a personal tenant's id
 		// Retrying at full speed cannot help; a spec change (which triggers a reconcile) or the other
 		// tenant letting go can.
 		log.FromContext(ctx).Info("tenant conflicts with another tenant", "error", usErr.Error())
@@ -94,6 +94,9 @@ func (r *TenantReconciler) syncUserService(ctx context.Context, t *v1.Tenant) er
 	c := metav1.Condition{Type: v1.ConditionUserServiceSynced, Status: metav1.ConditionTrue,
 		Reason: v1.ReasonReconciled, Message: "the user service holds the tenant", ObservedGeneration: t.Generation}
 	switch {
+	case errors.Is(err, userservice.ErrPersonalTenant):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1.ReasonPersonalTenantID,
+			"a personal tenant has the id "+t.Name+": a Tenant resource cannot take it; choose another name"
 	case errors.Is(err, userservice.ErrConflict):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1.ReasonDomainConflict, err.Error()
 	case err != nil:
@@ -122,28 +125,49 @@ func groupAttributes(t *v1.Tenant) map[string][]string {
 		"tenant": {t.Name}}
 }
 
-// finalize removes the tenant from the user service and Keycloak, then lets the resource go.
-func (r *TenantReconciler) finalize(ctx context.Context, t *v1.Tenant) error {
+// finalize removes the tenant from the user service and Keycloak, then lets the resource go. A tenant that
+// still has members is kept, and the resource too: its Ready condition says why, and the check is repeated
+// every RetryAfter (not in an error loop) until the members are gone. A personal tenant of the same id is
+// not the resource's, so it is left alone.
+func (r *TenantReconciler) finalize(ctx context.Context, t *v1.Tenant) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(t, Finalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
-	if err := r.UserService.DeleteTenant(ctx, t.Name); err != nil {
-		return fmt.Errorf("delete tenant from the user service: %w", err)
+	err := r.UserService.DeleteTenant(ctx, t.Name)
+	switch {
+	case errors.Is(err, userservice.ErrHasMembers):
+		return r.blockDeletion(ctx, t, err)
+	case errors.Is(err, userservice.ErrPersonalTenant):
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("delete tenant from the user service: %w", err)
 	}
 	// Resolve the group by name rather than trusting status, which may predate a lost status update.
 	// (Ensuring a missing group only to delete it is rare and harmless.)
 	id, err := r.Groups.EnsureGroup(ctx, t.Name, nil)
 	if err != nil {
-		return fmt.Errorf("find Keycloak group: %w", err)
+		return ctrl.Result{}, fmt.Errorf("find Keycloak group: %w", err)
 	}
 	if err := r.Groups.DeleteGroup(ctx, id); err != nil {
-		return fmt.Errorf("delete Keycloak group: %w", err)
+		return ctrl.Result{}, fmt.Errorf("delete Keycloak group: %w", err)
 	}
 	controllerutil.RemoveFinalizer(t, Finalizer)
 	if err := r.Client.Update(ctx, t); err != nil {
-		return fmt.Errorf("remove finalizer: %w", err)
+		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
 	}
-	return nil
+	return ctrl.Result{}, nil
+}
+
+// blockDeletion records why the resource stays (its tenant has members) and checks again later.
+func (r *TenantReconciler) blockDeletion(ctx context.Context, t *v1.Tenant, cause error) (ctrl.Result, error) {
+	base := t.DeepCopy()
+	meta.SetStatusCondition(&t.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: v1.ReasonHasMembers, ObservedGeneration: t.Generation,
+		Message: "the tenant still has members, so it is not deleted: its admins remove them (or they leave), then the deletion completes"})
+	if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(base)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("update status: %w", err)
+	}
+	log.FromContext(ctx).Info("tenant deletion waits for its members to go", "error", cause.Error())
+	return ctrl.Result{RequeueAfter: r.RetryAfter}, nil
 }
 
 // SetupWithManager registers the reconciler; status-only updates do not trigger it.

@@ -36,12 +36,14 @@ func buildUserService(dir string) (string, error) {
 type userService struct {
 	AdminURL string
 	token    string
+	dbURL    string // its database: fixtures of people the controller never sees
 }
 
 func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest.Realm, token string) *userService {
 	t.Helper()
 	httpAddr, adminAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	bus := natstest.New(t)
+	dbURL := pg.NewDatabase(t)
 	logPath := filepath.Join(t.TempDir(), "user-service.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -50,7 +52,7 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"HTTP_ADDR="+httpAddr, "ADMIN_ADDR="+adminAddr, "OPS_ADDR="+opsAddr, "ADMIN_TOKEN="+token,
-		"DATABASE_URL="+pg.NewDatabase(t), "NATS_URL="+bus.URL,
+		"DATABASE_URL="+dbURL, "NATS_URL="+bus.URL,
 		"OIDC_ISSUER="+realm.Issuer, "KEYCLOAK_URL="+realm.KC.URL, "KEYCLOAK_REALM="+realm.Name,
 		"KEYCLOAK_CLIENT_ID=user-service", "KEYCLOAK_CLIENT_SECRET="+realm.Secrets["user-service"])
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -94,7 +96,7 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return &userService{AdminURL: "http://" + adminAddr, token: token}
+	return &userService{AdminURL: "http://" + adminAddr, token: token, dbURL: dbURL}
 }
 
 // tenant is what the admin API says about a tenant.

@@ -16,9 +16,16 @@ import (
 	"github.com/connectedbbq/platform/pkg/adminapi"
 )
 
-// ErrConflict is returned when the user service refuses a tenant because it conflicts with another one
-// (an email domain that another tenant claims).
-var ErrConflict = errors.New("conflict")
+// Errors of the admin API's 409 answers. Every 409 is ErrConflict; ErrPersonalTenant and ErrHasMembers
+// say which conflict it is (the answer's problem type).
+var (
+	// ErrConflict: the user service refuses the tenant as it stands (e.g. an email domain another tenant claims).
+	ErrConflict = errors.New("conflict")
+	// ErrPersonalTenant: the id is a personal tenant's, which a Tenant resource cannot take.
+	ErrPersonalTenant = errors.New("the id is a personal tenant's")
+	// ErrHasMembers: the tenant still has members, so it is not deleted.
+	ErrHasMembers = errors.New("the tenant still has members")
+)
 
 // Client calls the admin API with a bearer token.
 type Client struct {
@@ -70,7 +77,22 @@ func (c *Client) do(ctx context.Context, method, id string, body []byte, ok ...i
 	}
 	err = fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, bytes.TrimSpace(detail))
 	if resp.StatusCode == http.StatusConflict {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return fmt.Errorf("%w: %w", conflict(detail), err)
 	}
 	return err
+}
+
+// conflict is the error of a 409 answer, by its problem type.
+func conflict(body []byte) error {
+	var p struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(body, &p)
+	switch p.Type {
+	case adminapi.ProblemPersonalTenant:
+		return fmt.Errorf("%w: %w", ErrConflict, ErrPersonalTenant)
+	case adminapi.ProblemHasMembers:
+		return fmt.Errorf("%w: %w", ErrConflict, ErrHasMembers)
+	}
+	return ErrConflict
 }

@@ -104,8 +104,8 @@ func (a *API) putTenant(w http.ResponseWriter, r *http.Request) {
 	}
 	created, err := a.store.PutTenant(r.Context(), store.Tenant{ID: id, DisplayName: strings.TrimSpace(b.DisplayName),
 		EmailDomains: b.EmailDomains, Admins: b.Admins, Suspended: b.Suspended})
-	if errors.Is(err, store.ErrDomainTaken) {
-		writeError(w, http.StatusConflict, err.Error())
+	if typ := conflictType(err); typ != "" {
+		writeProblem(w, http.StatusConflict, typ, err.Error())
 		return
 	}
 	if err != nil {
@@ -140,8 +140,8 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) {
 func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) {
 	err := a.store.DeleteTenant(r.Context(), r.PathValue("id"))
 	switch {
-	case errors.Is(err, store.ErrHasMembers), errors.Is(err, store.ErrNotDeclared):
-		writeError(w, http.StatusConflict, err.Error())
+	case conflictType(err) != "":
+		writeProblem(w, http.StatusConflict, conflictType(err), err.Error())
 	case err != nil:
 		a.log.Error("delete tenant", "error", err)
 		writeError(w, http.StatusServiceUnavailable, "try again shortly")
@@ -150,10 +150,27 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// conflictType is the problem type of a conflict the store reported; "" for other errors.
+func conflictType(err error) string {
+	switch {
+	case errors.Is(err, store.ErrDomainTaken):
+		return adminapi.ProblemDomainTaken
+	case errors.Is(err, store.ErrNotDeclared):
+		return adminapi.ProblemPersonalTenant
+	case errors.Is(err, store.ErrHasMembers):
+		return adminapi.ProblemHasMembers
+	}
+	return ""
+}
+
 func writeError(w http.ResponseWriter, status int, detail string) {
+	writeProblem(w, status, "about:blank", detail)
+}
+
+func writeProblem(w http.ResponseWriter, status int, typ, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail})
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": typ, "title": http.StatusText(status), "status": status, "detail": detail})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -30,6 +30,7 @@ type Store interface {
 	ChangeRole(ctx context.Context, c store.Caller, target, role string) (store.Profile, error)
 	RemoveMember(ctx context.Context, c store.Caller, target string) error
 	Leave(ctx context.Context, c store.Caller) error
+	tenantStore
 }
 
 // API serves /v1.
@@ -50,6 +51,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("PATCH /v1/me", a.authed(a.patchMe))
 	mux.Handle("GET /v1/me/tenants", a.authed(a.listMyTenants))
 	mux.Handle("GET /v1/tenant", a.authed(a.tenantOnly(a.getTenant)))
+	mux.Handle("PATCH /v1/tenant", a.authed(a.tenantOnly(a.patchTenant)))
+	mux.Handle("DELETE /v1/tenant", a.authed(a.tenantOnly(a.deleteTenant)))
+	mux.Handle("PUT /v1/me/default-tenant", a.authed(a.putDefaultTenant))
 	mux.Handle("GET /v1/tenant/members", a.authed(a.tenantOnly(a.listMembers)))
 	mux.Handle("PATCH /v1/tenant/members/{userId}", a.authed(a.tenantOnly(a.patchMember)))
 	mux.Handle("DELETE /v1/tenant/members/{userId}", a.authed(a.tenantOnly(a.deleteMember)))

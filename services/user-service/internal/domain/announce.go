@@ -70,6 +70,24 @@ func memberRemoved(tenantID, userID string, role Role, why Reason, actor string)
 		Data: &eventsv1.TenantMemberRemoved{TenantId: tenantID, UserId: userID, Role: role.Proto(), Reason: why.Proto(), ActorUserId: actor}}
 }
 
+func tenantUpdated(id, name string, suspended bool, actor string, changed []string) Announcement {
+	return Announcement{Kind: events.TenantUpdated, Subject: id,
+		Data: &eventsv1.TenantUpdated{TenantId: id, Name: name, Suspended: suspended, ActorUserId: actor, ChangedFields: changed}}
+}
+
+func tenantDeleted(id, name, actor string) Announcement {
+	return Announcement{Kind: events.TenantDeleted, Subject: id, Data: &eventsv1.TenantDeleted{TenantId: id, Name: name, ActorUserId: actor}}
+}
+
+// TenantDeclaredUpdated announces an operator's change to a declared tenant (the admin API); changed names
+// the fields ("name", "suspended").
+func TenantDeclaredUpdated(id, name string, suspended bool, changed []string) Announcement {
+	return tenantUpdated(id, name, suspended, "", changed)
+}
+
+// TenantDeclaredDeleted announces the deletion of a declared tenant (the admin API).
+func TenantDeclaredDeleted(id, name string) Announcement { return tenantDeleted(id, name, "") }
+
 // TenantDeclared announces a tenant an operator declared (the admin API).
 func TenantDeclared(tenantID, name string) Announcement { return tenantCreated(tenantID, name, "") }
 
@@ -134,6 +152,8 @@ func (r Reason) Proto() eventsv1.MemberRemovalReason {
 		return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_REMOVED
 	case Left:
 		return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_LEFT
+	case TenantDeletion:
+		return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_TENANT_DELETED
 	}
 	return eventsv1.MemberRemovalReason_MEMBER_REMOVAL_REASON_UNSPECIFIED
 }

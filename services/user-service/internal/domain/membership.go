@@ -3,7 +3,10 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Errors of the membership rules; the API turns each into a status and message.
@@ -57,6 +60,8 @@ type Person struct {
 	Tenants map[string]Role
 	// PersonalTenantExists says whether the user's personal tenant row exists (they may have left it).
 	PersonalTenantExists bool
+	// Suspended holds those of Tenants that are suspended: nobody is moved into one.
+	Suspended map[string]bool
 }
 
 // MemberChange is what a membership rule decided, for the repository to save in one transaction.
@@ -89,14 +94,39 @@ func ChangeRole(r Roster, actor string, target Person, role Role) (MemberChange,
 	if old == Admin && r.admins() == 1 {
 		return MemberChange{}, ErrLastAdmin
 	}
-	c := MemberChange{SetRole: &Membership{TenantID: r.TenantID, UserID: id, Role: role},
-		Announce: []Announcement{memberRoleChanged(r.TenantID, id, role, old, actor)}}
-	if u := target.User; u.TenantID == r.TenantID {
+	return setRole(r, actor, target.User, old, role), nil
+}
+
+// setRole changes the role of u, a member of the roster, from old.
+func setRole(r Roster, actor string, u *User, old, role Role) MemberChange {
+	c := MemberChange{SetRole: &Membership{TenantID: r.TenantID, UserID: u.ID, Role: role},
+		Announce: []Announcement{memberRoleChanged(r.TenantID, u.ID, role, old, actor)}}
+	if u.TenantID == r.TenantID {
 		u.Role = role
-		c.UserDirty = true
+		c.UserDirty, c.SyncKeycloak = true, true // the tenant_role attribute follows
 		c.Announce = append(c.Announce, userUpdated(u, []string{"role"}))
 	}
-	return c, nil
+	return c
+}
+
+// PromoteListed makes admins of the roster's members whose verified email an operator lists as an admin
+// of the declared tenant (its Tenant resource), so admins listed after a person joined are promoted too.
+// Members whose emails are not listed keep their role. The changes come in user id order.
+func PromoteListed(r Roster, admins []string, people map[string]Person) []PersonChange {
+	listed := make(map[string]bool, len(admins))
+	for _, a := range admins {
+		listed[strings.ToLower(strings.TrimSpace(a))] = true
+	}
+	var out []PersonChange
+	for _, id := range slices.Sorted(maps.Keys(people)) {
+		u := people[id].User
+		old, ok := r.Members[id]
+		if !ok || old == Admin || !u.EmailVerified || !listed[strings.ToLower(u.Email)] {
+			continue
+		}
+		out = append(out, PersonChange{User: u, Change: setRole(r, "", u, old, Admin)})
+	}
+	return out
 }
 
 // Remove is an admin (actor) removing target from the roster's tenant.
@@ -120,27 +150,35 @@ type Reason string
 
 // Reasons of TenantMemberRemoved.
 const (
-	Removed Reason = "removed"
-	Left    Reason = "left"
+	Removed        Reason = "removed"
+	Left           Reason = "left"
+	TenantDeletion Reason = "tenant_deleted"
 )
 
-// end ends target's membership. A person is never left without a tenant: whoever loses their default tenant
-// moves to another one they belong to, or, with none, back to their personal tenant (made again if gone).
+// end ends target's membership, unless they are the tenant's last admin.
 func end(r Roster, actor string, target Person, why Reason) (MemberChange, error) {
-	u := target.User
-	role, ok := r.Members[u.ID]
+	role, ok := r.Members[target.User.ID]
 	if !ok {
-		return MemberChange{}, fmt.Errorf("user %s: %w", u.ID, ErrNotMember)
+		return MemberChange{}, fmt.Errorf("user %s: %w", target.User.ID, ErrNotMember)
 	}
 	if role == Admin && r.admins() == 1 {
 		return MemberChange{}, ErrLastAdmin
 	}
+	return endMembership(r, actor, target, why), nil
+}
+
+// endMembership ends the membership of target, a member of the roster. A person is never left without a
+// tenant: whoever loses their default tenant moves to another one they belong to (not suspended), or, with
+// none, back to their personal tenant (made again if gone).
+func endMembership(r Roster, actor string, target Person, why Reason) MemberChange {
+	u := target.User
+	role := r.Members[u.ID]
 	c := MemberChange{Delete: &Membership{TenantID: r.TenantID, UserID: u.ID, Role: role},
 		Announce: []Announcement{memberRemoved(r.TenantID, u.ID, role, why, actor)}}
 	if u.TenantID != r.TenantID {
-		return c, nil
+		return c
 	}
-	next, nextRole, ok := otherTenant(target.Tenants, r.TenantID)
+	next, nextRole, ok := otherTenant(target, r.TenantID)
 	if !ok {
 		next, nextRole = PersonalTenantID(u.ID), Admin
 		if !target.PersonalTenantExists {
@@ -153,15 +191,15 @@ func end(r Roster, actor string, target Person, why Reason) (MemberChange, error
 	u.TenantID, u.Role = next, nextRole
 	c.UserDirty, c.SyncKeycloak = true, true
 	c.Announce = append(c.Announce, userUpdated(u, []string{"tenant_id", "role"}))
-	return c, nil
+	return c
 }
 
-// otherTenant picks the default tenant after leaving one: the smallest id among the others, so the choice
-// is the same however often it is made.
-func otherTenant(tenants map[string]Role, leaving string) (string, Role, bool) {
-	ids := make([]string, 0, len(tenants))
-	for id := range tenants {
-		if id != leaving {
+// otherTenant picks the default tenant after leaving one: the smallest id among the others that are not
+// suspended, so the choice is the same however often it is made.
+func otherTenant(p Person, leaving string) (string, Role, bool) {
+	ids := make([]string, 0, len(p.Tenants))
+	for id := range p.Tenants {
+		if id != leaving && !p.Suspended[id] {
 			ids = append(ids, id)
 		}
 	}
@@ -169,5 +207,5 @@ func otherTenant(tenants map[string]Role, leaving string) (string, Role, bool) {
 		return "", "", false
 	}
 	sort.Strings(ids)
-	return ids[0], tenants[ids[0]], true
+	return ids[0], p.Tenants[ids[0]], true
 }

@@ -14,6 +14,8 @@ type DeclaredTenant struct {
 	ID, Name string
 	Domains  []string
 	Admins   []string
+	// Suspended tenants place nobody: their people go where they would go without them.
+	Suspended bool
 }
 
 // Directory finds declared tenants; the store implements it.
@@ -41,7 +43,7 @@ func PersonalTenantID(userID string) string {
 
 // Place decides the tenant and role of a user confirmed with verifiedEmail (the email Keycloak verified in
 // the confirming state): the declared tenant that lists it as an admin, as admin; else the declared tenant
-// that claims its domain, as a member; else a personal tenant, as its admin.
+// that claims its domain, as a member; else a personal tenant, as its admin. A suspended tenant places nobody.
 func Place(ctx context.Context, dir Directory, userID, verifiedEmail, personalName string) (Placement, error) {
 	email := strings.ToLower(strings.TrimSpace(verifiedEmail))
 	if _, domain, ok := strings.Cut(email, "@"); ok && domain != "" {
@@ -49,6 +51,7 @@ func Place(ctx context.Context, dir Directory, userID, verifiedEmail, personalNa
 		if err != nil {
 			return Placement{}, err
 		}
+		tenants = slices.DeleteFunc(tenants, func(t DeclaredTenant) bool { return t.Suspended })
 		for _, t := range tenants {
 			if slices.ContainsFunc(t.Admins, func(a string) bool { return strings.EqualFold(a, email) }) {
 				return Placement{TenantID: t.ID, TenantName: t.Name, Role: Admin, Source: ByDeclared}, nil

@@ -8,12 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// KeycloakSync is a claimed write-back job: a user whose Keycloak account must get the tenant and name
-// stored here.
+// KeycloakSync is a claimed write-back job: a user whose Keycloak account must get the default tenant, the
+// role in it and the name stored here.
 type KeycloakSync struct {
-	UserID, Realm, TenantID, Name string
-	Attempts                      int
-	RequestedAt                   time.Time
+	UserID, Realm, TenantID, Role, Name string
+	Attempts                            int
+	RequestedAt                         time.Time
 	// Claim is the job's claimed_until: it identifies this claim, so a replica whose lease ran out and was
 	// taken over cannot finish (delete, reschedule) the job another replica now holds.
 	Claim time.Time
@@ -32,7 +32,7 @@ func (s *Store) ClaimKeycloakSyncs(ctx context.Context, limit int, lease time.Du
 			FOR UPDATE OF k SKIP LOCKED)
 		UPDATE keycloak_sync k SET claimed_until = now() + $2::interval
 		FROM due, users u WHERE k.user_id = due.user_id AND u.id = k.user_id
-		RETURNING k.user_id, u.realm, COALESCE(u.tenant_id, ''), CASE WHEN k.write_name THEN u.name ELSE '' END, k.attempts, k.requested_at, k.claimed_until`,
+		RETURNING k.user_id, u.realm, COALESCE(u.tenant_id, ''), COALESCE(u.role, ''), CASE WHEN k.write_name THEN u.name ELSE '' END, k.attempts, k.requested_at, k.claimed_until`,
 		limit, lease.String())
 	if err != nil {
 		return nil, fmt.Errorf("claim keycloak syncs: %w", err)

@@ -233,7 +233,7 @@ type directory struct{ tx pgx.Tx }
 func (d directory) DeclaredTenants(ctx context.Context, email string) ([]domain.DeclaredTenant, error) {
 	email = strings.ToLower(email)
 	_, dom, _ := strings.Cut(email, "@")
-	rows, err := d.tx.Query(ctx, `SELECT t.id, t.display_name, t.admins,
+	rows, err := d.tx.Query(ctx, `SELECT t.id, t.display_name, t.admins, t.suspended,
 			COALESCE((SELECT array_agg(domain ORDER BY domain) FROM tenant_domains WHERE tenant_id = t.id), '{}')
 		FROM tenants t WHERE t.kind = 'declared'
 			AND (t.id IN (SELECT tenant_id FROM tenant_domains WHERE domain = $2) OR $1 = ANY(t.admins))
@@ -243,7 +243,7 @@ func (d directory) DeclaredTenants(ctx context.Context, email string) ([]domain.
 	}
 	tenants, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.DeclaredTenant, error) {
 		var t domain.DeclaredTenant
-		err := r.Scan(&t.ID, &t.Name, &t.Admins, &t.Domains)
+		err := r.Scan(&t.ID, &t.Name, &t.Admins, &t.Suspended, &t.Domains)
 		return t, err
 	})
 	if err != nil {

@@ -31,18 +31,23 @@ type MyTenant struct {
 }
 
 // Role is the caller's role in their active tenant, read under row-level security (the database checks the
-// membership as well): ErrNotInTenant when the caller, or their active user row, does not belong to it.
+// membership as well): ErrNotInTenant when the caller, or their active user row, does not belong to it;
+// domain.ErrSuspended when the tenant is suspended.
 func (s *Store) Role(ctx context.Context, c Caller) (string, error) {
 	var role string
+	var suspended bool
 	err := s.asCaller(ctx, c, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
-			WHERE m.tenant_id = app_active_tenant() AND m.user_id = $1 AND u.status = 'active'`, c.UserID).Scan(&role)
+		return tx.QueryRow(ctx, `SELECT m.role, t.suspended FROM memberships m JOIN users u ON u.id = m.user_id JOIN tenants t ON t.id = m.tenant_id
+			WHERE m.tenant_id = app_active_tenant() AND m.user_id = $1 AND u.status = 'active'`, c.UserID).Scan(&role, &suspended)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("user %s in tenant %s: %w", c.UserID, c.TenantID, ErrNotInTenant)
 	}
 	if err != nil {
 		return "", fmt.Errorf("read membership: %w", err)
+	}
+	if suspended {
+		return "", fmt.Errorf("tenant %s: %w", c.TenantID, domain.ErrSuspended)
 	}
 	return role, nil
 }
@@ -158,7 +163,7 @@ func lockRoster(ctx context.Context, tx pgx.Tx, tenantID string) (domain.Roster,
 // loadPerson locks the user row of id and reads their memberships. A user the service does not know, or
 // not active, is no member of anything.
 func loadPerson(ctx context.Context, tx pgx.Tx, id string) (domain.Person, error) {
-	p := domain.Person{User: &domain.User{}, Tenants: map[string]domain.Role{}}
+	p := domain.Person{User: &domain.User{}, Tenants: map[string]domain.Role{}, Suspended: map[string]bool{}}
 	err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND status = 'active' FOR UPDATE`, id), p.User)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Person{}, fmt.Errorf("user %s: %w", id, domain.ErrNotMember)
@@ -166,13 +171,17 @@ func loadPerson(ctx context.Context, tx pgx.Tx, id string) (domain.Person, error
 	if err != nil {
 		return domain.Person{}, fmt.Errorf("lock user %s: %w", id, err)
 	}
-	rows, err := tx.Query(ctx, `SELECT tenant_id, role FROM memberships WHERE user_id = $1`, id)
+	rows, err := tx.Query(ctx, `SELECT m.tenant_id, m.role, t.suspended FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = $1`, id)
 	if err != nil {
 		return domain.Person{}, fmt.Errorf("memberships of %s: %w", id, err)
 	}
 	var tenant, role string
-	if _, err := pgx.ForEachRow(rows, []any{&tenant, &role}, func() error {
+	var suspended bool
+	if _, err := pgx.ForEachRow(rows, []any{&tenant, &role, &suspended}, func() error {
 		p.Tenants[tenant] = domain.Role(role)
+		if suspended {
+			p.Suspended[tenant] = true
+		}
 		return nil
 	}); err != nil {
 		return domain.Person{}, fmt.Errorf("memberships of %s: %w", id, err)

@@ -33,29 +33,91 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 )
 
-// PutTenant creates or updates a declared tenant and its domain rules; a new tenant is announced.
+// PutTenant creates or updates a declared tenant and its domain rules: a new tenant is announced
+// (TenantCreated), a changed name or suspension too (TenantUpdated), and members whose emails are listed as
+// admins are promoted. The id of a personal tenant is refused (ErrNotDeclared).
 func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err error) {
+	announced := false
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		// xmax = 0 only on a freshly inserted row; an update that changes nothing returns no row.
-		err := tx.QueryRow(ctx, `INSERT INTO tenants (id, display_name, kind, admins, suspended) VALUES ($1, $2, 'declared', $3, $4)
+		old, err := lockTenant(ctx, tx, t.ID, "FOR UPDATE")
+		exists := err == nil
+		if err != nil && !errors.Is(err, ErrNotInTenant) {
+			return err
+		}
+		if exists && old.Kind != domain.KindDeclared {
+			return fmt.Errorf("put tenant %s: %w", t.ID, ErrNotDeclared)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO tenants (id, display_name, kind, admins, suspended) VALUES ($1, $2, 'declared', $3, $4)
 			ON CONFLICT (id) DO UPDATE SET display_name = $2, admins = $3, suspended = $4, updated_at = now()
-			WHERE (tenants.display_name, tenants.admins, tenants.suspended) IS DISTINCT FROM ($2, $3, $4)
-			RETURNING (xmax = 0)`, t.ID, t.DisplayName, lowerAll(t.Admins), t.Suspended).Scan(&created)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			WHERE (tenants.display_name, tenants.admins, tenants.suspended) IS DISTINCT FROM ($2, $3, $4)`,
+			t.ID, t.DisplayName, lowerAll(t.Admins), t.Suspended)
+		if err != nil {
 			return fmt.Errorf("put tenant %s: %w", t.ID, err)
 		}
 		if err := replaceDomains(ctx, tx, t.ID, t.EmailDomains); err != nil {
 			return err
 		}
-		if !created {
-			return nil
+		change, err := promoteListed(ctx, tx, t)
+		if err != nil {
+			return err
 		}
-		return announceInTx(ctx, tx, []domain.Announcement{domain.TenantDeclared(t.ID, t.DisplayName)})
+		created = !exists
+		change.Announce = declaredChanges(old, t, created)
+		announced = len(change.Announce)+len(change.Members) > 0
+		return saveTenantChange(ctx, tx, t.ID, change)
 	})
-	if created {
+	if announced {
 		s.Notify()
 	}
 	return created, err
+}
+
+// declaredChanges announces a new declared tenant, or what changed of an existing one.
+func declaredChanges(old domain.Tenant, t Tenant, created bool) []domain.Announcement {
+	if created {
+		return []domain.Announcement{domain.TenantDeclared(t.ID, t.DisplayName)}
+	}
+	var changed []string
+	if old.Name != t.DisplayName {
+		changed = append(changed, "name")
+	}
+	if old.Suspended != t.Suspended {
+		changed = append(changed, "suspended")
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return []domain.Announcement{domain.TenantDeclaredUpdated(t.ID, t.DisplayName, t.Suspended, changed)}
+}
+
+// promoteListed promotes the members an operator lists as admins. Only the candidates (listed, not admin
+// yet) are locked and read, so a large tenant's unchanged spec costs one query.
+func promoteListed(ctx context.Context, tx pgx.Tx, t Tenant) (domain.TenantChange, error) {
+	rows, err := tx.Query(ctx, `SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.tenant_id = $1 AND m.role <> 'admin' AND lower(u.email) = ANY($2) ORDER BY m.user_id`, t.ID, lowerAll(t.Admins))
+	if err != nil {
+		return domain.TenantChange{}, fmt.Errorf("listed admins of %s: %w", t.ID, err)
+	}
+	candidates, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(candidates) == 0 {
+		return domain.TenantChange{}, err
+	}
+	r, err := lockRoster(ctx, tx, t.ID)
+	if err != nil {
+		return domain.TenantChange{}, err
+	}
+	people := map[string]domain.Person{}
+	for _, id := range candidates {
+		p, err := loadPerson(ctx, tx, id)
+		if errors.Is(err, domain.ErrNotMember) {
+			continue
+		}
+		if err != nil {
+			return domain.TenantChange{}, err
+		}
+		people[id] = p
+	}
+	return domain.TenantChange{Members: domain.PromoteListed(r, t.Admins, people)}, nil
 }
 
 func replaceDomains(ctx context.Context, tx pgx.Tx, tenantID string, domains []string) error {
@@ -92,13 +154,13 @@ func (s *Store) GetTenant(ctx context.Context, id string) (Tenant, error) {
 	return t, nil
 }
 
-// DeleteTenant removes a declared tenant and its domain rules. A tenant with members is kept
-// (ErrHasMembers): its people must be moved or removed first.
+// DeleteTenant removes a declared tenant and its domain rules, announced as TenantDeleted. A tenant with
+// members is kept (ErrHasMembers): its people must be moved or removed first.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		var kind string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var kind, name string
 		var members int
-		err := tx.QueryRow(ctx, `SELECT kind, (SELECT count(*) FROM (SELECT user_id FROM memberships WHERE tenant_id = $1 UNION SELECT id FROM users WHERE tenant_id = $1) m) FROM tenants WHERE id = $1 FOR UPDATE`, id).Scan(&kind, &members)
+		err := tx.QueryRow(ctx, `SELECT kind, display_name, (SELECT count(*) FROM (SELECT user_id FROM memberships WHERE tenant_id = $1 UNION SELECT id FROM users WHERE tenant_id = $1) m) FROM tenants WHERE id = $1 FOR UPDATE`, id).Scan(&kind, &name, &members)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // already gone: deleting is idempotent
 		}
@@ -114,8 +176,12 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("delete tenant %s: %w", id, err)
 		}
-		return nil
+		return announceInTx(ctx, tx, []domain.Announcement{domain.TenantDeclaredDeleted(id, name)})
 	})
+	if err == nil {
+		s.Notify()
+	}
+	return err
 }
 
 func lowerAll(in []string) []string {

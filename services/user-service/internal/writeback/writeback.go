@@ -1,5 +1,5 @@
-// Package writeback brings Keycloak users in line with the user service: the tenant a user was
-// given (so it appears in tokens) and the name edited through the API. Requests are rows in the
+// Package writeback brings Keycloak users in line with the user service: the default tenant of a user and
+// their role in it (so both appear in tokens) and the name edited through the API. Requests are rows in the
 // database, so Keycloak being down delays a write but never loses it; each row is claimed for a lease,
 // so several replicas share the rows without doing one twice.
 package writeback
@@ -19,14 +19,18 @@ import (
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
-// TenantAttribute is the Keycloak user attribute that the realm maps into the tenant claim.
-const TenantAttribute = "tenant"
+// The Keycloak user attributes that the realm maps into the tenant and tenant_role claims: the user's
+// default tenant and their role in it.
+const (
+	TenantAttribute = "tenant"
+	RoleAttribute   = "tenant_role"
+)
 
 // Users is the part of the Keycloak admin API the writer uses.
 type Users interface {
 	GetUser(ctx context.Context, id string) (keycloak.User, error)
 	UpdateNames(ctx context.Context, id, firstName, lastName string) error
-	PutAttribute(ctx context.Context, id, name string, values ...string) error
+	PutAttributes(ctx context.Context, id string, attrs map[string][]string) error
 }
 
 // Config of a Writer.
@@ -150,8 +154,8 @@ func (w *Writer) sync(ctx context.Context, j store.KeycloakSync) (string, error)
 		return "", err
 	}
 	outcome := "unchanged"
-	if u.Attribute(TenantAttribute) != j.TenantID {
-		if err := w.writeTenant(ctx, j); err != nil {
+	if attrs := differing(u, map[string]string{TenantAttribute: j.TenantID, RoleAttribute: j.Role}); len(attrs) > 0 {
+		if err := w.users.PutAttributes(ctx, j.UserID, attrs); err != nil {
 			return "", err
 		}
 		outcome = "written"
@@ -166,14 +170,23 @@ func (w *Writer) sync(ctx context.Context, j store.KeycloakSync) (string, error)
 	return outcome, nil
 }
 
-// writeTenant sets the tenant attribute and nothing else, through the bbq admin extension: Keycloak 26's
-// own PUT of a user cannot write one attribute (with attributes, it removes every profile field it is not
-// sent, email and names included), so it would send back a copy and undo a change made since the read.
-func (w *Writer) writeTenant(ctx context.Context, j store.KeycloakSync) error {
-	if j.TenantID == "" {
-		return w.users.PutAttribute(ctx, j.UserID, TenantAttribute)
+// differing is the attributes of want that u does not have yet, as the bbq admin extension's
+// PUT users/{id}/attributes takes them (an empty value removes the attribute). That extension writes them
+// and nothing else: Keycloak 26's own PUT of a user cannot (with attributes, it removes every profile field
+// it is not sent, email and names included), so it would send back a copy and undo a change made since the
+// read. Both go in one request: one write, one admin event.
+func differing(u keycloak.User, want map[string]string) map[string][]string {
+	out := map[string][]string{}
+	for name, v := range want {
+		if u.Attribute(name) == v {
+			continue
+		}
+		out[name] = []string{}
+		if v != "" {
+			out[name] = []string{v}
+		}
 	}
-	return w.users.PutAttribute(ctx, j.UserID, TenantAttribute, j.TenantID)
+	return out
 }
 
 // release gives up the claims of jobs a round did not get to, so they need not wait for the lease.

@@ -162,8 +162,8 @@ func (r *recorder) UpdateNames(ctx context.Context, id, first, last string) erro
 	return err
 }
 
-func (r *recorder) PutAttribute(ctx context.Context, id, name string, values ...string) error {
-	err := r.Users.PutAttribute(ctx, id, name, values...)
+func (r *recorder) PutAttributes(ctx context.Context, id string, attrs map[string][]string) error {
+	err := r.Users.PutAttributes(ctx, id, attrs)
 	r.count(id)
 	r.done("attribute", id)
 	return err
@@ -231,8 +231,8 @@ func TestTwoReplicasDoEachJobOnce(t *testing.T) {
 		if rec.writes[id] != 1 || updates[id] != 1 {
 			t.Errorf("user %s: %d writes sent, %d UPDATE admin events; want 1 and 1", id, rec.writes[id], updates[id])
 		}
-		if got := e.get(t, id).Attribute(writeback.TenantAttribute); got != "tenant-"+id[:8] {
-			t.Errorf("user %s: tenant %q", id, got)
+		if u := e.get(t, id); u.Attribute(writeback.TenantAttribute) != "tenant-"+id[:8] || u.Attribute(writeback.RoleAttribute) != "admin" {
+			t.Errorf("user %s: tenant %q, tenant_role %q", id, u.Attribute(writeback.TenantAttribute), u.Attribute(writeback.RoleAttribute))
 		}
 	}
 	t.Logf("%d jobs, %d users written, %d UPDATE admin events", n, len(rec.writes), len(evs))

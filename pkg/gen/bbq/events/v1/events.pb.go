@@ -263,6 +263,8 @@ const (
 	MemberRemovalReason_MEMBER_REMOVAL_REASON_REMOVED MemberRemovalReason = 1
 	// The member left.
 	MemberRemovalReason_MEMBER_REMOVAL_REASON_LEFT MemberRemovalReason = 2
+	// An admin deleted the tenant (TenantDeleted follows the removals).
+	MemberRemovalReason_MEMBER_REMOVAL_REASON_TENANT_DELETED MemberRemovalReason = 3
 )
 
 // Enum value maps for MemberRemovalReason.
@@ -271,11 +273,13 @@ var (
 		0: "MEMBER_REMOVAL_REASON_UNSPECIFIED",
 		1: "MEMBER_REMOVAL_REASON_REMOVED",
 		2: "MEMBER_REMOVAL_REASON_LEFT",
+		3: "MEMBER_REMOVAL_REASON_TENANT_DELETED",
 	}
 	MemberRemovalReason_value = map[string]int32{
-		"MEMBER_REMOVAL_REASON_UNSPECIFIED": 0,
-		"MEMBER_REMOVAL_REASON_REMOVED":     1,
-		"MEMBER_REMOVAL_REASON_LEFT":        2,
+		"MEMBER_REMOVAL_REASON_UNSPECIFIED":    0,
+		"MEMBER_REMOVAL_REASON_REMOVED":        1,
+		"MEMBER_REMOVAL_REASON_LEFT":           2,
+		"MEMBER_REMOVAL_REASON_TENANT_DELETED": 3,
 	}
 )
 
@@ -1677,6 +1681,149 @@ func (x *InvitationExpired) GetExpiredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// events.users.tenant.updated: a tenant's name or suspension changed.
+type TenantUpdated struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	TenantId  string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Suspended bool                   `protobuf:"varint,3,opt,name=suspended,proto3" json:"suspended,omitempty"`
+	// Who changed it; empty when an operator did (the Tenant resource, through the admin API).
+	ActorUserId string `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	// The fields that changed: "name", "suspended".
+	ChangedFields []string `protobuf:"bytes,5,rep,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantUpdated) Reset() {
+	*x = TenantUpdated{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantUpdated) ProtoMessage() {}
+
+func (x *TenantUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantUpdated.ProtoReflect.Descriptor instead.
+func (*TenantUpdated) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TenantUpdated) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantUpdated) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TenantUpdated) GetSuspended() bool {
+	if x != nil {
+		return x.Suspended
+	}
+	return false
+}
+
+func (x *TenantUpdated) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *TenantUpdated) GetChangedFields() []string {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+// events.users.tenant.deleted: a tenant no longer exists. Its members' TenantMemberRemoved (reason
+// tenant_deleted) come before it.
+type TenantDeleted struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// The name it had.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Who deleted it; empty when an operator did.
+	ActorUserId   string `protobuf:"bytes,3,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantDeleted) Reset() {
+	*x = TenantDeleted{}
+	mi := &file_bbq_events_v1_events_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantDeleted) ProtoMessage() {}
+
+func (x *TenantDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_bbq_events_v1_events_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantDeleted.ProtoReflect.Descriptor instead.
+func (*TenantDeleted) Descriptor() ([]byte, []int) {
+	return file_bbq_events_v1_events_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TenantDeleted) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantDeleted) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TenantDeleted) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
 var File_bbq_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_bbq_events_v1_events_proto_rawDesc = "" +
@@ -1791,7 +1938,17 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x129\n" +
 	"\n" +
-	"expired_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiredAt*s\n" +
+	"expired_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiredAt\"\xa9\x01\n" +
+	"\rTenantUpdated\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tsuspended\x18\x03 \x01(\bR\tsuspended\x12\"\n" +
+	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\x12%\n" +
+	"\x0echanged_fields\x18\x05 \x03(\tR\rchangedFields\"d\n" +
+	"\rTenantDeleted\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\ractor_user_id\x18\x03 \x01(\tR\vactorUserId*s\n" +
 	"\n" +
 	"UserStatus\x12\x1b\n" +
 	"\x17USER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1815,11 +1972,12 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\x18MEMBERSHIP_SOURCE_DOMAIN\x10\x02\x12\x1e\n" +
 	"\x1aMEMBERSHIP_SOURCE_DECLARED\x10\x03\x12 \n" +
 	"\x1cMEMBERSHIP_SOURCE_INVITATION\x10\x04\x12\x1b\n" +
-	"\x17MEMBERSHIP_SOURCE_ADMIN\x10\x05*\x7f\n" +
+	"\x17MEMBERSHIP_SOURCE_ADMIN\x10\x05*\xa9\x01\n" +
 	"\x13MemberRemovalReason\x12%\n" +
 	"!MEMBER_REMOVAL_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dMEMBER_REMOVAL_REASON_REMOVED\x10\x01\x12\x1e\n" +
-	"\x1aMEMBER_REMOVAL_REASON_LEFT\x10\x02BAZ?github.com/connectedbbq/platform/pkg/gen/bbq/events/v1;eventsv1b\x06proto3"
+	"\x1aMEMBER_REMOVAL_REASON_LEFT\x10\x02\x12(\n" +
+	"$MEMBER_REMOVAL_REASON_TENANT_DELETED\x10\x03BAZ?github.com/connectedbbq/platform/pkg/gen/bbq/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_bbq_events_v1_events_proto_rawDescOnce sync.Once
@@ -1834,7 +1992,7 @@ func file_bbq_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_bbq_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_bbq_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_bbq_events_v1_events_proto_goTypes = []any{
 	(UserStatus)(0),                 // 0: bbq.events.v1.UserStatus
 	(TenantRole)(0),                 // 1: bbq.events.v1.TenantRole
@@ -1859,18 +2017,20 @@ var file_bbq_events_v1_events_proto_goTypes = []any{
 	(*InvitationAccepted)(nil),      // 20: bbq.events.v1.InvitationAccepted
 	(*InvitationRevoked)(nil),       // 21: bbq.events.v1.InvitationRevoked
 	(*InvitationExpired)(nil),       // 22: bbq.events.v1.InvitationExpired
-	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
+	(*TenantUpdated)(nil),           // 23: bbq.events.v1.TenantUpdated
+	(*TenantDeleted)(nil),           // 24: bbq.events.v1.TenantDeleted
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
 }
 var file_bbq_events_v1_events_proto_depIdxs = []int32{
 	2,  // 0: bbq.events.v1.UserRegistered.method:type_name -> bbq.events.v1.RegistrationMethod
 	8,  // 1: bbq.events.v1.UserRegistered.state:type_name -> bbq.events.v1.UserState
 	8,  // 2: bbq.events.v1.UserEmailVerified.state:type_name -> bbq.events.v1.UserState
 	8,  // 3: bbq.events.v1.UserProfileUpdated.state:type_name -> bbq.events.v1.UserState
-	23, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
+	25, // 4: bbq.events.v1.UserState.observed_at:type_name -> google.protobuf.Timestamp
 	8,  // 5: bbq.events.v1.UserStateChanged.state:type_name -> bbq.events.v1.UserState
 	0,  // 6: bbq.events.v1.User.status:type_name -> bbq.events.v1.UserStatus
 	1,  // 7: bbq.events.v1.User.role:type_name -> bbq.events.v1.TenantRole
-	23, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	25, // 8: bbq.events.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	11, // 9: bbq.events.v1.UserCreated.user:type_name -> bbq.events.v1.User
 	11, // 10: bbq.events.v1.UserUpdated.user:type_name -> bbq.events.v1.User
 	1,  // 11: bbq.events.v1.TenantMemberAdded.role:type_name -> bbq.events.v1.TenantRole
@@ -1880,9 +2040,9 @@ var file_bbq_events_v1_events_proto_depIdxs = []int32{
 	1,  // 15: bbq.events.v1.TenantMemberRemoved.role:type_name -> bbq.events.v1.TenantRole
 	4,  // 16: bbq.events.v1.TenantMemberRemoved.reason:type_name -> bbq.events.v1.MemberRemovalReason
 	1,  // 17: bbq.events.v1.InvitationCreated.role:type_name -> bbq.events.v1.TenantRole
-	23, // 18: bbq.events.v1.InvitationCreated.expires_at:type_name -> google.protobuf.Timestamp
+	25, // 18: bbq.events.v1.InvitationCreated.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 19: bbq.events.v1.InvitationAccepted.role:type_name -> bbq.events.v1.TenantRole
-	23, // 20: bbq.events.v1.InvitationExpired.expired_at:type_name -> google.protobuf.Timestamp
+	25, // 20: bbq.events.v1.InvitationExpired.expired_at:type_name -> google.protobuf.Timestamp
 	21, // [21:21] is the sub-list for method output_type
 	21, // [21:21] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
@@ -1902,7 +2062,7 @@ func file_bbq_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bbq_events_v1_events_proto_rawDesc), len(file_bbq_events_v1_events_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.keycloak.events.admin.OperationType;
 import org.keycloak.events.admin.ResourceType;
@@ -33,6 +34,9 @@ import org.keycloak.userprofile.ValidationException;
  * carry (email, first and last name included) is removed. A writer of one attribute must then send back the
  * email and names it read earlier, and undoes a change made in between. Here only the attribute's rows are
  * written, inside Keycloak's transaction, so a concurrent change of anything else is kept.
+ *
+ * <p>{@code PUT /admin/realms/{realm}/bbq/users/{id}/attributes} with a JSON object of names to values sets
+ * several at once, in one write with one admin event (the tenant and the role in it).
  *
  * <p>The caller needs the same permission as for Keycloak's PUT (manage the user); the value is validated
  * by the realm's user profile, as Keycloak's PUT would (400 with the error); 404 {@code user_not_found} when
@@ -58,8 +62,26 @@ public final class UserAttributeResource {
     @Path("users/{id}/attributes/{name}")
     @Consumes(MediaType.APPLICATION_JSON)
     public Response put(@PathParam("id") String id, @PathParam("name") String name, List<String> values) {
-        if (!writable.contains(name)) {
-            return error(Response.Status.BAD_REQUEST, "attribute_not_writable", "attribute " + name + " cannot be written here");
+        Map<String, List<String>> one = new HashMap<>();
+        one.put(name, values);
+        return putAll(id, one);
+    }
+
+    /**
+     * {@code PUT users/{id}/attributes} with a JSON object of attribute name to values sets those attributes
+     * together (one write, one admin event), e.g. the tenant and the role in it.
+     */
+    @PUT
+    @Path("users/{id}/attributes")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public Response putAll(@PathParam("id") String id, Map<String, List<String>> attributes) {
+        if (attributes == null || attributes.isEmpty()) {
+            return error(Response.Status.BAD_REQUEST, "no_attributes", "name at least one attribute");
+        }
+        for (String name : attributes.keySet()) {
+            if (!writable.contains(name)) {
+                return error(Response.Status.BAD_REQUEST, "attribute_not_writable", "attribute " + name + " cannot be written here");
+            }
         }
         UserModel user = session.users().getUserById(realm, id);
         if (user == null) {
@@ -67,22 +89,32 @@ public final class UserAttributeResource {
             return error(Response.Status.NOT_FOUND, "user_not_found", "user not found");
         }
         auth.users().requireManage(user);
-        List<String> clean = values == null ? List.of()
-                : values.stream().filter(Objects::nonNull).filter(v -> !v.isBlank()).collect(Collectors.toList());
-        if (clean.equals(user.getAttributeStream(name).collect(Collectors.toList()))) {
+        Map<String, List<String>> changed = new TreeMap<>();
+        attributes.forEach((name, values) -> {
+            List<String> clean = values == null ? List.of()
+                    : values.stream().filter(Objects::nonNull).filter(v -> !v.isBlank()).collect(Collectors.toList());
+            if (!clean.equals(user.getAttributeStream(name).collect(Collectors.toList()))) {
+                changed.put(name, clean);
+            }
+        });
+        if (changed.isEmpty()) {
             return Response.noContent().build(); // already so: no write, no event
         }
-        String invalid = validate(user, name, clean);
-        if (invalid != null) {
-            return error(Response.Status.BAD_REQUEST, invalid, "invalid value of attribute " + name);
+        for (Map.Entry<String, List<String>> e : changed.entrySet()) {
+            String invalid = validate(user, e.getKey(), e.getValue());
+            if (invalid != null) {
+                return error(Response.Status.BAD_REQUEST, invalid, "invalid value of attribute " + e.getKey());
+            }
         }
-        if (clean.isEmpty()) {
-            user.removeAttribute(name);
-        } else {
-            user.setAttribute(name, clean);
-        }
+        changed.forEach((name, clean) -> {
+            if (clean.isEmpty()) {
+                user.removeAttribute(name);
+            } else {
+                user.setAttribute(name, clean);
+            }
+        });
         adminEvent.operation(OperationType.UPDATE).resourcePath("users", user.getId())
-                .representation(Map.of("attributes", Map.of(name, clean))).success();
+                .representation(Map.of("attributes", changed)).success();
         return Response.noContent().build();
     }
 

@@ -18,12 +18,13 @@ import org.keycloak.services.resources.admin.fgap.AdminPermissionEvaluator;
 /**
  * Registers {@code /admin/realms/{realm}/bbq}: an admin REST extension that writes one user attribute and
  * nothing else (see {@link UserAttributeResource}). Which attributes it may write is configured with
- * {@code --spi-admin-realm-restapi-extension--bbq--attributes} (comma separated; default {@code tenant}).
+ * {@code --spi-admin-realm-restapi-extension--bbq--attributes} (comma separated; default {@code tenant,tenant_role}:
+ * the user's default tenant and their role in it, both mapped into tokens).
  */
 public final class UserAttributeResourceProviderFactory implements AdminRealmResourceProviderFactory, AdminRealmResourceProvider {
     public static final String ID = "bbq";
 
-    private Set<String> attributes = Set.of("tenant");
+    private Set<String> attributes = Set.of("tenant", "tenant_role");
 
     @Override
     public AdminRealmResourceProvider create(KeycloakSession session) {
@@ -62,7 +63,7 @@ public final class UserAttributeResourceProviderFactory implements AdminRealmRes
         return ProviderConfigurationBuilder.create()
                 .property().name("attributes").type("string")
                 .helpText("User attributes that PUT users/{id}/attributes/{name} may write, comma separated")
-                .defaultValue("tenant").add()
+                .defaultValue("tenant,tenant_role").add()
                 .build();
     }
 }
