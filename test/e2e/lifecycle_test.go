@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 )
 
 // Deleting an account anonymises the user and announces UserRemoved once; later events about the
@@ -68,17 +68,6 @@ func TestDeclaredTenantTakesUsersOfItsDomains(t *testing.T) {
 
 func (e *env) admin(method, path, token, body string) int {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.p.AdminURL+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	status, _ := pipelinetest.Call(e.t, e.p.AdminURL, method, path, token, body)
+	return status
 }

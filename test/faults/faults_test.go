@@ -6,7 +6,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
 )
@@ -209,18 +209,8 @@ func start(t *testing.T) *system {
 	if s.p, err = stack.StartPipeline(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = s.p.Stop()
-		if t.Failed() {
-			for _, f := range []string{"idp-hook.log", "user-service.log"} {
-				b, _ := os.ReadFile(filepath.Join(dir, f))
-				if len(b) > 3000 {
-					b = b[len(b)-3000:]
-				}
-				t.Logf("--- %s\n%s", f, b)
-			}
-		}
-	})
+	pipelinetest.LogsOnFailure(t, dir)
+	t.Cleanup(func() { _ = s.p.Stop() })
 	return s
 }
 
@@ -365,20 +355,15 @@ func (s *system) deliver(typ, user, email string, failed *attempts) {
 	body, _ := json.Marshal(map[string]any{"id": typ + "-" + user, "time": time.Now().UnixMilli(), "type": typ,
 		"realmId": "bbq", "clientId": "dashboard", "userId": user, "details": details})
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		req, _ := http.NewRequest(http.MethodPost, s.p.IdPHookURL+"/webhooks/keycloak/events", bytes.NewReader(body))
-		webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, "wh-"+typ+"-"+user, time.Now(), body)
-		resp, err := http.DefaultClient.Do(req)
+		status, err := pipelinetest.PostWebhook(s.p.IdPHookURL+"/webhooks/keycloak/events", secretKey, "wh-"+typ+"-"+user, body)
 		switch {
 		case err != nil:
 			failed.unreachable.Add(1)
-		case resp.StatusCode == http.StatusAccepted:
-			resp.Body.Close()
+		case status == http.StatusAccepted:
 			return
-		case resp.StatusCode == http.StatusServiceUnavailable:
-			resp.Body.Close()
+		case status == http.StatusServiceUnavailable:
 			failed.unavailable.Add(1)
 		default:
-			resp.Body.Close()
 			failed.other.Add(1)
 		}
 		time.Sleep(wait)
