@@ -27,6 +27,12 @@ lint-go: tools
 lint-modules: ## every go.mod tidy; each shipped binary links the same versions alone as in the workspace
 	scripts/check-modules.sh
 
+# A shipped module's go.mod lists only what it ships; its tests' modules (the harnesses' nats-server, go-smtp,
+# kin-openapi) come from the workspace. Plain `go mod tidy` there would add them back: use this.
+.PHONY: tidy
+tidy: ## tidy every go.mod (the shipped ones without their tests' modules)
+	scripts/tidy-modules.sh
+
 lint-proto: tools ## buf lint, and buf breaking against the contract before this change (scripts/buf-breaking.sh)
 	buf lint
 	scripts/buf-breaking.sh
