@@ -14,9 +14,6 @@ require github.com/connectedbbq/platform/pkg v0.0.0
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/connectedbbq/platform/testing v0.0.0
-	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
-	github.com/emersion/go-smtp v0.25.1 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -27,5 +24,3 @@ require (
 )
 
 replace github.com/connectedbbq/platform/pkg => ../pkg
-
-replace github.com/connectedbbq/platform/testing => ../testing

@@ -4,9 +4,11 @@ GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-servi
 GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /test/keycloak -e /test/images -e /test/cluster)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 # make check's tests: unit and package tests (real JetStream and Postgres in process), without the process-level
-# suites (test/) and without what starts a Keycloak (pkg/keycloak, testing/kctest, the sweep and the write-back).
+# suites (test/) and without what starts a Keycloak (pkg/keycloak, testing/kctest, the sweep, the write-back,
+# idp-hook's reconciler and its backfill test in the idp-hook package itself).
 GO_UNIT_PKGS = $(shell go list ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... \
-  | grep -v -e /pkg/keycloak -e /testing/kctest -e /user-service/internal/sweep -e /user-service/internal/writeback -e /idp-hook/internal/reconcile)
+  | grep -v -e /pkg/keycloak -e /testing/kctest -e /user-service/internal/sweep -e /user-service/internal/writeback \
+    -e /idp-hook/internal/reconcile -e '/services/idp-hook$$')
 
 TEST_TARGETS += test-go test-keycloak-e2e
 LINT_TARGETS += lint-go lint-proto lint-modules
@@ -26,6 +28,12 @@ lint-go: tools
 # select the versions the workspace tests.
 lint-modules: ## every go.mod tidy; each shipped binary links the same versions alone as in the workspace
 	scripts/check-modules.sh
+
+# A shipped module's go.mod lists only what it ships; its tests' modules (the harnesses' nats-server, go-smtp,
+# kin-openapi) come from the workspace. Plain `go mod tidy` there would add them back: use this.
+.PHONY: tidy
+tidy: ## tidy every go.mod (the shipped ones without their tests' modules)
+	scripts/tidy-modules.sh
 
 lint-proto: tools ## buf lint, and buf breaking against the contract before this change (scripts/buf-breaking.sh)
 	buf lint

@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 )
 
 // activate signs a user up through the webhook and waits until the user is active.
@@ -30,25 +30,7 @@ func (e *env) activate(user, email string) (tenant string) {
 
 func (e *env) call(method, path, token, body string) (int, map[string]any) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.p.UserServiceURL+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return pipelinetest.Call(e.t, e.p.UserServiceURL, method, path, token, body)
 }
 
 func TestAPIProfileMembersAndTokenChecks(t *testing.T) {

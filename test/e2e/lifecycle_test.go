@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 )
 
 // Deleting an account anonymises the user and announces UserRemoved once; later events about the
@@ -59,46 +59,15 @@ func TestDeclaredTenantTakesUsersOfItsDomains(t *testing.T) {
 	if n := len(e.bus.Messages(t, events.TenantCreated.Subject)); n != 1 {
 		t.Fatalf("%d TenantCreated, want 1", n)
 	}
-	tests := []struct {
-		name, method, path, token, body string
-		want                            int
-	}{
-		{"no token", http.MethodPut, "/admin/v1/tenants/x", "", body, 401},
-		{"wrong token", http.MethodPut, "/admin/v1/tenants/x", "not-the-admin-token-at-all", body, 401},
-		{"bad id", http.MethodPut, "/admin/v1/tenants/Bad_Id", adminToken, body, 400},
-		{"unknown field", http.MethodPut, "/admin/v1/tenants/x", adminToken, `{"displayName":"X","owner":"me"}`, 400},
-		{"no display name", http.MethodPut, "/admin/v1/tenants/x", adminToken, `{"emailDomains":[]}`, 422},
-		{"not a domain", http.MethodPut, "/admin/v1/tenants/x", adminToken, `{"displayName":"X","emailDomains":["not a domain"]}`, 422},
-		{"domain of another tenant", http.MethodPut, "/admin/v1/tenants/x", adminToken, `{"displayName":"X","emailDomains":["smokehouse.example"]}`, 409},
-		{"delete with members", http.MethodDelete, "/admin/v1/tenants/smokehouse", adminToken, "", 409},
-		{"get unknown", http.MethodGet, "/admin/v1/tenants/nope", adminToken, "", 404},
-		{"delete unknown is idempotent", http.MethodDelete, "/admin/v1/tenants/nope", adminToken, "", 204},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := e.admin(tt.method, tt.path, tt.token, tt.body); got != tt.want {
-				t.Fatalf("%s %s = %d, want %d", tt.method, tt.path, got, tt.want)
-			}
-		})
-	}
-	if n := e.scalar(`SELECT count(*) FROM tenants WHERE id = 'x'`); n != 0 {
-		t.Fatal("a refused request created a tenant")
+	// The admin API's answers (tokens, validation, conflicts, deletion) are checked in its package
+	// (services/user-service/internal/admin); here only that the shipped binary's port wants the token.
+	if status := e.admin(http.MethodPut, "/admin/v1/tenants/x", "", body); status != http.StatusUnauthorized {
+		t.Fatalf("PUT without the token = %d, want 401", status)
 	}
 }
 
 func (e *env) admin(method, path, token, body string) int {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.p.AdminURL+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	status, _ := pipelinetest.Call(e.t, e.p.AdminURL, method, path, token, body)
+	return status
 }

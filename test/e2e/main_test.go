@@ -4,13 +4,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/testing/oidctest"
@@ -31,19 +30,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "e2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	bins, err = stack.Build(ctx, dir, "idp-hook", "user-service")
-	cancel()
-	if err != nil {
+	var remove func()
+	var err error
+	if bins, remove, err = pipelinetest.Build("idp-hook", "user-service"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := pgtest.Main(m, &pg)
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -72,42 +66,13 @@ func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
 	}
 	t.Cleanup(db.Close)
 	e.db = db
-	e.cfg = stack.PipelineConfig{Bins: bins, Dir: t.TempDir(), NATSURL: e.bus.URL, DatabaseURL: e.dbURL,
+	e.cfg = stack.PipelineConfig{Bins: bins, NATSURL: e.bus.URL, DatabaseURL: e.dbURL,
 		OIDCIssuer: e.issuer.URL, WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: adminToken,
 		UserServiceEnv: userServiceEnv,
 		IdPHookNATS:    e.bus.Credentials(embedded.UserIdPHook), UserServiceNATS: e.bus.Credentials(embedded.UserUserService),
 		ServiceDatabaseURL: pgtest.WithUser(e.dbURL, "user_service", "e2e"), APIDatabaseURL: pgtest.WithUser(e.dbURL, "user_service_api", "e2e")}
-	e.start()
-	t.Cleanup(func() {
-		if err := e.p.Stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			for _, f := range []string{"idp-hook.log", "user-service.log"} {
-				b, _ := os.ReadFile(filepath.Join(e.cfg.Dir, f))
-				t.Logf("--- %s (last 3000 bytes)\n%s", f, lastBytes(b, 3000))
-			}
-		}
-	})
+	e.p = pipelinetest.Start(t, &e.cfg)
 	return e
-}
-
-func (e *env) start() {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	p, err := stack.StartPipeline(ctx, e.cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.p = p
-}
-
-func lastBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }
 
 // kcEvent is a user event shaped like Keycloak's EventRepresentation.
@@ -128,17 +93,11 @@ func (e *env) post(path, webhookID string, v any) int {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, e.p.IdPHookURL+path, bytes.NewReader(body))
+	status, err := pipelinetest.PostWebhook(e.p.IdPHookURL+path, secretKey, webhookID, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, webhookID, time.Now(), body)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return status
 }
 
 func (e *env) mustPost(path, webhookID string, v any) {
@@ -153,34 +112,15 @@ const eventsPath = "/webhooks/keycloak/events"
 // userCreated counts UserCreated events per user on the bus.
 func (e *env) userCreated() map[string]int {
 	e.t.Helper()
-	counts := map[string]int{}
-	for _, m := range e.bus.Messages(e.t, events.UserCreated.Subject) {
-		d, err := events.Decode(m.Data)
-		if err != nil {
-			e.t.Fatalf("undecodable UserCreated: %v", err)
-		}
-		counts[d.Event.Subject()]++
-	}
-	return counts
+	return pipelinetest.Count(e.t, e.bus, events.UserCreated.Subject)
 }
 
-// eventually polls cond until it holds or the timeout passes.
 func (e *env) eventually(timeout time.Duration, what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	pipelinetest.Eventually(e.t, timeout, what, cond)
 }
 
 func (e *env) scalar(sql string, args ...any) int {
 	e.t.Helper()
-	var n int
-	if err := e.db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return pipelinetest.Scalar(e.t, e.db, sql, args...)
 }

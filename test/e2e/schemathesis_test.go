@@ -47,3 +47,10 @@ func cacheDir() string {
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".cache", "connected-bbq")
 }
+
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

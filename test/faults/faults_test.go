@@ -6,7 +6,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/testing/pgtest"
@@ -424,20 +424,15 @@ func providerEvent(typ, user, email string, withState bool) []byte {
 func send(receivers []string, typ, user string, body []byte, failed *attempts) {
 	next := int(crc32.ChecksumIEEE([]byte(user)) % uint32(len(receivers)))
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		req, _ := http.NewRequest(http.MethodPost, receivers[next]+"/webhooks/keycloak/events", bytes.NewReader(body))
-		webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, "wh-"+typ+"-"+user, time.Now(), body)
-		resp, err := http.DefaultClient.Do(req)
+		status, err := pipelinetest.PostWebhook(receivers[next]+"/webhooks/keycloak/events", secretKey, "wh-"+typ+"-"+user, body)
 		switch {
 		case err != nil:
 			failed.unreachable.Add(1)
-		case resp.StatusCode == http.StatusAccepted:
-			resp.Body.Close()
+		case status == http.StatusAccepted:
 			return
-		case resp.StatusCode == http.StatusServiceUnavailable:
-			resp.Body.Close()
+		case status == http.StatusServiceUnavailable:
 			failed.unavailable.Add(1)
 		default:
-			resp.Body.Close()
 			failed.other.Add(1)
 		}
 		next = (next + 1) % len(receivers)

@@ -3,11 +3,11 @@ package keycloak
 import (
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/kctest"
 )
 
@@ -101,15 +101,7 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 // declareTenant declares a tenant through the admin API, as the Kubernetes controller does.
 func (e *env) declareTenant(id, body string) {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, e.p.AdminURL+"/admin/v1/tenants/"+id, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		e.t.Fatalf("declare tenant %s: HTTP %d", id, resp.StatusCode)
+	if status, answer := pipelinetest.Call(e.t, e.p.AdminURL, http.MethodPut, "/admin/v1/tenants/"+id, adminToken, body); status/100 != 2 {
+		e.t.Fatalf("declare tenant %s: HTTP %d %v", id, status, answer)
 	}
 }

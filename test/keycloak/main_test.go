@@ -7,21 +7,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connectedbbq/platform/dev/stack"
-	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/testing/natstest"
 	"github.com/connectedbbq/platform/testing/pgtest"
@@ -34,14 +31,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kce2e-bin-")
-	if err != nil {
-		panic(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	bins, err = stack.Build(ctx, dir, "idp-hook", "user-service")
-	cancel()
-	if err != nil {
+	var remove func()
+	var err error
+	if bins, remove, err = pipelinetest.Build("idp-hook", "user-service"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -53,7 +45,7 @@ func TestMain(m *testing.M) {
 	pg = srv
 	code := kctest.Main(m, &kc)
 	stopPG()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -113,84 +105,33 @@ func newEnv(t *testing.T, o options) *env {
 	serviceEnv := map[string]string{"KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": e.realm.Name,
 		"KEYCLOAK_CLIENT_SECRET": e.realm.Secrets["user-service"], "WRITEBACK_INTERVAL": "200ms"}
 	maps.Copy(serviceEnv, o.serviceEnv)
-	e.cfg = stack.PipelineConfig{Bins: bins, Dir: t.TempDir(), NATSURL: e.bus.URL, DatabaseURL: dbURL,
+	e.cfg = stack.PipelineConfig{Bins: bins, NATSURL: e.bus.URL, DatabaseURL: dbURL,
 		OIDCIssuer: e.realm.Issuer, WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: adminToken,
 		HookAddr: hookAddr, IdPHookEnv: hookEnv,
 		UserServiceEnv: serviceEnv}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if e.p, err = stack.StartPipeline(ctx, e.cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := e.p.Stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			for _, f := range []string{"idp-hook.log", "user-service.log"} {
-				b, _ := os.ReadFile(filepath.Join(e.cfg.Dir, f))
-				if len(b) > 4000 {
-					b = b[len(b)-4000:]
-				}
-				t.Logf("--- %s\n%s", f, b)
-			}
-		}
-	})
+	e.p = pipelinetest.Start(t, &e.cfg)
 	return e
 }
 
 func (e *env) eventually(timeout time.Duration, what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	pipelinetest.Eventually(e.t, timeout, what, cond)
 }
 
 func (e *env) scalar(sql string, args ...any) int {
 	e.t.Helper()
-	var n int
-	if err := e.db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return pipelinetest.Scalar(e.t, e.db, sql, args...)
 }
 
 // count counts events of a subject per CloudEvent subject (user id).
 func (e *env) count(subject string) map[string]int {
 	e.t.Helper()
-	out := map[string]int{}
-	for _, m := range e.bus.Messages(e.t, subject) {
-		d, err := events.Decode(m.Data)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out[d.Event.Subject()]++
-	}
-	return out
+	return pipelinetest.Count(e.t, e.bus, subject)
 }
 
 func (e *env) api(method, path, token, body string) (int, map[string]any) {
 	e.t.Helper()
-	req, _ := http.NewRequest(method, e.p.UserServiceURL+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return pipelinetest.Call(e.t, e.p.UserServiceURL, method, path, token, body)
 }
 
 // clientToken is a token of a confidential client (client credentials): a real token of the realm,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/connectedbbq/platform/pkg/adminapi"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
+	"github.com/connectedbbq/platform/testing/openapitest"
 )
 
 // The contract: api/admin-openapi.yaml, pkg/adminapi and this package's checks agree. A body the document
@@ -30,15 +31,7 @@ const tenantPath = "/admin/v1/tenants/{id}"
 
 func loadDocument(t *testing.T) *openapi3.T {
 	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile("../../api/admin-openapi.yaml")
-	if err != nil {
-		t.Fatalf("load the admin API document: %v", err)
-	}
-	if err := doc.Validate(loader.Context); err != nil {
-		t.Fatalf("the admin API document is invalid: %v", err)
-	}
-	return doc
+	return openapitest.Load(t, "../../api/admin-openapi.yaml")
 }
 
 func TestDocumentDescribesTenantSpec(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -50,6 +51,7 @@ func newEnv(t *testing.T, maxDeliver int, dsnParams string) *env {
 // newEnvOn is newEnv on the database at dsn.
 func newEnvOn(t *testing.T, dsn string, maxDeliver int, dsnParams string) *env {
 	t.Helper()
+	t.Parallel() // each test owns its stream and database
 	ctx := context.Background()
 	if _, err := store.Migrate(ctx, dsn); err != nil {
 		t.Fatal(err)
@@ -132,15 +134,20 @@ func TestPermanentErrorsAreDeadLetteredOnFirstDelivery(t *testing.T) {
 	e.publish("ok", "Sam", "sam@example.com")
 	e.publish("teleported", "Tim", "tim@example.com", func(ev *cloudevents.Event) { ev.SetType("com.connectedbbq.idp.user.teleported.v1") })
 	e.publish("no-subject", "Nat", "nat@example.com", func(ev *cloudevents.Event) { ev.SetSubject("") })
-	want := map[string]string{ // event id -> reason
-		"reg-nul-name": store.ReasonInvalidData, "reg-nul\x00id": store.ReasonInvalidData, "reg-blocked": store.ReasonConstraint,
+	garbage := nats.NewMsg(events.UserRegistered.Subject) // not even a CloudEvent
+	garbage.Data = []byte(`{"specversion":"1.0","id":"garbage"`)
+	if _, err := e.bus.JS.PublishMsg(context.Background(), garbage); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // event id (the subject for what does not decode) -> reason
+		garbage.Subject: "undecodable", "reg-nul-name": store.ReasonInvalidData, "reg-nul\x00id": store.ReasonInvalidData, "reg-blocked": store.ReasonConstraint,
 		"reg-no-subject": store.ReasonInvalidEvent, "reg-teleported": "unknown_type",
 	}
-	e.eventually("5 dead letters", func() bool { return len(e.deadLetters()) == len(want) })
+	e.eventually("6 dead letters", func() bool { return len(e.deadLetters()) == len(want) })
 	for _, m := range e.deadLetters() {
-		var ev cloudevents.Event
+		ev := cloudevents.NewEvent()
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			t.Fatal(err)
+			ev.SetID(m.Header.Get(bus.HeaderDeadLetterSubject))
 		}
 		h := m.Header
 		if h.Get(bus.HeaderDeadLetterReason) != want[ev.ID()] || h.Get(bus.HeaderDeadLetterDeliveries) != "1" || h.Get(bus.HeaderDeadLetterError) == "" {
@@ -152,7 +159,7 @@ func TestPermanentErrorsAreDeadLetteredOnFirstDelivery(t *testing.T) {
 		}
 	}
 	e.eventually("sam applied beside them", func() bool { return e.registered("ok") })
-	for reason, n := range map[string]float64{store.ReasonInvalidData: 2, store.ReasonConstraint: 1, store.ReasonInvalidEvent: 1, "unknown_type": 1, "max_deliver": 0} {
+	for reason, n := range map[string]float64{store.ReasonInvalidData: 2, store.ReasonConstraint: 1, store.ReasonInvalidEvent: 1, "unknown_type": 1, "undecodable": 1, "max_deliver": 0} {
 		if got := testutil.ToFloat64(e.metrics.DeadLetters.WithLabelValues(reason)); got != n {
 			t.Errorf("bbq_users_dead_letters_total{reason=%q} = %v, want %v", reason, got, n)
 		}

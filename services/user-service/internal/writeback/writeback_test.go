@@ -50,6 +50,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	t.Parallel() // each test owns its realm and database
 	realm := kctest.NewRealm(t, kc, kctest.Options{})
 	e := &env{realm: realm, kc: realm.ServiceClient(t, "user-service"), admin: realm.Admin(t), dbURL: pg.NewDatabase(t)}
 	if _, err := store.Migrate(context.Background(), e.dbURL); err != nil {
