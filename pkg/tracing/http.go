@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/trace"
@@ -15,8 +16,11 @@ func Handler(tp trace.TracerProvider, h http.Handler) http.Handler {
 	}
 	return otelhttp.NewHandler(h, "", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(Propagator()),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			if r.Pattern != "" { // set once the mux has routed (the span is renamed at its end)
+			switch {
+			case strings.Contains(r.Pattern, " "): // "GET /v1/me"
 				return r.Pattern
+			case r.Pattern != "": // set once a mux has routed (the span is renamed at its end)
+				return r.Method + " " + r.Pattern
 			}
 			return r.Method
 		}))
