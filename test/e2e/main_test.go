@@ -61,7 +61,7 @@ type env struct {
 	p      *stack.Pipeline
 }
 
-func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
+func newEnv(t *testing.T, userServiceEnv map[string]string, opts ...func(*stack.PipelineConfig)) *env {
 	t.Helper()
 	e := &env{t: t, bus: natstest.New(t), dbURL: pg.NewDatabase(t), issuer: oidctest.New(t)}
 	db, err := pgxpool.New(context.Background(), e.dbURL)
@@ -73,6 +73,9 @@ func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
 	e.cfg = stack.PipelineConfig{Bins: bins, Dir: t.TempDir(), NATSURL: e.bus.URL, DatabaseURL: e.dbURL,
 		OIDCIssuer: e.issuer.URL, WebhookSecrets: webhook.FormatSecret(secretKey), AdminToken: adminToken,
 		UserServiceEnv: userServiceEnv}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
 	e.start()
 	t.Cleanup(func() {
 		if err := e.p.Stop(); err != nil {
@@ -120,6 +123,12 @@ func kcEvent(id, typ, userID, email string) map[string]any {
 // post sends one signed webhook and returns the status.
 func (e *env) post(path, webhookID string, v any) int {
 	e.t.Helper()
+	return e.postWith(path, webhookID, v, nil)
+}
+
+// postWith sends one signed webhook with extra headers (e.g. traceparent) and returns the status.
+func (e *env) postWith(path, webhookID string, v any, header http.Header) int {
+	e.t.Helper()
 	body, err := json.Marshal(v)
 	if err != nil {
 		e.t.Fatal(err)
@@ -127,6 +136,9 @@ func (e *env) post(path, webhookID string, v any) int {
 	req, err := http.NewRequest(http.MethodPost, e.p.IdPHookURL+path, bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	webhook.SignRequest(req.Header, []webhook.Secret{secretKey}, webhookID, time.Now(), body)
 	resp, err := http.DefaultClient.Do(req)
