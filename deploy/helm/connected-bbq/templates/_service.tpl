@@ -64,6 +64,7 @@ spec:
           env:
             {{- .env | nindent 12 }}
             - {name: OPS_ADDR, value: {{ printf ":%s" (include "bbq.opsPort" .) | quote }}}
+            {{- with include "bbq.tracingEnv" $root }}{{ . | nindent 12 }}{{ end }}
           ports:
             {{- range .ports }}
             - {name: {{ .name }}, containerPort: {{ .port }}}
