@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,27 +19,25 @@ import (
 	"github.com/connectedbbq/platform/dashboard/internal/session"
 	"github.com/connectedbbq/platform/dashboard/internal/ui"
 	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/service"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, log); err != nil {
-		log.Error("dashboard stopped", "err", err)
-		os.Exit(1)
-	}
+	service.Main("dashboard", run)
 }
 
-func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := config.Load()
+func run(ctx context.Context) error {
+	environ := service.Environ()
+	cfg, err := config.Load(environ)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err == nil {
-		log = slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	svc, err := service.Start(ctx, "dashboard", service.Config{LogLevel: cfg.LogLevel}, environ, os.Stdout)
+	if err != nil {
+		return err
 	}
+	defer svc.Stop()
+	log := svc.Log
 	key, err := sessionKey(cfg, log)
 	if err != nil {
 		return err
@@ -56,7 +52,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	srv, err := server.New(cfg, server.Deps{
 		Log: log, Codec: codec, UI: webFS, Registry: prometheus.NewRegistry(),
-		HTTPClient: &http.Client{Timeout: 15 * time.Second},
+		HTTPClient: &http.Client{Timeout: 15 * time.Second}, Tracer: svc.Tracing,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -70,7 +66,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 // serve runs the public site on DASHBOARD_ADDR and the probes and metrics on OPS_ADDR until ctx ends or
 // either fails, then shuts both down gracefully.
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config, srv *server.Server) error {
-	public, err := ops.Listen(cfg.Addr, srv.Handler())
+	public, err := ops.Listen(cfg.Addr, srv.Handler()) // traced by the server (its /api proxy)
 	if err != nil {
 		return err
 	}

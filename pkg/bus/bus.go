@@ -172,11 +172,15 @@ func ConnectAs(ctx context.Context, url, name string, cred Credentials, c Config
 		}
 	}
 	opts := append(cred.Options(), nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: our own Close at shutdown, nothing to warn about
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { note(err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Error("nats async error", "nats_user", cred.Who(), "error", err)
+			log.Error("nats async error", "nats_user", cred.Who(), "err", err)
 			note(err)
 		}))
 	nc, err := nats.Connect(url, opts...)

@@ -1,4 +1,4 @@
-// Package ops is what every service exposes to operators: JSON logs, /healthz, /readyz and
+// Package ops is what every service exposes to operators: /healthz, /readyz and
 // /metrics on an operations listener of their own (OPS_ADDR), and an HTTP server that shuts down
 // gracefully. The probes and metrics are never served on a port that serves the API, the webhooks
 // or the dashboard: whoever reaches those is not an operator.
@@ -9,25 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// NewLogger returns a JSON logger at level ("debug", "info", "warn", "error").
-func NewLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
-}
 
 // NewRegistry returns a Prometheus registry with the Go and process collectors.
 func NewRegistry() *prometheus.Registry {

@@ -13,9 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,6 +23,8 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/service"
+	"github.com/connectedbbq/platform/pkg/tracing"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/config"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/lease"
@@ -33,25 +33,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], envMap()); ops.Failed(ctx, err) {
-		fmt.Fprintln(os.Stderr, "idp-hook:", err)
-		os.Exit(1)
-	}
-}
-
-func envMap() map[string]string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		for i := range len(kv) {
-			if kv[i] == '=' {
-				m[kv[:i]] = kv[i+1:]
-				break
-			}
-		}
-	}
-	return m
+	service.Main("idp-hook", func(ctx context.Context) error { return run(ctx, os.Args[1:], service.Environ()) })
 }
 
 func run(ctx context.Context, args []string, environ map[string]string) error {
@@ -66,14 +48,15 @@ func run(ctx context.Context, args []string, environ map[string]string) error {
 	if err != nil {
 		return err
 	}
-	log, err := ops.NewLogger(cfg.LogLevel)
+	svc, err := service.Start(ctx, "idp-hook", service.Config{LogLevel: cfg.LogLevel}, environ, os.Stderr)
 	if err != nil {
 		return err
 	}
+	defer svc.Stop()
 	if cmd == "backfill" {
-		return backfill(ctx, cfg, log, args[1:])
+		return backfill(ctx, cfg, svc.Log, args[1:])
 	}
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, svc)
 }
 
 // connect waits up to 30 s for NATS: at a release's start it may not be up yet.
@@ -115,7 +98,8 @@ func backfill(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	return err
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
+	log := svc.Log
 	nc, js, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -133,6 +117,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Log:            log,
 		Metrics:        receiver.NewMetrics(reg),
 		Realm:          cfg.KeycloakRealm,
+		Tracer:         svc.Tracing,
 	}).Mount(mux)
 	opsSrv, err := ops.ListenOps(cfg.OpsAddr, reg, ops.Check{Name: "nats", Func: func(ctx context.Context) error {
 		if !nc.IsConnected() {
@@ -144,7 +129,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ops.Listen(cfg.HTTPAddr, mux)
+	srv, err := ops.Listen(cfg.HTTPAddr, tracing.Handler(svc.Tracing, mux))
 	if err != nil {
 		return err
 	}

@@ -16,10 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +27,8 @@ import (
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/service"
+	"github.com/connectedbbq/platform/pkg/tracing"
 	"github.com/connectedbbq/platform/services/user-service/internal/admin"
 	"github.com/connectedbbq/platform/services/user-service/internal/api"
 	"github.com/connectedbbq/platform/services/user-service/internal/config"
@@ -45,22 +44,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], environ(), os.Stdout); ops.Failed(ctx, err) {
-		fmt.Fprintln(os.Stderr, "user-service:", err)
-		os.Exit(1)
-	}
-}
-
-func environ() map[string]string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
+	service.Main("user-service", func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], service.Environ(), os.Stdout)
+	})
 }
 
 func run(ctx context.Context, args []string, env map[string]string, out io.Writer) error {
@@ -78,15 +64,16 @@ func run(ctx context.Context, args []string, env map[string]string, out io.Write
 	if err != nil {
 		return err
 	}
-	log, err := ops.NewLogger(cfg.LogLevel)
+	svc, err := service.Start(ctx, "user-service", service.Config{LogLevel: cfg.LogLevel}, env, os.Stderr)
 	if err != nil {
 		return err
 	}
+	defer svc.Stop()
 	switch cmd {
 	case "deadletters":
 		return deadLetters(ctx, cfg, args, out)
 	}
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, svc)
 }
 
 // migrate applies the schema migrations; it needs only DATABASE_URL.
@@ -95,11 +82,12 @@ func migrate(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	log, err := ops.NewLogger(cfg.LogLevel)
+	svc, err := service.Start(ctx, "user-service", service.Config{LogLevel: cfg.LogLevel}, env, os.Stderr)
 	if err != nil {
 		return err
 	}
-	return migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, log)
+	defer svc.Stop()
+	return migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, svc.Log)
 }
 
 // migrateSchema migrates as the owner, then makes the service's and the API's login roles.
@@ -117,7 +105,8 @@ func connectNATS(ctx context.Context, cfg config.Config, log *slog.Logger) (*nat
 	return bus.ConnectAs(ctx, cfg.NATSURL, "user-service", cfg.NATS, cfg.Bus, 30*time.Second, log)
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
+	log := svc.Log
 	if cfg.MigrateOnStart {
 		if err := migrateSchema(ctx, store.Databases{Owner: cfg.MigrateDatabaseURL, Service: cfg.DatabaseURL, API: cfg.APIDatabaseURL}, log); err != nil {
 			return err
@@ -141,9 +130,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	reg := ops.NewRegistry()
 	rel := relay.New(db, js, log, relay.NewMetrics(reg), cfg.OutboxBatch, cfg.OutboxPoll)
+	rel.Tracer = svc.Tracing
 	cons := consumer.New(consumer.Config{Stream: cfg.Bus.Stream, Durable: cfg.ConsumerName, MaxDeliver: cfg.ConsumerMaxDeliver,
 		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch,
-		Sources: cfg.Sources()}, js, db, log, consumer.NewMetrics(reg))
+		Sources: cfg.Sources(), Tracer: svc.Tracing}, js, db, log, consumer.NewMetrics(reg))
 	notify := []func(){rel.Wake}
 	var writer *writeback.Writer
 	var sweeper *sweep.Sweeper
@@ -186,7 +176,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ops.Listen(cfg.HTTPAddr, mux)
+	srv, err := ops.Listen(cfg.HTTPAddr, tracing.Handler(svc.Tracing, mux))
 	if err != nil {
 		return err
 	}
@@ -199,7 +189,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else {
 		adminMux := http.NewServeMux()
 		admin.New(cfg.AdminToken, db, log).Mount(adminMux)
-		adminSrv, err := ops.Listen(cfg.AdminAddr, adminMux)
+		adminSrv, err := ops.Listen(cfg.AdminAddr, tracing.Handler(svc.Tracing, adminMux))
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ type env struct {
 	p      *stack.Pipeline
 }
 
-func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
+func newEnv(t *testing.T, userServiceEnv map[string]string, opts ...func(*stack.PipelineConfig)) *env {
 	t.Helper()
 	// NATS with the platform's users and Postgres with its roles: the services run with least privilege.
 	e := &env{t: t, bus: natstest.NewSecured(t), dbURL: pg.NewDatabase(t), issuer: oidctest.New(t)}
@@ -71,6 +71,9 @@ func newEnv(t *testing.T, userServiceEnv map[string]string) *env {
 		UserServiceEnv: userServiceEnv,
 		IdPHookNATS:    e.bus.Credentials(embedded.UserIdPHook), UserServiceNATS: e.bus.Credentials(embedded.UserUserService),
 		ServiceDatabaseURL: pgtest.WithUser(e.dbURL, "user_service", "e2e"), APIDatabaseURL: pgtest.WithUser(e.dbURL, "user_service_api", "e2e")}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
 	e.p = pipelinetest.Start(t, &e.cfg)
 	return e
 }
@@ -89,11 +92,17 @@ func kcEvent(id, typ, userID, email string) map[string]any {
 // post sends one signed webhook and returns the status.
 func (e *env) post(path, webhookID string, v any) int {
 	e.t.Helper()
+	return e.postWith(path, webhookID, v, nil)
+}
+
+// postWith sends one signed webhook with extra headers (e.g. traceparent) and returns the status.
+func (e *env) postWith(path, webhookID string, v any, header http.Header) int {
+	e.t.Helper()
 	body, err := json.Marshal(v)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	status, err := pipelinetest.PostWebhook(e.p.IdPHookURL+path, secretKey, webhookID, body)
+	status, err := pipelinetest.PostWebhookWith(e.p.IdPHookURL+path, secretKey, webhookID, body, header)
 	if err != nil {
 		e.t.Fatal(err)
 	}

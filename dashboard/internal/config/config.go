@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/connectedbbq/platform/pkg/envconfig"
 )
 
 // Config is everything the dashboard server needs; the env names are the contract with make run and the chart.
@@ -32,10 +32,10 @@ type Config struct {
 }
 
 // Load parses the environment into a Config and validates it.
-func Load() (Config, error) {
-	cfg, err := env.ParseAs[Config]()
-	if err != nil {
-		return Config{}, fmt.Errorf("parse env: %w", err)
+func Load(environ map[string]string) (Config, error) {
+	var cfg Config
+	if err := envconfig.Load(&cfg, environ); err != nil {
+		return Config{}, err
 	}
 	return cfg, cfg.Validate()
 }

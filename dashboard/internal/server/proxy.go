@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/connectedbbq/platform/pkg/tracing"
 )
 
 // noTenantClaim is user-service's problem type for a token issued before the user's tenant was assigned
@@ -23,7 +25,7 @@ const noTenantClaim = "urn:bbq:problem:no-tenant-claim"
 // can only ever act as the session's user.
 func (s *Server) apiProxy(target *url.URL) http.Handler {
 	rp := &httputil.ReverseProxy{
-		Transport: tenantRetry{next: http.DefaultTransport},
+		Transport: tenantRetry{next: tracing.Transport(s.tracer, http.DefaultTransport)},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.URL.Path = singleJoin(target.Path, strings.TrimPrefix(pr.In.URL.Path, "/api"))

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectedbbq/platform/dashboard/internal/config"
 	"github.com/connectedbbq/platform/dashboard/internal/session"
 	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/tracing"
 )
 
 // contentSecurityPolicy allows only our own scripts, styles and API calls; Keycloak's pages under /auth
@@ -33,6 +35,7 @@ type Deps struct {
 	UI         fs.FS
 	HTTPClient *http.Client
 	Registry   *prometheus.Registry
+	Tracer     trace.TracerProvider // traces /api and the proxied requests; nil: none
 }
 
 // Server serves the dashboard.
@@ -46,6 +49,7 @@ type Server struct {
 	handler http.Handler
 	ops     http.Handler
 	client  *http.Client
+	tracer  trace.TracerProvider
 }
 
 // New builds the server and its routes.
@@ -64,7 +68,7 @@ func New(cfg config.Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: d.Log, codec: d.Codec, metrics: newMetrics(d.Registry),
-		origin: pub.Scheme + "://" + pub.Host, client: d.HTTPClient,
+		origin: pub.Scheme + "://" + pub.Host, client: d.HTTPClient, tracer: d.Tracer,
 		oidc: &oidcClient{
 			publicIssuer: cfg.OIDCIssuer, internalIssuer: cfg.InternalIssuer(),
 			publicBase: cfg.KeycloakPublicBase(), internalBase: strings.TrimRight(cfg.KeycloakURL, "/"),
@@ -83,7 +87,7 @@ func New(cfg config.Config, d Deps) (*Server, error) {
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("GET /session", s.handleSession)
 	mux.HandleFunc("POST /session/refresh", s.handleRefresh)
-	mux.Handle("/api/", s.apiProxy(userSvc))
+	mux.Handle("/api/", tracing.Handler(d.Tracer, s.apiProxy(userSvc)))
 	mux.Handle("/auth/", s.authProxy(kc))
 	mux.Handle("/", spa(d.UI))
 	s.handler = s.observe(mux)

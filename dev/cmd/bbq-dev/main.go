@@ -15,7 +15,7 @@ import (
 	"syscall"
 
 	"github.com/connectedbbq/platform/dev/stack"
-	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/service"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	log, err := ops.NewLogger("info")
+	log, err := service.NewLogger(os.Stderr, "info", "bbq-dev", service.Version())
 	if err != nil {
 		return err
 	}

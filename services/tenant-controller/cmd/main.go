@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net/http"
 	"os"
 	"time"
 
-	"github.com/caarlos0/env/v11"
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,8 +18,11 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/connectedbbq/platform/pkg/envconfig"
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/pkg/ops"
+	"github.com/connectedbbq/platform/pkg/service"
+	"github.com/connectedbbq/platform/pkg/tracing"
 	v1 "github.com/connectedbbq/platform/services/tenant-controller/api/v1alpha1"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/controller"
 	"github.com/connectedbbq/platform/services/tenant-controller/internal/userservice"
@@ -40,6 +42,7 @@ type config struct {
 	LeaderElectionNS     string        `env:"POD_NAMESPACE"`
 	HTTPTimeout          time.Duration `env:"HTTP_TIMEOUT" envDefault:"10s"`
 	ConflictRetry        time.Duration `env:"CONFLICT_RETRY" envDefault:"1m"`
+	service.Config
 }
 
 // Validate names every missing or wrong setting at once.
@@ -59,22 +62,23 @@ func (c config) Validate() error {
 }
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	ctx := ctrl.SetupSignalHandler()
-	if err := run(ctx, log); err != nil {
-		log.Error("tenant-controller stopped", "error", err)
-		os.Exit(1)
-	}
+	service.Main("tenant-controller", func(ctx context.Context) error { return run(ctx, service.Environ(), os.Stderr) })
 }
 
-func run(ctx context.Context, log *slog.Logger) error {
+func run(ctx context.Context, environ map[string]string, logs io.Writer) error {
 	var cfg config
-	if err := env.Parse(&cfg); err != nil {
+	if err := envconfig.Load(&cfg, environ); err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid config: %w", err)
 	}
+	svc, err := service.Start(ctx, "tenant-controller", cfg.Config, environ, logs)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+	log := svc.Log
 	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
 
 	scheme := runtime.NewScheme()
@@ -101,7 +105,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	hc := &http.Client{Timeout: cfg.HTTPTimeout}
+	// Its calls to the user service's admin API and to Keycloak are traced (client spans, traceparent sent).
+	hc := &http.Client{Timeout: cfg.HTTPTimeout, Transport: tracing.Transport(svc.Tracing, http.DefaultTransport)}
 	kc, err := keycloak.New(keycloak.Config{BaseURL: cfg.KeycloakURL, Realm: cfg.KeycloakRealm,
 		ClientID: cfg.KeycloakClientID, ClientSecret: cfg.KeycloakClientSecret, HTTPClient: hc})
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/connectedbbq/platform/pkg/service"
 )
 
 // TestOpsListener runs the controller against a real kube-apiserver and etcd: its probes and metrics
@@ -46,7 +47,7 @@ func TestOpsListener(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() { done <- run(ctx, service.Environ(), io.Discard) }()
 	want := map[string]string{"/healthz": `"status":"ok"`, "/readyz": `"cache":"ok"`, "/metrics": "controller_runtime_"}
 	deadline := time.Now().Add(30 * time.Second)
 	for path, body := range want {

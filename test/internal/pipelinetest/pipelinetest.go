@@ -141,9 +141,17 @@ func Call(t testing.TB, base, method, path, token, body string) (int, map[string
 // PostWebhook posts body to url signed with secret as Keycloak's provider signs it (Standard Webhooks, id
 // webhookID, now), and returns the status; err is a failure to reach url.
 func PostWebhook(url string, secret []byte, webhookID string, body []byte) (int, error) {
+	return PostWebhookWith(url, secret, webhookID, body, nil)
+}
+
+// PostWebhookWith is PostWebhook with extra headers (e.g. traceparent).
+func PostWebhookWith(url string, secret []byte, webhookID string, body []byte, header http.Header) (int, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("webhook request: %w", err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	webhook.SignRequest(req.Header, []webhook.Secret{secret}, webhookID, time.Now(), body)
 	resp, err := http.DefaultClient.Do(req)

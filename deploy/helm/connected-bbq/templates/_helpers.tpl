@@ -369,3 +369,29 @@ container gets the owner's URL too (MIGRATE_DATABASE_URL); the service never doe
 {{ include "bbq.databaseURLEnv" . }}
 {{- end -}}
 {{- end -}}
+
+{{/* OpenTelemetry env of our Go services (pkg/tracing): nothing while tracing.endpoint is empty. */}}
+{{- define "bbq.tracingEnv" -}}
+{{- with .Values.tracing -}}
+{{- if .endpoint -}}
+- {name: OTEL_EXPORTER_OTLP_ENDPOINT, value: {{ .endpoint | quote }}}
+- {name: OTEL_EXPORTER_OTLP_PROTOCOL, value: {{ .protocol | quote }}}
+- {name: OTEL_TRACES_SAMPLER, value: {{ .sampler | quote }}}
+{{- with .samplerArg }}
+- {name: OTEL_TRACES_SAMPLER_ARG, value: {{ . | quote }}}
+{{- end }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Egress to the trace collector, for a NetworkPolicy's egress list. */}}
+{{- define "bbq.tracingEgress" -}}
+{{- with .Values.tracing -}}
+{{- if .endpoint -}}
+- {{ if .egressTo }}to:
+    {{- toYaml .egressTo | nindent 4 }}
+  {{ end }}ports:
+    - {port: {{ .egressPort }}, protocol: TCP}
+{{- end -}}
+{{- end -}}
+{{- end -}}

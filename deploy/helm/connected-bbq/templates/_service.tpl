@@ -69,6 +69,7 @@ spec:
             {{- .env | nindent 12 }}
             - {name: OPS_ADDR, value: {{ printf ":%s" (include "bbq.opsPort" .) | quote }}}
             {{- with include "bbq.extraEnv" $c }}{{ . | nindent 12 }}{{ end }}
+            {{- with include "bbq.tracingEnv" $root }}{{ . | nindent 12 }}{{ end }}
           ports:
             {{- range .ports }}
             - {name: {{ .name }}, containerPort: {{ .port }}}

@@ -16,8 +16,11 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/tracing"
 	"github.com/connectedbbq/platform/pkg/webhook"
 	"github.com/connectedbbq/platform/services/idp-hook/internal/kcevent"
 )
@@ -46,7 +49,8 @@ type Options struct {
 	// Realm is the one realm whose events are taken (KEYCLOAK_REALM); another realm's are refused with 403
 	// (a Keycloak that sends us a second realm's events is misconfigured, and its events are not ours to put
 	// on the bus). Empty: any realm.
-	Realm string
+	Realm  string
+	Tracer trace.TracerProvider // nil: no spans; the sender's traceparent is passed on
 }
 
 // Receiver handles the webhooks.
@@ -100,14 +104,14 @@ func (r *Receiver) handler(endpoint string, mapBody func([]byte) (kcevent.Mapped
 		start := r.opt.Now()
 		o, msgID := r.handle(w, req, mapBody)
 		r.opt.Metrics.Webhooks.WithLabelValues(endpoint, o.label).Inc()
-		log := r.opt.Log.With("endpoint", endpoint, "webhook_id", msgID, "outcome", o.label, "status", o.status)
+		log, ctx := r.opt.Log.With("endpoint", endpoint, "webhook_id", msgID, "outcome", o.label, "status", o.status), req.Context()
 		if o.status >= 500 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(r.opt.RetryAfter.Seconds())))
-			log.Warn("webhook not stored; sender will retry", "error", o.detail)
+			log.WarnContext(ctx, "webhook not stored; sender will retry", "err", o.detail)
 		} else if o.status >= 400 {
-			log.Info("webhook refused", "error", o.detail)
+			log.InfoContext(ctx, "webhook refused", "err", o.detail)
 		} else {
-			log.Debug("webhook handled", "duration", r.opt.Now().Sub(start))
+			log.DebugContext(ctx, "webhook handled", "duration", r.opt.Now().Sub(start))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(o.status)
@@ -139,15 +143,33 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, mapBody func
 		return outcome{http.StatusForbidden, "wrong_realm", fmt.Sprintf("event of source %s refused: this idp-hook takes realm %q only (%s)",
 			m.Meta.Source, r.opt.Realm, want)}, msgID
 	}
-	m.Meta.TraceParent = req.Header.Get("traceparent")
-	if m.Meta.TraceParent == "" {
-		m.Meta.TraceParent = events.NewTraceParent()
-	}
+	// The event carries the publish span's context: its consumers' spans are children of it.
+	ctx, span := tracing.Tracer(r.opt.Tracer, "idp-hook/receiver").Start(req.Context(), "publish "+m.Kind.Subject,
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(tracing.EventAttrs(m.Kind.Subject, m.Meta.ID, m.Kind.Type)...))
+	defer span.End()
+	m.Meta.TraceParent = traceParent(ctx, req)
 	ev, err := events.New(m.Kind, m.Meta, m.Data)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return outcome{http.StatusBadRequest, "invalid", err.Error()}, msgID
 	}
-	return r.publish(req.Context(), m.Kind, ev), msgID
+	o := r.publish(ctx, m.Kind, ev)
+	if o.status >= 500 {
+		span.SetStatus(codes.Error, o.detail)
+	}
+	return o, msgID
+}
+
+// traceParent is the trace context the event carries: the publish span's, else (no tracer) the one the
+// sender sent, else a new one.
+func traceParent(ctx context.Context, req *http.Request) string {
+	if tp := tracing.TraceParent(ctx); tp != "" {
+		return tp
+	}
+	if tp := req.Header.Get(tracing.HeaderTraceParent); tp != "" {
+		return tp
+	}
+	return events.NewTraceParent()
 }
 
 func (r *Receiver) publish(ctx context.Context, kind events.Kind, ev cloudevents.Event) outcome {

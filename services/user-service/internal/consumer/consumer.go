@@ -19,9 +19,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectedbbq/platform/pkg/bus"
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/tracing"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
@@ -37,6 +41,8 @@ type Config struct {
 	// Sources are the CloudEvent sources taken (our idp-hook's realm); an event of any other is dead-lettered.
 	// Empty: any source.
 	Sources []string
+	// Tracer makes a span per event (child of the trace context it carries) and per transaction; nil: none.
+	Tracer trace.TracerProvider
 }
 
 // Applier stores one event; store.Store is the real one.
@@ -51,11 +57,12 @@ type Consumer struct {
 	store   Applier
 	log     *slog.Logger
 	metrics *Metrics
+	tracer  trace.Tracer
 }
 
 // New returns a consumer.
 func New(cfg Config, js jetstream.JetStream, s Applier, log *slog.Logger, m *Metrics) *Consumer {
-	return &Consumer{cfg: cfg, js: js, store: s, log: log, metrics: m}
+	return &Consumer{cfg: cfg, js: js, store: s, log: log, metrics: m, tracer: tracing.Tracer(cfg.Tracer, "user-service/consumer")}
 }
 
 // Ensure creates or updates the durable consumer.
@@ -136,11 +143,12 @@ func (c *Consumer) nextBatch(msgs <-chan jetstream.Msg) []jetstream.Msg {
 	return batch
 }
 
-// pending is a message being handled.
+// pending is a message being handled, in the context of its span.
 type pending struct {
 	msg jetstream.Msg
 	md  *jetstream.MsgMetadata
 	ev  events.Decoded
+	ctx context.Context
 }
 
 // handleBatch applies a batch in one transaction. Work in flight finishes even when ctx ends
@@ -149,26 +157,45 @@ func (c *Consumer) handleBatch(ctx context.Context, batch []jetstream.Msg) {
 	work := context.WithoutCancel(ctx)
 	var ps []pending
 	for _, msg := range batch {
-		md, err := msg.Metadata()
-		if err != nil {
-			c.log.Error("message without metadata", "subject", msg.Subject(), "error", err)
+		d, err := events.Decode(msg.Data())
+		tp, _ := d.Event.Extensions()[events.TraceParentExtension].(string)
+		mctx, span := c.tracer.Start(tracing.FromMessage(work, msg.Headers(), tp), "process "+msg.Subject(),
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(tracing.EventAttrs(msg.Subject(), d.Event.ID(), d.Event.Type())...))
+		defer span.End()
+		md, mdErr := msg.Metadata()
+		if mdErr != nil {
+			c.log.ErrorContext(mctx, "message without metadata", "subject", msg.Subject(), "err", mdErr)
 			continue
 		}
-		d, err := events.Decode(msg.Data())
 		if err != nil { // poison: no attempt will ever decode it
-			c.deadLetter(work, msg, md, decodeReason(err), err)
+			c.deadLetter(mctx, msg, md, decodeReason(err), err)
 			continue
 		}
 		if len(c.cfg.Sources) > 0 && !slices.Contains(c.cfg.Sources, d.Event.Source()) {
-			c.deadLetter(work, msg, md, reasonUnknownSource, fmt.Errorf("event %s has source %q, not our idp-hook's %q",
+			c.deadLetter(mctx, msg, md, reasonUnknownSource, fmt.Errorf("event %s has source %q, not our idp-hook's %q",
 				d.Event.ID(), d.Event.Source(), c.cfg.Sources))
 			continue
 		}
-		ps = append(ps, pending{msg: msg, md: md, ev: d})
+		// What the event causes (the outbox's events) carries this span's context.
+		if tp := tracing.TraceParent(mctx); tp != "" {
+			d.Event.SetExtension(events.TraceParentExtension, tp)
+		}
+		ps = append(ps, pending{msg: msg, md: md, ev: d, ctx: mctx})
 	}
 	if len(ps) > 0 {
 		c.apply(ctx, work, ps)
 	}
+}
+
+// startTx starts the span of one transaction over ps: a child of the first event's span, linked to the others'.
+func (c *Consumer) startTx(work context.Context, ps []pending) (context.Context, trace.Span) {
+	links := make([]trace.Link, 0, len(ps)-1)
+	for _, p := range ps[1:] {
+		links = append(links, trace.LinkFromContext(p.ctx))
+	}
+	_, span := c.tracer.Start(ps[0].ctx, "apply events", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(ps))))
+	return trace.ContextWithSpan(work, span), span
 }
 
 // apply applies ps in one transaction, waiting out the database while it is away. ctx is the consumer's
@@ -179,16 +206,21 @@ func (c *Consumer) apply(ctx, work context.Context, ps []pending) {
 		ds[i] = p.ev
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		applyCtx, cancel := context.WithTimeout(work, 30*time.Second)
+		txCtx, span := c.startTx(work, ps)
+		applyCtx, cancel := context.WithTimeout(txCtx, 30*time.Second)
 		outcomes, errs, err := c.store.ApplyBatch(applyCtx, ds)
 		cancel()
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 		if err == nil {
 			c.settle(work, ps, outcomes, errs)
 			return
 		}
 		// While the database is away, hold the messages instead of spending their attempts.
 		if store.IsTransient(err) && ctx.Err() == nil {
-			c.log.Warn("database unavailable or busy; holding events", "events", len(ps), "error", err, "retry_in", wait)
+			c.log.WarnContext(ps[0].ctx, "database unavailable or busy; holding events", "events", len(ps), "err", err, "retry_in", wait)
 			for _, p := range ps {
 				_ = p.msg.InProgress()
 			}
@@ -197,7 +229,7 @@ func (c *Consumer) apply(ctx, work context.Context, ps []pending) {
 		}
 		if store.IsTransient(err) || len(ps) == 1 {
 			for _, p := range ps {
-				c.fail(work, p.msg, p.md, c.log, err)
+				c.fail(p.ctx, p.msg, p.md, c.log, err)
 			}
 			return
 		}
@@ -214,14 +246,14 @@ func (c *Consumer) settle(ctx context.Context, ps []pending, outcomes []store.Ou
 	var wg sync.WaitGroup
 	for i, p := range ps {
 		if errs[i] != nil {
-			c.fail(ctx, p.msg, p.md, c.log.With("event_id", p.ev.Event.ID(), "type", p.ev.Event.Type(), "user_id", p.ev.Event.Subject()), errs[i])
+			c.fail(p.ctx, p.msg, p.md, c.log.With("event_id", p.ev.Event.ID(), "type", p.ev.Event.Type(), "user_id", p.ev.Event.Subject()), errs[i])
 			continue
 		}
 		c.metrics.Applied.WithLabelValues(string(outcomes[i])).Inc()
 		c.metrics.Latency.Observe(time.Since(p.ev.Event.Time()).Seconds())
 		wg.Go(func() {
 			if err := p.msg.DoubleAck(ctx); err != nil {
-				c.log.Warn("ack not confirmed; the event will be redelivered and found in the inbox", "event_id", p.ev.Event.ID(), "error", err)
+				c.log.WarnContext(p.ctx, "ack not confirmed; the event will be redelivered and found in the inbox", "event_id", p.ev.Event.ID(), "err", err)
 			}
 		})
 	}
@@ -231,6 +263,7 @@ func (c *Consumer) settle(ctx context.Context, ps []pending, outcomes []store.Ou
 // fail dead-letters an event that can never apply at once, and retries any other after a back-off until it
 // has had MaxDeliver attempts.
 func (c *Consumer) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, log *slog.Logger, cause error) {
+	trace.SpanFromContext(ctx).SetStatus(codes.Error, cause.Error())
 	if reason := store.PermanentReason(cause); reason != "" {
 		c.deadLetter(ctx, msg, md, reason, cause)
 		return
@@ -240,10 +273,10 @@ func (c *Consumer) fail(ctx context.Context, msg jetstream.Msg, md *jetstream.Ms
 		return
 	}
 	delay := c.backoff(int(md.NumDelivered))
-	log.Warn("event failed; will retry", "error", cause, "retry_in", delay)
+	log.WarnContext(ctx, "event failed; will retry", "err", cause, "retry_in", delay)
 	c.metrics.Applied.WithLabelValues("failed").Inc()
 	if err := msg.NakWithDelay(delay); err != nil {
-		log.Warn("nak failed; redelivery after the ack wait", "error", err)
+		log.WarnContext(ctx, "nak failed; redelivery after the ack wait", "err", err)
 	}
 }
 
@@ -271,15 +304,16 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstr
 	pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := c.js.PublishMsg(pubCtx, dl, jetstream.WithMsgID(c.cfg.Durable+"-"+strconv.FormatUint(md.Sequence.Stream, 10))); err != nil {
-		c.log.Error("dead-letter publish failed; the event will be redelivered", "subject", msg.Subject(), "error", err)
+		c.log.ErrorContext(ctx, "dead-letter publish failed; the event will be redelivered", "subject", msg.Subject(), "err", err)
 		_ = msg.NakWithDelay(c.backoff(int(md.NumDelivered)))
 		return
 	}
 	c.metrics.DeadLetters.WithLabelValues(reason).Inc()
-	c.log.Error("event dead-lettered", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered,
-		"reason", reason, "error", cause)
+	trace.SpanFromContext(ctx).SetStatus(codes.Error, "dead-lettered: "+reason)
+	c.log.ErrorContext(ctx, "event dead-lettered", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "deliveries", md.NumDelivered,
+		"reason", reason, "err", cause)
 	if err := msg.Term(); err != nil {
-		c.log.Warn("term failed", "error", err)
+		c.log.WarnContext(ctx, "term failed", "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,8 +12,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/tracing"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
@@ -25,6 +29,9 @@ type Relay struct {
 	interval time.Duration // poll interval: catches rows committed by other replicas or before a restart
 	wake     chan struct{}
 	metrics  *Metrics
+	// Tracer makes a producer span per event, a child of the trace context stored with the event (that
+	// of the consumer's span of its cause); nil: none, the event's own traceparent is the header's.
+	Tracer trace.TracerProvider
 }
 
 // New returns a relay; call Wake after committing outbox rows to publish them at once.
@@ -63,7 +70,7 @@ func (r *Relay) drain(ctx context.Context) {
 	for {
 		n, err := r.store.DrainOutbox(ctx, r.batch, r.publish)
 		if err != nil {
-			r.log.Warn("outbox relay: will retry", "error", err)
+			r.log.WarnContext(ctx, "outbox relay: will retry", "err", err)
 			return
 		}
 		if n < r.batch {
@@ -77,32 +84,66 @@ func (r *Relay) drain(ctx context.Context) {
 func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, error) {
 	start := time.Now()
 	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	spans := make([]trace.Span, 0, len(batch))
+	tracer := tracing.Tracer(r.Tracer, "user-service/relay")
+	done := func(n int, err error) (int, error) {
+		endSpans(spans, n, err)
+		return r.published(n, start, err)
+	}
 	acked := 0 // futures[:acked] are acknowledged
 	pending := inFlight{}
 	for _, e := range batch {
 		if pending.mustWait(e) { // see order.go
 			n, err := r.await(ctx, futures[acked:], nil)
 			if acked += n; err != nil {
-				return r.published(acked, start, err)
+				return done(acked, err)
 			}
 		}
 		msg := nats.NewMsg(e.Subject)
 		msg.Data = e.Event
 		msg.Header.Set(bus.HeaderContentType, bus.ContentType)
+		sctx, span := tracer.Start(tracing.WithTraceParent(ctx, storedTraceParent(e.Event)), "publish "+e.Subject,
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(tracing.EventAttrs(e.Subject, e.ID, "")...))
+		spans = append(spans, span)
+		tracing.InjectMessage(sctx, msg.Header)
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {
 			n, err := r.await(ctx, futures[acked:], fmt.Errorf("publish %s: %w", e.ID, err))
-			return r.published(acked+n, start, err)
+			return done(acked+n, err)
 		}
 		futures = append(futures, f)
 	}
 	n, err := r.await(ctx, futures[acked:], nil)
-	return r.published(acked+n, start, err)
+	return done(acked+n, err)
 }
 
 func (r *Relay) published(n int, start time.Time, err error) (int, error) {
 	r.metrics.Published.Add(float64(n))
 	r.metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+	return n, err
+}
+
+// storedTraceParent is the trace context the outbox row keeps: the CloudEvent's traceparent.
+func storedTraceParent(event []byte) string {
+	var ev struct {
+		TraceParent string `json:"traceparent"`
+	}
+	_ = json.Unmarshal(event, &ev) // the store wrote it; a row without one starts a new trace
+	return ev.TraceParent
+}
+
+// endSpans ends the publish spans: the first n stored, the others failed with err; it returns n and err.
+func endSpans(spans []trace.Span, n int, err error) (int, error) {
+	for i, s := range spans {
+		if i >= n {
+			msg := "not stored"
+			if err != nil {
+				msg = err.Error()
+			}
+			s.SetStatus(codes.Error, msg)
+		}
+		s.End()
+	}
 	return n, err
 }
 

@@ -43,7 +43,7 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             RealmModel realm = realm(event.getRealmId());
             Delivery d = new Delivery(idOf(event.getId()), Delivery.EVENTS_PATH, event.getType().name(),
                     name(realm, event.getRealmId()), body(ModelToRepresentation.toRepresentation(event), null),
-                    target(realm));
+                    target(realm), Traces.traceparent(session));
             enqueue(d, ModelToRepresentation.toRepresentation(event), realm, event.getUserId());
         } catch (IOException | RuntimeException e) {
             // Never break a registration because of the webhook; the reconciler reads the event store.
@@ -64,7 +64,7 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
             String kind = event.getResourceType() + "/" + event.getOperationType();
             RealmModel realm = realm(event.getRealmId());
             Delivery d = new Delivery(idOf(event.getId()), Delivery.ADMIN_EVENTS_PATH, kind,
-                    name(realm, event.getRealmId()), body(rep, null), target(realm));
+                    name(realm, event.getRealmId()), body(rep, null), target(realm), Traces.traceparent(session));
             enqueue(d, rep, realm, BbqUser.adminEventUserId(event.getResourcePath()));
         } catch (IOException | RuntimeException e) {
             LOG.warnf(e, "bbq-webhook: could not prepare admin event %s", event.getId());
@@ -154,7 +154,7 @@ public final class BbqWebhookEventListenerProvider implements EventListenerProvi
                 return plain;
             }
             return new Delivery(plain.id(), plain.path(), plain.kind(), plain.realm(), body(representation, user),
-                    plain.target());
+                    plain.target(), plain.traceparent());
         } catch (IOException | RuntimeException e) {
             LOG.warnf(e, "bbq-webhook: %s %s sent without bbqUser", plain.kind(), plain.id());
             return plain;

@@ -133,7 +133,11 @@ public final class WebhookSender implements AutoCloseable {
     private HttpRequest request(Delivery d) {
         long ts = clock.instant().getEpochSecond(); // per attempt: the receiver checks freshness
         String signature = new WebhookSigner(d.target().secrets()).sign(d.id(), ts, d.body());
-        return HttpRequest.newBuilder(URI.create(d.target().endpoint(d.path())))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(d.target().endpoint(d.path())));
+        if (d.traceparent() != null) {
+            b.header("traceparent", d.traceparent());
+        }
+        return b
                 .timeout(config.timeout())
                 .header("Content-Type", "application/json")
                 .header("User-Agent", "bbq-keycloak-provider")

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 /** Against a real HTTP server on loopback. */
 class WebhookSenderTest {
     private static final String SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    private static final String TRACEPARENT = Traces.generate();
 
-    record Received(String path, String id, String ts, String signature, String body) {
+    record Received(String path, String id, String ts, String signature, String body, String traceparent) {
     }
 
     private HttpServer server;
@@ -33,7 +34,7 @@ class WebhookSenderTest {
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             var h = ex.getRequestHeaders();
             received.add(new Received(ex.getRequestURI().getPath(), h.getFirst("webhook-id"),
-                    h.getFirst("webhook-timestamp"), h.getFirst("webhook-signature"), body));
+                    h.getFirst("webhook-timestamp"), h.getFirst("webhook-signature"), body, h.getFirst("traceparent")));
             int s = status.getAsInt();
             if (s == 503) {
                 ex.getResponseHeaders().add("Retry-After", "0");
@@ -71,7 +72,7 @@ class WebhookSenderTest {
         String url = serve(() -> calls.incrementAndGet() <= 2 ? 503 : 202);
         try (WebhookSender s = sender(10, 5)) {
             s.submit(new Delivery("ev-1", Delivery.EVENTS_PATH, "REGISTER", "r", "{\"a\":1}",
-                    new WebhookConfig.Target(url, List.of(SECRET))));
+                    new WebhookConfig.Target(url, List.of(SECRET)), TRACEPARENT));
             await(() -> (int) s.delivered(), 1);
             assertEquals(1, s.delivered());
             assertEquals(0, s.pending());
@@ -81,6 +82,7 @@ class WebhookSenderTest {
         for (Received r : received) {
             assertEquals("/webhooks/keycloak/events", r.path());
             assertEquals("ev-1", r.id());
+            assertEquals(TRACEPARENT, r.traceparent(), "the same trace context on every attempt");
             assertEquals(signer.sign(r.id(), Long.parseLong(r.ts()), r.body()), r.signature());
         }
     }
