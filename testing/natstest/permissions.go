@@ -93,8 +93,18 @@ func CheckPermissions(t *testing.T, url string, cred func(user string) bus.Crede
 		if _, err := js.Publish(ctx, "events.idp.user.check", []byte("{}")); err != nil {
 			t.Fatalf("idp-hook publishing events.idp.user.check: %v", err)
 		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: embedded.DefaultBusNames().Bucket}); err != nil {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: embedded.DefaultBusNames().Bucket})
+		if err != nil {
 			t.Fatalf("idp-hook's checkpoint bucket: %v", err)
+		}
+		if _, err := kv.Put(ctx, "checkpoint", []byte("1")); err != nil {
+			t.Fatalf("idp-hook's checkpoint: %v", err)
+		}
+		if _, err := kv.Get(ctx, "checkpoint"); err != nil {
+			t.Fatalf("idp-hook reading its checkpoint: %v", err)
+		}
+		if err := kv.Delete(ctx, "checkpoint"); err != nil {
+			t.Fatalf("idp-hook deleting its checkpoint: %v", err)
 		}
 		c := Dial(t, url, cred(embedded.UserIdPHook))
 		mustRefuse(t, c, "events.users.x", "deadletter.user-service.events.idp.x")

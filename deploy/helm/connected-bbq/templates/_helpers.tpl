@@ -342,7 +342,7 @@ authorization {
 {{/* user-service's Postgres: least privilege (userService.database) or the one URL of before. The migrate init
 container gets the owner's URL too (MIGRATE_DATABASE_URL); the service never does. */}}
 {{- define "bbq.leastPrivilegeDB" -}}
-{{- and .Values.userService.database.leastPrivilege (or (eq .Values.postgres.mode "statefulset") .Values.userService.database.existingSecret) -}}
+{{- if and .Values.userService.database.leastPrivilege (or (eq .Values.postgres.mode "statefulset") .Values.userService.database.existingSecret) }}true{{ end -}}
 {{- end -}}
 {{- define "bbq.secret.userServiceDB" -}}{{ .Values.userService.database.existingSecret | default (include "bbq.name" (dict "root" . "component" "user-service-db")) }}{{- end -}}
 {{- define "bbq.userServiceDBEnv" -}}
