@@ -34,20 +34,27 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &srv)) }
 type env struct {
 	t      *testing.T
 	s      *store.Store
-	db     *pgxpool.Pool // as the service owner: fixtures and the outbox
+	db     *pgxpool.Pool // as the service (bbq_service): fixtures and the outbox
+	api    *pgxpool.Pool // as the API's login role (a member of bbq_api only)
 	issuer *oidctest.Issuer
 	url    string
 }
 
 func newEnv(t *testing.T) *env {
-	s := storetest.Open(t, srv)
+	dbs := storetest.Databases(t, srv)
+	s := storetest.OpenDatabases(t, dbs)
+	apiPool, err := pgxpool.New(context.Background(), dbs.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(apiPool.Close)
 	iss := oidctest.New(t)
 	auth := api.NewAuthenticator(api.OIDCConfig{Issuer: iss.URL, Audience: "user-service", Algorithms: []string{"RS256"}}, http.DefaultClient)
 	mux := http.NewServeMux()
 	api.New(auth, s, slog.New(slog.NewTextHandler(io.Discard, nil))).Mount(mux)
 	h := httptest.NewServer(mux)
 	t.Cleanup(h.Close)
-	return &env{t: t, s: s, db: s.Pool(), issuer: iss, url: h.URL}
+	return &env{t: t, s: s, db: s.Pool(), api: apiPool, issuer: iss, url: h.URL}
 }
 
 func (e *env) apply(k events.Kind, id, user string, data proto.Message) {

@@ -60,6 +60,9 @@ type Person struct {
 	Tenants map[string]Role
 	// PersonalTenantExists says whether the user's personal tenant row exists (they may have left it).
 	PersonalTenantExists bool
+	// FreshTenantID is an unused tenant id (the repository makes one per load): the id of a new personal
+	// tenant for a person who leaves their last tenant while their first personal tenant lives on, shared.
+	FreshTenantID string
 	// Suspended holds those of Tenants that are suspended: nobody is moved into one.
 	Suspended map[string]bool
 }
@@ -169,7 +172,8 @@ func end(r Roster, actor string, target Person, why Reason) (MemberChange, error
 
 // endMembership ends the membership of target, a member of the roster. A person is never left without a
 // tenant: whoever loses their default tenant moves to another one they belong to (not suspended), or, with
-// none, back to their personal tenant (made again if gone).
+// none, to a personal tenant: the first one made again if gone; a new one when the first still exists
+// (they shared it and left it, or were removed from it: joining it again would undo that).
 func endMembership(r Roster, actor string, target Person, why Reason) MemberChange {
 	u := target.User
 	role := r.Members[u.ID]
@@ -181,10 +185,11 @@ func endMembership(r Roster, actor string, target Person, why Reason) MemberChan
 	next, nextRole, ok := otherTenant(target, r.TenantID)
 	if !ok {
 		next, nextRole = PersonalTenantID(u.ID), Admin
-		if !target.PersonalTenantExists {
-			c.PersonalTenant = &PersonalTenant{ID: next, Name: personalName(u)}
-			c.Announce = append(c.Announce, tenantCreated(next, c.PersonalTenant.Name, u.ID))
+		if target.PersonalTenantExists {
+			next = target.FreshTenantID
 		}
+		c.PersonalTenant = &PersonalTenant{ID: next, Name: personalName(u)}
+		c.Announce = append(c.Announce, tenantCreated(next, c.PersonalTenant.Name, u.ID))
 		c.Join = &Membership{TenantID: next, UserID: u.ID, Role: Admin, Source: ByPersonal}
 		c.Announce = append(c.Announce, memberAdded(*c.Join, ""))
 	}

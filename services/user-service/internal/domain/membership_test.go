@@ -24,7 +24,7 @@ func soleAdmin() domain.Roster {
 // person is id, whose default tenant is def, belonging to tenants.
 func person(id, def string, tenants map[string]domain.Role, personalExists bool) domain.Person {
 	return domain.Person{User: &domain.User{ID: id, Status: domain.Active, TenantID: def, Role: tenants[def], Identity: domain.Identity{Name: id}},
-		Tenants: tenants, PersonalTenantExists: personalExists}
+		Tenants: tenants, PersonalTenantExists: personalExists, FreshTenantID: "fresh-" + id}
 }
 
 func kinds(c domain.MemberChange) []string {
@@ -121,9 +121,10 @@ func TestMembershipRules(t *testing.T) {
 			run: func() (domain.MemberChange, error) {
 				return domain.Remove(shared(), "ann", person("zed", "u", nil, true))
 			}},
-		{name: "member leaves back to an existing personal tenant",
-			run:  func() (domain.MemberChange, error) { return domain.Leave(shared(), person("cat", "t", inT, true)) },
-			want: []events.Kind{events.TenantMemberRemoved, events.TenantMemberAdded, events.UserUpdated}},
+		{name: "member whose personal tenant lives on without them leaves: a new personal tenant",
+			run:         func() (domain.MemberChange, error) { return domain.Leave(shared(), person("cat", "t", inT, true)) },
+			want:        []events.Kind{events.TenantMemberRemoved, events.TenantCreated, events.TenantMemberAdded, events.UserUpdated},
+			makesTenant: true},
 		{name: "an admin of two leaves",
 			run: func() (domain.MemberChange, error) {
 				return domain.Leave(shared(), person("bob", "t", map[string]domain.Role{"t": domain.Admin, "u": domain.Admin}, true))

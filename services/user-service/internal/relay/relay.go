@@ -87,7 +87,7 @@ func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, er
 	spans := make([]trace.Span, 0, len(batch))
 	tracer := tracing.Tracer(r.Tracer, "user-service/relay")
 	done := func(n int, err error) (int, error) {
-		endSpans(spans, n, err)
+		n, err = endSpans(spans, n, err)
 		return r.published(n, start, err)
 	}
 	acked := 0 // futures[:acked] are acknowledged

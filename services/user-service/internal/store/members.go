@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
@@ -163,7 +164,7 @@ func lockRoster(ctx context.Context, tx pgx.Tx, tenantID string) (domain.Roster,
 // loadPerson locks the user row of id and reads their memberships. A user the service does not know, or
 // not active, is no member of anything.
 func loadPerson(ctx context.Context, tx pgx.Tx, id string) (domain.Person, error) {
-	p := domain.Person{User: &domain.User{}, Tenants: map[string]domain.Role{}, Suspended: map[string]bool{}}
+	p := domain.Person{User: &domain.User{}, Tenants: map[string]domain.Role{}, Suspended: map[string]bool{}, FreshTenantID: uuid.NewString()}
 	err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND status = 'active' FOR UPDATE`, id), p.User)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Person{}, fmt.Errorf("user %s: %w", id, domain.ErrNotMember)
