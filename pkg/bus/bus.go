@@ -149,6 +149,31 @@ func DeadLetterSubject(consumer, subject string) string {
 	return "deadletter." + consumer + "." + subject
 }
 
+// connOptions are a service's connection options: its credentials, reconnecting forever, and the server's
+// refusals (wrong password, a missing permission) sent to refused while ConnectAs waits for the streams.
+func connOptions(name string, cred Credentials, refused chan<- error, log *slog.Logger) []nats.Option {
+	note := func(err error) {
+		if r := refusal(err); r != nil {
+			select {
+			case refused <- r:
+			default:
+			}
+		}
+	}
+	return append(cred.Options(), nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: our own Close at shutdown, nothing to warn about
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { note(err) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Error("nats async error", "nats_user", cred.Who(), "err", err)
+			note(err)
+		}))
+}
+
 // Connect connects a service to NATS anonymously and ensures the bus streams; see ConnectAs.
 func Connect(ctx context.Context, url, name string, c Config, patience time.Duration, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	return ConnectAs(ctx, url, name, Credentials{}, c, patience, log)
@@ -163,27 +188,7 @@ func ConnectAs(ctx context.Context, url, name string, cred Credentials, c Config
 		return nil, nil, err
 	}
 	refused := make(chan error, 1)
-	note := func(err error) {
-		if r := refusal(err); r != nil {
-			select {
-			case refused <- r:
-			default:
-			}
-		}
-	}
-	opts := append(cred.Options(), nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil: our own Close at shutdown, nothing to warn about
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { note(err) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Error("nats async error", "nats_user", cred.Who(), "err", err)
-			note(err)
-		}))
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, connOptions(name, cred, refused, log)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s as %s: %w", url, cred.Who(), err)
 	}
