@@ -123,12 +123,7 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}()
-	pace := 45 * time.Second / time.Duration(n)
-	for i := range n {
-		time.Sleep(pace)
-		jobs <- i
-	}
-	close(jobs)
+	feed(jobs, n, 45*time.Second)
 	wg.Wait()
 	var names []string
 	for name := range injected {
@@ -169,6 +164,16 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 	if len(names) != len(faults) || lost != 0 || dup != 0 || active != n || dead != 0 {
 		t.Fatal("the system lost, duplicated or dead-lettered events under faults")
 	}
+}
+
+// feed hands the senders users 0..n-1, evenly over d, then closes jobs.
+func feed(jobs chan<- int, n int, d time.Duration) {
+	pace := d / time.Duration(n)
+	for i := range n {
+		time.Sleep(pace)
+		jobs <- i
+	}
+	close(jobs)
 }
 
 // faultUsers is N, the sign-ups a fault run streams (BBQ_FAULT_USERS; 300 by default).

@@ -79,12 +79,7 @@ func TestHighAvailabilityUnderFaults(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}()
-	pace := 50 * time.Second / time.Duration(n)
-	for i := range n {
-		time.Sleep(pace)
-		jobs <- i
-	}
-	close(jobs)
+	feed(jobs, n, 50*time.Second)
 	wg.Wait()
 	sentAt := time.Since(begin)
 	var done []faultResult
