@@ -97,7 +97,8 @@ func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, er
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {
 			n, err := r.await(ctx, futures, fmt.Errorf("publish %s: %w", e.ID, err))
-			return endSpans(spans, n, err)
+			endSpans(spans, n, err)
+			return n, err
 		}
 		futures = append(futures, f)
 	}
@@ -117,8 +118,8 @@ func storedTraceParent(event []byte) string {
 	return ev.TraceParent
 }
 
-// endSpans ends the publish spans: the first n stored, the others failed with err; it returns n and err.
-func endSpans(spans []trace.Span, n int, err error) (int, error) {
+// endSpans ends the publish spans: the first n stored, the others failed with err.
+func endSpans(spans []trace.Span, n int, err error) {
 	for i, s := range spans {
 		if i >= n {
 			msg := "not stored"
@@ -129,7 +130,6 @@ func endSpans(spans []trace.Span, n int, err error) (int, error) {
 		}
 		s.End()
 	}
-	return n, err
 }
 
 func (r *Relay) await(ctx context.Context, futures []jetstream.PubAckFuture, cause error) (int, error) {
