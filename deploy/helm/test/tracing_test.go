@@ -40,7 +40,7 @@ func TestTracingOffByDefaultAndOnWithAnEndpoint(t *testing.T) {
 				if found != (tc.endpoint != "") {
 					t.Errorf("%s: egress to the collector's port: %v, want %v", svc, found, tc.endpoint != "")
 				}
-				if found && fmt.Sprint(rule["to"]) != fmt.Sprint(tc.peers) && !(tc.peers == nil && rule["to"] == nil) {
+				if found && (tc.peers != nil || rule["to"] != nil) && fmt.Sprint(rule["to"]) != fmt.Sprint(tc.peers) {
 					t.Errorf("%s: egress to %v, want %v", svc, rule["to"], tc.peers)
 				}
 			}

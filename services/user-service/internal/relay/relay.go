@@ -87,7 +87,7 @@ func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, er
 	spans := make([]trace.Span, 0, len(batch))
 	tracer := tracing.Tracer(r.Tracer, "user-service/relay")
 	done := func(n int, err error) (int, error) {
-		n, err = endSpans(spans, n, err)
+		endSpans(spans, n, err)
 		return r.published(n, start, err)
 	}
 	acked := 0 // futures[:acked] are acknowledged
@@ -132,8 +132,8 @@ func storedTraceParent(event []byte) string {
 	return ev.TraceParent
 }
 
-// endSpans ends the publish spans: the first n stored, the others failed with err; it returns n and err.
-func endSpans(spans []trace.Span, n int, err error) (int, error) {
+// endSpans ends the publish spans: the first n stored, the others failed with err.
+func endSpans(spans []trace.Span, n int, err error) {
 	for i, s := range spans {
 		if i >= n {
 			msg := "not stored"
@@ -144,7 +144,6 @@ func endSpans(spans []trace.Span, n int, err error) (int, error) {
 		}
 		s.End()
 	}
-	return n, err
 }
 
 func (r *Relay) await(ctx context.Context, futures []jetstream.PubAckFuture, cause error) (int, error) {
