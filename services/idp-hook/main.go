@@ -149,10 +149,10 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 	if err != nil {
 		return err
 	}
-	rec := reconcile.New(kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg), cfg.ReconcileOverlap, cfg.ReconcileSettle)
+	rec := reconcile.New(reconcile.Config{Overlap: cfg.ReconcileOverlap, Settle: cfg.ReconcileSettle}, kc, bus.NewPublisher(js), kv, log, reconcile.NewMetrics(reg))
 	host, _ := os.Hostname()
-	leader, err := lease.New(js, lease.Config{Bucket: cfg.LeaseBucket, Replicas: cfg.Bus.Replicas, Key: "reconciler",
-		Holder: fmt.Sprintf("%s-%d", host, os.Getpid()), TTL: cfg.LeaseTTL}, log)
+	leader, err := lease.New(lease.Config{Bucket: cfg.LeaseBucket, Replicas: cfg.Bus.Replicas, Key: "reconciler",
+		Holder: fmt.Sprintf("%s-%d", host, os.Getpid()), TTL: cfg.LeaseTTL}, js, log)
 	if err != nil {
 		return err
 	}

@@ -129,8 +129,7 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 	defer nc.Close()
 
 	reg := ops.NewRegistry()
-	rel := relay.New(db, js, log, relay.NewMetrics(reg), cfg.OutboxBatch, cfg.OutboxPoll)
-	rel.Tracer = svc.Tracing
+	rel := relay.New(relay.Config{Batch: cfg.OutboxBatch, Interval: cfg.OutboxPoll, Tracer: svc.Tracing}, db, js, log, relay.NewMetrics(reg))
 	cons := consumer.New(consumer.Config{Stream: cfg.Bus.Stream, Durable: cfg.ConsumerName, MaxDeliver: cfg.ConsumerMaxDeliver,
 		BackOff: cfg.ConsumerBackOff, AckWait: cfg.ConsumerAckWait, Workers: cfg.ConsumerWorkers, BatchSize: cfg.ConsumerBatch,
 		Sources: cfg.Sources(), Tracer: svc.Tracing}, js, db, log, consumer.NewMetrics(reg))
@@ -142,7 +141,7 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 		if err != nil {
 			return err
 		}
-		writer = writeback.New(db, kc, log, reg, writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease})
+		writer = writeback.New(writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease}, db, kc, log, reg)
 		notify = append(notify, writer.Wake)
 		if cfg.PendingSweepAfter > 0 {
 			sweeper = sweep.New(sweep.Config{After: cfg.PendingSweepAfter, Realm: cfg.KeycloakRealm}, db, kc, log, reg)
@@ -207,9 +206,9 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 	if mailer != nil {
 		g.Go(func() error { return mailer.Run(gctx) })
 	}
-	expirer := expiry.New(db, cfg.InvitationSweepInterval, log, reg)
+	expirer := expiry.New(expiry.Config{Interval: cfg.InvitationSweepInterval}, db, log, reg)
 	g.Go(func() error { return expirer.Run(gctx) })
-	pruner := retention.New(db, retention.Config{Keep: cfg.InboxRetention(), Interval: cfg.InboxPruneInterval, Batch: cfg.InboxPruneBatch}, log, reg)
+	pruner := retention.New(retention.Config{Keep: cfg.InboxRetention(), Interval: cfg.InboxPruneInterval, Batch: cfg.InboxPruneBatch}, db, log, reg)
 	g.Go(func() error { return pruner.Run(gctx) })
 	log.Info("user-service listening", "addr", srv.Addr(), "ops_addr", opsSrv.Addr(), "consumer", cfg.ConsumerName)
 	return g.Wait()
@@ -225,7 +224,7 @@ func invitationMailer(cfg config.Config, db *store.Store, log *slog.Logger, reg 
 	if err != nil {
 		return nil, err
 	}
-	w := mail.NewWorker(db, sender.Send, 0, log, reg)
+	w := mail.NewWorker(mail.WorkerConfig{}, db, sender.Send, log, reg)
 	db.NotifyMail = w.Wake
 	log.Info("invitation mails go through SMTP", "addr", cfg.SMTPAddr, "links", mail.Link(cfg.DashboardURL, "…"))
 	return w, nil

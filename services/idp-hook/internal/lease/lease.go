@@ -51,7 +51,7 @@ type Lease struct {
 
 // New returns a Lease; the bucket is made by Lead, which keeps trying while JetStream is away (a replica
 // that cannot reach the leases simply does not lead; it still serves).
-func New(js jetstream.JetStream, cfg Config, log *slog.Logger) (*Lease, error) {
+func New(cfg Config, js jetstream.JetStream, log *slog.Logger) (*Lease, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

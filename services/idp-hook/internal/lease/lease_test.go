@@ -38,7 +38,7 @@ func start(t *testing.T, url, name string, leaders *atomic.Int64, overlap *atomi
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l, err := lease.New(js, lease.Config{Bucket: "leases", Replicas: 1, Key: "reconciler", Holder: name, TTL: ttl},
+	l, err := lease.New(lease.Config{Bucket: "leases", Replicas: 1, Key: "reconciler", Holder: name, TTL: ttl}, js,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func TestPassSetsLastPassTime(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := reconcile.NewMetrics(prometheus.NewRegistry())
-			r := reconcile.New(client, bus.NewPublisher(b.JS), kv, slog.New(slog.NewTextHandler(io.Discard, nil)), m, time.Minute, 0)
+			r := reconcile.New(reconcile.Config{Overlap: time.Minute}, client, bus.NewPublisher(b.JS), kv, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 			before := time.Now().Unix()
 			_, err = r.Pass(ctx)
 			got := testutil.ToFloat64(m.LastPass)

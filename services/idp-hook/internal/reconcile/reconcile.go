@@ -50,13 +50,19 @@ type Reconciler struct {
 	now     func() time.Time
 }
 
+// Config of a Reconciler.
+type Config struct {
+	Overlap time.Duration // re-read before the checkpoint: events stored late, clocks apart
+	Settle  time.Duration // replay only events at least this old (see New)
+}
+
 // New returns a Reconciler keeping its checkpoints in kv.
 //
-// settle is how old a stored event must be before it is replayed: the webhook's copy of an event carries the
+// Settle is how old a stored event must be before it is replayed: the webhook's copy of an event carries the
 // state at its commit, the stored one does not, and both have the same id, so the first on the bus is the one
 // applied. Waiting settle lets the webhook's copy win whenever it comes at all.
-func New(kc Keycloak, pub Publisher, kv jetstream.KeyValue, log *slog.Logger, m *Metrics, overlap, settle time.Duration) *Reconciler {
-	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: overlap, settle: settle, page: 100, metrics: m, now: time.Now}
+func New(cfg Config, kc Keycloak, pub Publisher, kv jetstream.KeyValue, log *slog.Logger, m *Metrics) *Reconciler {
+	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: cfg.Overlap, settle: cfg.Settle, page: 100, metrics: m, now: time.Now}
 }
 
 // EnsureBucket creates the KV bucket of checkpoints.

@@ -46,7 +46,7 @@ func newMailer(t *testing.T, e *env) *mailer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &mailer{sink: sink, worker: mail.NewWorker(e.s, sender.Send, time.Hour, slog.New(slog.DiscardHandler), prometheus.NewRegistry())}
+	return &mailer{sink: sink, worker: mail.NewWorker(mail.WorkerConfig{Poll: time.Hour}, e.s, sender.Send, slog.New(slog.DiscardHandler), prometheus.NewRegistry())}
 }
 
 // tokenTo waits for the newest mail to addr and returns the link's token.
@@ -228,7 +228,7 @@ func TestInvitationMailRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failing := mail.NewWorker(e.s, down.Send, time.Hour, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	failing := mail.NewWorker(mail.WorkerConfig{Poll: time.Hour}, e.s, down.Send, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if n := failing.Drain(context.Background()); n != 0 {
 		t.Fatalf("sent %d through a closed port", n)
 	}
@@ -519,7 +519,7 @@ func TestInvitationEventsOnceUnderRetries(t *testing.T) {
 	if s, list := e.call("GET", "/v1/tenant/invitations?status=expired", ann, "", ""); s != 200 || len(list["invitations"].([]any)) != 1 {
 		t.Errorf("expired before the sweep: %d %v", s, list)
 	}
-	sweeper := expiry.New(e.s, time.Hour, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	sweeper := expiry.New(expiry.Config{Interval: time.Hour}, e.s, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	for i, want := range []int{1, 0} {
 		if n, err := sweeper.Round(ctx); n != want || err != nil {
 			t.Errorf("sweep %d: %d (%v); want %d", i, n, err, want)

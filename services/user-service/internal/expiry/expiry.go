@@ -25,8 +25,14 @@ type Sweeper struct {
 	expired  prometheus.Counter
 }
 
-// New returns a Sweeper (interval default 1m, 100 invitations per transaction) and registers its metric.
-func New(s Store, interval time.Duration, log *slog.Logger, reg prometheus.Registerer) *Sweeper {
+// Config of the sweep.
+type Config struct {
+	Interval time.Duration // between sweeps; default 1m
+}
+
+// New returns a Sweeper (100 invitations per transaction) and registers its metric.
+func New(cfg Config, s Store, log *slog.Logger, reg prometheus.Registerer) *Sweeper {
+	interval := cfg.Interval
 	if interval <= 0 {
 		interval = time.Minute
 	}

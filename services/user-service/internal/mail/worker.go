@@ -26,8 +26,14 @@ type Worker struct {
 	sent  *prometheus.CounterVec
 }
 
-// NewWorker returns a Worker and registers its metric; poll defaults to 5s.
-func NewWorker(q Queue, send func(context.Context, store.InvitationMail) error, poll time.Duration, log *slog.Logger, reg prometheus.Registerer) *Worker {
+// WorkerConfig of a Worker.
+type WorkerConfig struct {
+	Poll time.Duration // between looks at the queue when not woken; default 5s
+}
+
+// NewWorker returns a Worker and registers its metric.
+func NewWorker(cfg WorkerConfig, q Queue, send func(context.Context, store.InvitationMail) error, log *slog.Logger, reg prometheus.Registerer) *Worker {
+	poll := cfg.Poll
 	if poll <= 0 {
 		poll = 5 * time.Second
 	}

@@ -29,14 +29,21 @@ type Relay struct {
 	interval time.Duration // poll interval: catches rows committed by other replicas or before a restart
 	wake     chan struct{}
 	metrics  *Metrics
+	tracer   trace.TracerProvider
+}
+
+// Config of a relay.
+type Config struct {
+	Batch    int           // outbox rows published per batch
+	Interval time.Duration // poll interval: catches rows committed by other replicas or before a restart
 	// Tracer makes a producer span per event, a child of the trace context stored with the event (that
 	// of the consumer's span of its cause); nil: none, the event's own traceparent is the header's.
 	Tracer trace.TracerProvider
 }
 
 // New returns a relay; call Wake after committing outbox rows to publish them at once.
-func New(s *store.Store, js jetstream.JetStream, log *slog.Logger, m *Metrics, batch int, interval time.Duration) *Relay {
-	return &Relay{store: s, js: js, log: log, batch: batch, interval: interval, wake: make(chan struct{}, 1), metrics: m}
+func New(cfg Config, s *store.Store, js jetstream.JetStream, log *slog.Logger, m *Metrics) *Relay {
+	return &Relay{store: s, js: js, log: log, batch: cfg.Batch, interval: cfg.Interval, wake: make(chan struct{}, 1), metrics: m, tracer: cfg.Tracer}
 }
 
 // Wake asks the relay to drain now; it never blocks.
@@ -85,7 +92,7 @@ func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, er
 	start := time.Now()
 	futures := make([]jetstream.PubAckFuture, 0, len(batch))
 	spans := make([]trace.Span, 0, len(batch))
-	tracer := tracing.Tracer(r.Tracer, "user-service/relay")
+	tracer := tracing.Tracer(r.tracer, "user-service/relay")
 	done := func(n int, err error) (int, error) {
 		endSpans(spans, n, err)
 		return r.published(n, start, err)

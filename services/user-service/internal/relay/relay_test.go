@@ -89,7 +89,7 @@ func (e *env) startStoppable(batch int, interval time.Duration) (*relayRun, func
 	}
 	e.t.Cleanup(nc.Close)
 	m := relay.NewMetrics(prometheus.NewRegistry())
-	r := &relayRun{Relay: relay.New(s, js, slog.New(slog.NewTextHandler(e.t.Output(), nil)), m, batch, interval), metrics: m}
+	r := &relayRun{Relay: relay.New(relay.Config{Batch: batch, Interval: interval}, s, js, slog.New(slog.NewTextHandler(e.t.Output(), nil)), m), metrics: m}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()

@@ -28,7 +28,7 @@ type Pruner struct {
 }
 
 // New returns a Pruner and registers its metric.
-func New(s *store.Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *Pruner {
+func New(cfg Config, s *store.Store, log *slog.Logger, reg prometheus.Registerer) *Pruner {
 	p := &Pruner{store: s, cfg: cfg, log: log, pruned: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bbq_users_inbox_pruned_total", Help: "Inbox entries (processed_events) deleted for being older than the replay window."})}
 	reg.MustRegister(p.pruned)

@@ -30,7 +30,7 @@ func TestRoundPrunesAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	p := retention.New(s, retention.Config{Keep: 14 * 24 * time.Hour, Interval: time.Hour, Batch: 1},
+	p := retention.New(retention.Config{Keep: 14 * 24 * time.Hour, Interval: time.Hour, Batch: 1}, s,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), reg)
 	n, err := p.Round(ctx)
 	if err != nil || n != 2 {

@@ -57,7 +57,7 @@ type metrics struct {
 }
 
 // New returns a Writer.
-func New(s *store.Store, users Users, log *slog.Logger, reg prometheus.Registerer, cfg Config) *Writer {
+func New(cfg Config, s *store.Store, users Users, log *slog.Logger, reg prometheus.Registerer) *Writer {
 	m := metrics{
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_keycloak_writes_total",
 			Help: "Write-backs to Keycloak, by outcome (written, unchanged, retry, gone, failed)."}, []string{"outcome"}),

@@ -114,7 +114,7 @@ func (e *env) writer(t *testing.T, s *store.Store, users writeback.Users, reg pr
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return writeback.New(s, users, log, reg, writeback.Config{Interval: time.Second, Batch: 5, Lease: time.Minute})
+	return writeback.New(writeback.Config{Interval: time.Second, Batch: 5, Lease: time.Minute}, s, users, log, reg)
 }
 
 func (e *env) get(t *testing.T, id string) keycloak.User {
