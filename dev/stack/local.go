@@ -274,7 +274,7 @@ func (l *Local) Stop() {
 		errs = append(errs, l.Postgres.Stop())
 	}
 	if err := errors.Join(errs...); err != nil {
-		l.cfg.Log.Warn("stopping", "error", err)
+		l.cfg.Log.Warn("stopping", "err", err)
 	}
 }
 

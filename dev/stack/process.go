@@ -166,7 +166,7 @@ func (p *Process) Stop(grace time.Duration) error {
 	case err := <-p.done:
 		p.cmd = nil
 		var exit *exec.ExitError
-		if errors.As(err, &exit) {
+		if errors.As(err, &exit) && !stoppedBySignal(exit) {
 			return fmt.Errorf("%s exited with %w", p.Name, err)
 		}
 		return nil
@@ -174,6 +174,15 @@ func (p *Process) Stop(grace time.Duration) error {
 		p.Kill()
 		return fmt.Errorf("%s did not stop within %s", p.Name, grace)
 	}
+}
+
+// stoppedBySignal says whether a process ended the way a graceful stop ends: by our SIGTERM, or with the
+// status a JVM (Keycloak) exits with after handling it, 128+15.
+func stoppedBySignal(exit *exec.ExitError) bool {
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+		return true
+	}
+	return exit.ExitCode() == 128+int(syscall.SIGTERM)
 }
 
 // Running says whether the process is alive.

@@ -550,9 +550,24 @@ func (c *checkpointWatch) state() (last time.Time, updates, regress int) {
 }
 
 // reconcilingHook is the idp-hook replica holding the reconciler's lease (its holder name ends in the pid).
+// After a NATS fault the lease may be vacant for up to its TTL: wait for a holder.
 func (h *haSystem) reconcilingHook() (*stack.Process, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
+	for {
+		p, err := h.leaseHolder(ctx)
+		if err == nil {
+			return p, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (h *haSystem) leaseHolder(ctx context.Context) (*stack.Process, error) {
 	kv, err := h.nats.js.KeyValue(ctx, "idp-hook-leases")
 	if err != nil {
 		return nil, fmt.Errorf("lease bucket: %w", err)

@@ -31,9 +31,9 @@ type keycloakStandIn struct {
 }
 
 type standInUser struct {
-	Email, FirstName string
-	EmailVerified    bool
-	Tenant           string
+	Email, FirstName   string
+	EmailVerified      bool
+	Tenant, TenantRole string
 }
 
 type storedEvent struct {
@@ -65,7 +65,7 @@ func startKeycloakStandIn(t *testing.T, ip netip.Addr) *keycloakStandIn {
 		k.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("PUT /admin/realms/bbq/bbq/users/{id}/attributes/tenant", k.putTenant)
+	mux.HandleFunc("PUT /admin/realms/bbq/bbq/users/{id}/attributes", k.putAttributes)
 	mux.HandleFunc("GET /admin/realms/bbq/events", k.storedEvents)
 	mux.HandleFunc("GET /admin/realms/bbq/admin-events", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, []any{}) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -117,13 +117,17 @@ func (k *keycloakStandIn) getUser(w http.ResponseWriter, r *http.Request) {
 	if u.Tenant != "" {
 		attrs["tenant"] = []string{u.Tenant}
 	}
+	if u.TenantRole != "" {
+		attrs["tenant_role"] = []string{u.TenantRole}
+	}
 	writeJSON(w, map[string]any{"id": id, "username": u.Email, "email": u.Email, "emailVerified": u.EmailVerified,
 		"enabled": true, "firstName": u.FirstName, "attributes": attrs})
 }
 
-func (k *keycloakStandIn) putTenant(w http.ResponseWriter, r *http.Request) {
-	var values []string
-	if err := json.NewDecoder(r.Body).Decode(&values); err != nil {
+// putAttributes is the provider's PUT /bbq/users/{id}/attributes: the write-back's tenant and tenant_role.
+func (k *keycloakStandIn) putAttributes(w http.ResponseWriter, r *http.Request) {
+	var attrs map[string][]string
+	if err := json.NewDecoder(r.Body).Decode(&attrs); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -135,8 +139,13 @@ func (k *keycloakStandIn) putTenant(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"user_not_found"}`, http.StatusNotFound)
 		return
 	}
-	u.Tenant = strings.Join(values, ",")
-	k.tenantPuts[id]++
+	if v, ok := attrs["tenant"]; ok {
+		u.Tenant = strings.Join(v, ",")
+		k.tenantPuts[id]++
+	}
+	if v, ok := attrs["tenant_role"]; ok {
+		u.TenantRole = strings.Join(v, ",")
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
