@@ -39,8 +39,9 @@ lint-proto: tools ## buf lint, and buf breaking against the contract before this
 	buf lint
 	scripts/buf-breaking.sh
 
-generate: tools ## regenerate pkg/gen from proto/
+generate: tools ## regenerate pkg/gen, proto/jsonschema and proto/asyncapi.yaml from proto/ and pkg/events
 	buf generate
+	go run ./pkg/events/internal/genasyncapi
 
 .PHONY: test-keycloak-e2e
 test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill, identity providers, convergence
