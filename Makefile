@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export BBQ_CACHE ?= $(HOME)/.cache/connected-bbq
 export GOBIN := $(BBQ_CACHE)/bin
 export PATH := $(GOBIN):$(PATH)
-GO_MODULES := pkg testing test services/idp-hook services/user-service services/tenant-controller dashboard dev deploy/helm/test deploy/keycloak/install-provider
+GO_MODULES := pkg testing test examples/welcome-mailer services/idp-hook services/user-service services/tenant-controller dashboard dev deploy/helm/test deploy/keycloak/install-provider
 
 # Each component adds its own targets and appends to these lists in mk/<component>.mk.
 TEST_TARGETS :=

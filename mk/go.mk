@@ -1,12 +1,12 @@
 # The Go services and shared packages: tests against real JetStream and Postgres, lint, generated code.
-GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... ./test/...
+GO_CORE := ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... ./test/... ./examples/welcome-mailer/...
 # The Keycloak end-to-end tests start their own Keycloak (test-keycloak-e2e); test/images needs the images (test-images).
 GO_TEST_PKGS = $(shell go list $(GO_CORE) | grep -v -e /test/keycloak -e /test/images -e /test/cluster)
 GO_TEST_FLAGS ?= -count=1 -timeout=20m
 # make check's tests: unit and package tests (real JetStream and Postgres in process), without the process-level
 # suites (test/) and without what starts a Keycloak (pkg/keycloak, testing/kctest, the sweep, the write-back,
 # idp-hook's reconciler and its backfill test in the idp-hook package itself).
-GO_UNIT_PKGS = $(shell go list ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... \
+GO_UNIT_PKGS = $(shell go list ./pkg/... ./testing/... ./services/idp-hook/... ./services/user-service/... ./dev/... ./examples/welcome-mailer/... \
   | grep -v -e /pkg/keycloak -e /testing/kctest -e /user-service/internal/sweep -e /user-service/internal/writeback \
     -e /idp-hook/internal/reconcile -e '/services/idp-hook$$')
 
@@ -39,8 +39,9 @@ lint-proto: tools ## buf lint, and buf breaking against the contract before this
 	buf lint
 	scripts/buf-breaking.sh
 
-generate: tools ## regenerate pkg/gen from proto/
+generate: tools ## regenerate pkg/gen, proto/jsonschema and proto/asyncapi.yaml from proto/ and pkg/events
 	buf generate
+	go run ./pkg/events/internal/genasyncapi
 
 .PHONY: test-keycloak-e2e
 test-keycloak-e2e: ## sign-up through a real Keycloak to UserCreated, write-back, reconciliation, backfill, identity providers, convergence

@@ -7,7 +7,7 @@ export GOBIN=${GOBIN:-${BBQ_CACHE:-$HOME/.cache/connected-bbq}/bin}
 export GOWORK=off
 mkdir -p "$GOBIN"
 names=("$@")
-((${#names[@]})) || names=(buf protoc-gen-go golangci-lint benchstat govulncheck promtool helm-docs)
+((${#names[@]})) || names=(buf protoc-gen-go protoc-gen-jsonschema golangci-lint benchstat govulncheck promtool helm-docs)
 for name in "${names[@]}"; do
   var=GO_TOOL_${name^^} var=${var//-/_}
   pkg=${!var:?"no pin for $name in scripts/versions.sh ($var)"}

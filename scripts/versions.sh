@@ -6,6 +6,8 @@
 # Go tools, `go install`ed into $BBQ_CACHE/bin by scripts/tools.sh (GO_TOOL_<NAME> for the binary <name>).
 : "${GO_TOOL_BUF:=github.com/bufbuild/buf/cmd/buf@v1.50.0}"
 : "${GO_TOOL_PROTOC_GEN_GO:=google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.6}"
+# The payloads' JSON Schemas (buf.gen.yaml, proto/jsonschema).
+: "${GO_TOOL_PROTOC_GEN_JSONSCHEMA:=github.com/bufbuild/protoschema-plugins/cmd/protoc-gen-jsonschema@v0.6.0}"
 : "${GO_TOOL_GOLANGCI_LINT:=github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.5.0}"
 : "${GO_TOOL_BENCHSTAT:=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da}"
 : "${GO_TOOL_GOVULNCHECK:=golang.org/x/vuln/cmd/govulncheck@v1.9.0}"

@@ -17,6 +17,7 @@ import (
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/pkg/webhook"
+	"github.com/connectedbbq/platform/test/internal/contract"
 	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/embedded"
 	"github.com/connectedbbq/platform/testing/natstest"
@@ -75,7 +76,25 @@ func newEnv(t *testing.T, userServiceEnv map[string]string, opts ...func(*stack.
 		o(&e.cfg)
 	}
 	e.p = pipelinetest.Start(t, &e.cfg)
+	t.Cleanup(e.checkContract)
 	return e
+}
+
+// checkContract validates every message the test put on the bus against proto/asyncapi.yaml, the contract
+// consumers outside Go build on (headers, CloudEvent envelope, data against the generated JSON Schemas).
+func (e *env) checkContract() {
+	if e.t.Failed() {
+		return
+	}
+	v, err := contract.New(contract.ProtoDir())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range e.bus.Messages(e.t, events.StreamSubjects) {
+		if _, err := v.Validate(m.Subject, m.Header, m.Data); err != nil {
+			e.t.Errorf("event %d breaks the AsyncAPI contract: %v", m.Sequence, err)
+		}
+	}
 }
 
 // kcEvent is a user event shaped like Keycloak's EventRepresentation.
