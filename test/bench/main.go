@@ -184,7 +184,7 @@ func startEnv(ctx context.Context) (*benchEnv, error) {
 	e.p, err = stack.StartPipeline(ctx, stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: ns.ClientURL(),
 		DatabaseURL: e.pg.URL("users"), OIDCIssuer: "http://127.0.0.1:1/realms/bench", WebhookSecrets: webhook.FormatSecret(e.secret),
 		AdminToken: "bench-admin-token-0123456789", IdPHookEnv: map[string]string{"LOG_LEVEL": "warn"},
-		UserServiceEnv: map[string]string{"LOG_LEVEL": "warn"}})
+		UserServiceEnv: map[string]string{"LOG_LEVEL": "warn", "EVENT_SOURCES": events.IdPSource("bbq") + "," + events.IdPSource(outageRealm)}})
 	return e, err
 }
 

@@ -19,6 +19,10 @@ import (
 	"github.com/connectedbbq/platform/testing/kctest"
 )
 
+// outageRealm is the realm of the outage stage; user-service takes its events beside the pipeline's
+// (EVENT_SOURCES, see startEnv).
+const outageRealm = "bench-outage"
+
 // outageResult is the reconciler catching up on sign-ups that no webhook brought (idp-hook was down).
 type outageResult struct {
 	users    int
@@ -35,8 +39,11 @@ func (o outageResult) rate() float64 { return float64(o.users) / o.caughtUp.Seco
 // representation (partial import stores none per user).
 func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, out io.Writer) (outageResult, error) {
 	r := outageResult{users: n}
-	realm, secret := "bench-outage-"+token(4), token(16)
-	if err := createServiceRealm(ctx, kc, realm, secret, map[string]any{"adminEventsEnabled": true, "adminEventsDetailsEnabled": true,
+	realm, secret := outageRealm, token(16)
+	_ = kc.AdminRequest(ctx, "DELETE", "/admin/realms/"+realm, nil, nil) // left by an interrupted run, if any
+	// The realm's id is its name, as in the shipped realm: stored admin events carry the id, and idp-hook makes
+	// the CloudEvent source of it.
+	if err := createServiceRealm(ctx, kc, realm, secret, map[string]any{"id": realm, "adminEventsEnabled": true, "adminEventsDetailsEnabled": true,
 		"eventsEnabled": true, "enabledEventTypes": []string{"REGISTER", "VERIFY_EMAIL", "UPDATE_PROFILE", "DELETE_ACCOUNT"}}); err != nil {
 		return r, err
 	}
