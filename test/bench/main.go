@@ -55,6 +55,7 @@ type options struct {
 	backfill    int
 	reuseRealm  string
 	outage      int
+	outageEnv   string
 	only        string
 }
 
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.backfill, "backfill", 10000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
 	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
 	fs.IntVar(&o.outage, "outage", 10000, "users created in Keycloak while idp-hook is down, caught up by its reconciler (0: no outage stage)")
+	fs.StringVar(&o.outageEnv, "outage-env", "", "extra environment of the reconciling idp-hook, e.g. RECONCILE_OVERLAP=10s (comma-separated)")
 	fs.StringVar(&o.only, "only", "", `"backfill" or "keycloak": only raw JetStream, full speed (for the ratios) and the Keycloak stages (backfill, outage)`)
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ func (o outageResult) rate() float64 { return float64(o.users) / o.caughtUp.Seco
 // starts an idp-hook whose reconciler reads that realm and times until user-service announced every user.
 // The admin API is what the reconciler can replay: each user leaves an admin USER CREATE event with its
 // representation (partial import stores none per user).
-func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, out io.Writer) (outageResult, error) {
+func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extraEnv string, out io.Writer) (outageResult, error) {
 	r := outageResult{users: n}
 	realm, secret := outageRealm, token(16)
 	_ = kc.AdminRequest(ctx, "DELETE", "/admin/realms/"+realm, nil, nil) // left by an interrupted run, if any
@@ -77,7 +78,7 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, out i
 	}
 	defer sub.Unsubscribe() //nolint:errcheck // the connection closes anyway
 
-	hook, err := e.reconcilingHook(kc, realm, secret)
+	hook, err := e.reconcilingHook(kc, realm, secret, extraEnv)
 	if err != nil {
 		return r, err
 	}
@@ -95,7 +96,7 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, out i
 
 // reconcilingHook is a second idp-hook on the bench's bus that reconciles the realm (passes every second,
 // replaying what is at least a second old); the pipeline's own idp-hook knows no Keycloak.
-func (e *benchEnv) reconcilingHook(kc *kctest.Keycloak, realm, secret string) (*stack.Process, error) {
+func (e *benchEnv) reconcilingHook(kc *kctest.Keycloak, realm, secret, extraEnv string) (*stack.Process, error) {
 	addr, err := stack.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -104,10 +105,16 @@ func (e *benchEnv) reconcilingHook(kc *kctest.Keycloak, realm, secret string) (*
 	if err != nil {
 		return nil, err
 	}
+	env := map[string]string{"HTTP_ADDR": addr, "OPS_ADDR": ops, "NATS_URL": e.nc.ConnectedUrl(),
+		"WEBHOOK_SECRETS": webhook.FormatSecret(e.secret), "KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": realm,
+		"KEYCLOAK_CLIENT_SECRET": secret, "RECONCILE_INTERVAL": "1s", "RECONCILE_SETTLE": "1s", "LOG_LEVEL": "warn"}
+	for kv := range strings.SplitSeq(extraEnv, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
 	return &stack.Process{Name: "idp-hook-reconciler", Bin: e.bins["idp-hook"], LogPath: filepath.Join(e.dir, "idp-hook-reconciler.log"),
-		Ready: "http://" + ops + "/readyz", Env: map[string]string{"HTTP_ADDR": addr, "OPS_ADDR": ops, "NATS_URL": e.nc.ConnectedUrl(),
-			"WEBHOOK_SECRETS": webhook.FormatSecret(e.secret), "KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": realm,
-			"KEYCLOAK_CLIENT_SECRET": secret, "RECONCILE_INTERVAL": "1s", "RECONCILE_SETTLE": "1s", "LOG_LEVEL": "warn"}}, nil
+		Ready: "http://" + ops + "/readyz", Env: env}, nil
 }
 
 // waitAll waits for every announcement, printing progress every 5 s.

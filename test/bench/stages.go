@@ -32,7 +32,7 @@ func (r *results) keycloakStages(ctx context.Context, env *benchEnv, o options, 
 	}
 	if o.outage > 0 {
 		fmt.Fprintf(out, "outage: %d sign-ups missed while idp-hook was down, caught up by its reconciler…\n", o.outage)
-		k, err := env.outage(ctx, kc, o.outage, out)
+		k, err := env.outage(ctx, kc, o.outage, o.outageEnv, out)
 		if err != nil {
 			return err
 		}
