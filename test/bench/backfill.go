@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	osexec "os/exec"
 	"syscall"
@@ -31,13 +32,9 @@ func (b backfillResult) rate() float64 { return float64(b.users) / b.first.Secon
 // backfill starts a Keycloak (or uses KCTEST_URL's), creates a realm with n users by partial import, and
 // times two runs of `idp-hook backfill` against it and the bench's bus; user-service adopts what it publishes.
 // A reuse realm (made by an earlier run, with n users) saves the import.
-func (e *benchEnv) backfill(ctx context.Context, bin string, n int, reuse string, out io.Writer) (backfillResult, error) {
+func (e *benchEnv) backfill(ctx context.Context, kc *kctest.Keycloak, bin string, n int, reuse string, out io.Writer) (backfillResult, error) {
 	r := backfillResult{users: n}
-	kc, err := kctest.Start(ctx)
-	if err != nil {
-		return r, fmt.Errorf("keycloak: %w", err)
-	}
-	defer kc.Stop()
+	var err error
 	realm, secret := reuse, ""
 	if reuse != "" {
 		if secret, err = clientSecret(ctx, kc, realm, "idp-hook"); err != nil {
@@ -45,7 +42,7 @@ func (e *benchEnv) backfill(ctx context.Context, bin string, n int, reuse string
 		}
 	} else {
 		realm, secret = "bench-backfill-"+token(4), token(16)
-		if err := createBackfillRealm(ctx, kc, realm, secret); err != nil {
+		if err := createServiceRealm(ctx, kc, realm, secret, nil); err != nil {
 			return r, err
 		}
 		defer kc.AdminRequest(context.Background(), "DELETE", "/admin/realms/"+realm, nil, nil) //nolint:errcheck // best effort
@@ -88,14 +85,15 @@ func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (
 	return took, string(b), rss, nil
 }
 
-// createBackfillRealm makes a realm with the idp-hook client and the roles its service account has in the
-// shipped realm (view-users, view-events, view-identity-providers).
-func createBackfillRealm(ctx context.Context, kc *kctest.Keycloak, realm, secret string) error {
+// createServiceRealm makes a realm with the idp-hook client and the roles its service account has in the
+// shipped realm (view-users, view-events, view-identity-providers), and the extra realm settings.
+func createServiceRealm(ctx context.Context, kc *kctest.Keycloak, realm, secret string, extra map[string]any) error {
 	rep := map[string]any{"realm": realm, "enabled": true,
 		"clients": []any{map[string]any{"clientId": "idp-hook", "secret": secret, "publicClient": false,
 			"serviceAccountsEnabled": true, "standardFlowEnabled": false}},
 		"users": []any{map[string]any{"username": "service-account-idp-hook", "enabled": true, "serviceAccountClientId": "idp-hook",
 			"clientRoles": map[string]any{"realm-management": []string{"view-users", "view-events", "view-identity-providers"}}}}}
+	maps.Copy(rep, extra)
 	if err := kc.AdminRequest(ctx, "POST", "/admin/realms", rep, nil); err != nil {
 		return fmt.Errorf("create realm %s: %w", realm, err)
 	}

@@ -54,6 +54,8 @@ type options struct {
 	rampStep    time.Duration
 	backfill    int
 	reuseRealm  string
+	outage      int
+	outageEnv   string
 	only        string
 }
 
@@ -71,7 +73,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
 	fs.IntVar(&o.backfill, "backfill", 10000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
 	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
-	fs.StringVar(&o.only, "only", "", `"backfill": only raw JetStream, full speed (for the ratio) and the backfill stage`)
+	fs.IntVar(&o.outage, "outage", 10000, "users created in Keycloak while idp-hook is down, caught up by its reconciler (0: no outage stage)")
+	fs.StringVar(&o.outageEnv, "outage-env", "", "extra environment of the reconciling idp-hook, e.g. RECONCILE_OVERLAP=10s (comma-separated)")
+	fs.StringVar(&o.only, "only", "", `"backfill" or "keycloak": only raw JetStream, full speed (for the ratios) and the Keycloak stages (backfill, outage)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,17 +101,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if r.full, err = env.push(ctx, "f", o.users, o.concurrency, 0); err != nil {
 		return err
 	}
-	if o.backfill > 0 {
-		fmt.Fprintf(out, "backfill: %d users from a real Keycloak…\n", o.backfill)
-		b, err := env.backfill(ctx, env.bins["idp-hook"], o.backfill, o.reuseRealm, out)
-		if err != nil {
-			return err
-		}
-		r.backfill = &b
-		fmt.Fprintf(out, "backfill: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); raw JetStream async %.0f msg/s; second run %s; max RSS %.0f MiB\n",
-			b.rate(), b.rate()/r.full.rate(), r.full.rate(), r.jsAsync, b.second.Round(time.Millisecond), b.maxRSS)
+	if err := r.keycloakStages(ctx, env, o, out); err != nil {
+		return err
 	}
-	if o.only == "backfill" {
+	if o.only != "" {
 		return nil
 	}
 	n := int(float64(o.rate) * o.rateFor.Seconds())
@@ -189,7 +186,7 @@ func startEnv(ctx context.Context) (*benchEnv, error) {
 	e.p, err = stack.StartPipeline(ctx, stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: ns.ClientURL(),
 		DatabaseURL: e.pg.URL("users"), OIDCIssuer: "http://127.0.0.1:1/realms/bench", WebhookSecrets: webhook.FormatSecret(e.secret),
 		AdminToken: "bench-admin-token-0123456789", IdPHookEnv: map[string]string{"LOG_LEVEL": "warn"},
-		UserServiceEnv: map[string]string{"LOG_LEVEL": "warn"}})
+		UserServiceEnv: map[string]string{"LOG_LEVEL": "warn", "EVENT_SOURCES": events.IdPSource("bbq") + "," + events.IdPSource(outageRealm)}})
 	return e, err
 }
 
@@ -439,6 +436,7 @@ type results struct {
 	sustainable       int
 	soak              *soakResult
 	backfill          *backfillResult
+	outage            *outageResult
 }
 
 func (r results) markdown(o options) string {
@@ -462,6 +460,10 @@ func (r results) markdown(o options) string {
 			k.users, k.rate(), k.rate()/r.full.rate())
 		fmt.Fprintf(&b, "| Backfill again, nothing new (%d users) | %s |\n", k.users, k.second.Round(time.Millisecond))
 		fmt.Fprintf(&b, "| Backfill peak memory (idp-hook backfill, max RSS) | %.0f MiB |\n", k.maxRSS)
+	}
+	if k := r.outage; k != nil {
+		fmt.Fprintf(&b, "| Reconciler after an outage (%d users created in Keycloak while idp-hook was down, idp-hook start → every UserCreated) | %.0f users/s, %.2f × end-to-end (target ≥ 0.8)%s |\n",
+			k.users, k.rate(), k.rate()/r.full.rate(), r.outageBeside())
 	}
 	if len(r.ramp) > 0 {
 		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = every user announced within 2 s of the window and p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)

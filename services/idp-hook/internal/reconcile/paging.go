@@ -45,6 +45,7 @@ type walker[E any] struct {
 	fetch   fetchFunc[E]
 	key     func(E) (id string, millis int64)
 	visit   func(E) error
+	ahead   func([]E) // if set, given each page's events not seen yet before they are visited (to read ahead)
 	page    int
 	overlap time.Duration
 	until   int64 // unix ms: events after it wait for a later walk (0: no bound)
@@ -80,6 +81,9 @@ func (w walker[E]) walk(ctx context.Context, cp Checkpoint) (Checkpoint, error) 
 			} else {
 				from = w.last(evs) // its other events, if any, open the next page; the seen ones are skipped
 			}
+		}
+		if w.ahead != nil {
+			w.ahead(slices.DeleteFunc(slices.Clone(evs), func(e E) bool { id, _ := w.key(e); _, done := next.Seen[id]; return done }))
 		}
 		if err := w.visitNew(evs, &next); err != nil || !full {
 			return next.pruned(w.overlap), err

@@ -73,10 +73,21 @@ func TestWalkVisitsEachStoredEventOnce(t *testing.T) {
 		for seed := range uint64(20) {
 			t.Run(fmt.Sprintf("%s/seed%d", tt.name, seed), func(t *testing.T) {
 				s := &store{evs: slices.Clone(tt.first), rng: rand.New(rand.NewPCG(seed, 1))}
-				seen := map[string]int{}
+				seen, ahead := map[string]int{}, map[string]int{}
 				w := walker[ev]{page: tt.page, overlap: tt.overlap, fetch: s.fetch,
-					key:   func(e ev) (string, int64) { return e.id, e.t },
-					visit: func(e ev) error { seen[e.id]++; return nil }}
+					key: func(e ev) (string, int64) { return e.id, e.t },
+					ahead: func(evs []ev) {
+						for _, e := range evs {
+							ahead[e.id]++
+						}
+					},
+					visit: func(e ev) error {
+						if ahead[e.id] == 0 {
+							t.Errorf("%s visited before it was read ahead", e.id)
+						}
+						seen[e.id]++
+						return nil
+					}}
 				cp, err := w.walk(context.Background(), Checkpoint{})
 				if err != nil {
 					t.Fatal(err)
@@ -97,6 +108,11 @@ func TestWalkVisitsEachStoredEventOnce(t *testing.T) {
 				}
 				if len(seen) != len(s.evs) {
 					t.Errorf("visited %d distinct events, stored %d", len(seen), len(s.evs))
+				}
+				for id, n := range ahead {
+					if n > 1 {
+						t.Errorf("%s read ahead %d times: the ones already seen are not read again", id, n)
+					}
 				}
 			})
 		}

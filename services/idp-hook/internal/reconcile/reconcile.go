@@ -118,6 +118,9 @@ func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error
 			return evs, nil
 		},
 		key: func(e keycloak.Event) (string, int64) { return e.ID, e.Time },
+		ahead: func(evs []keycloak.Event) {
+			st.prefetch(ctx, collect(evs, func(e keycloak.Event) (string, bool) { return e.UserID, userEventStateless(e) }))
+		},
 		visit: func(e keycloak.Event) error {
 			n, err := r.replayEvent(ctx, st, e)
 			published += n
@@ -139,6 +142,9 @@ func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, erro
 			return evs, nil
 		},
 		key: func(e keycloak.AdminEvent) (string, int64) { return e.ID, e.Time },
+		ahead: func(evs []keycloak.AdminEvent) {
+			st.prefetch(ctx, collect(evs, func(e keycloak.AdminEvent) (string, bool) { return adminEventUser(e) }))
+		},
 		visit: func(e keycloak.AdminEvent) error {
 			n, err := r.replayAdminEvent(ctx, st, e)
 			published += n
@@ -178,8 +184,7 @@ func until(ms int64) time.Time {
 func (r *Reconciler) replayEvent(ctx context.Context, st *states, e keycloak.Event) (int, error) {
 	ev := kcevent.Event{ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
 		UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details}
-	deletion := e.Type == "DELETE_ACCOUNT" || e.Error != ""
-	return r.replay(ctx, st, e.UserID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
+	return r.replay(ctx, st, e.UserID, userEventStateless(e), func(s *eventsv1.UserState) (kcevent.Mapped, error) {
 		return kcevent.MapEventState(ev, s)
 	})
 }
@@ -187,11 +192,30 @@ func (r *Reconciler) replayEvent(ctx context.Context, st *states, e keycloak.Eve
 func (r *Reconciler) replayAdminEvent(ctx context.Context, st *states, e keycloak.AdminEvent) (int, error) {
 	ev := kcevent.AdminEvent{ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
 		ResourceType: e.ResourceType, ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error}
-	userID := ev.UserID()
-	deletion := e.Error != "" || (e.OperationType == "DELETE" && e.ResourcePath == "users/"+userID)
+	userID, deletion := adminEventUser(e)
 	return r.replay(ctx, st, userID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
 		return kcevent.MapAdminEventState(ev, s)
 	})
+}
+
+// userEventStateless says whether replaying the stored event publishes no state beside it (see replay).
+func userEventStateless(e keycloak.Event) bool { return e.Type == "DELETE_ACCOUNT" || e.Error != "" }
+
+// adminEventUser is the user a stored admin event is about, and whether replaying it publishes no state.
+func adminEventUser(e keycloak.AdminEvent) (userID string, stateless bool) {
+	userID = kcevent.AdminEvent{ResourceType: e.ResourceType, ResourcePath: e.ResourcePath}.UserID()
+	return userID, e.Error != "" || (e.OperationType == "DELETE" && e.ResourcePath == "users/"+userID)
+}
+
+// collect is the users whose states replaying evs will read.
+func collect[E any](evs []E, user func(E) (string, bool)) []string {
+	ids := make([]string, 0, len(evs))
+	for _, e := range evs {
+		if id, stateless := user(e); !stateless && id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // replay publishes one stored event about userID as it was, without a state, then (once per user and pass)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
@@ -19,14 +20,45 @@ import (
 // earlier, the read never outranks an event whose commit it might not have seen; every later commit has its
 // own event, which carries its own state.
 type states struct {
-	kc   Keycloak
-	now  func() time.Time
-	got  map[string]*eventsv1.UserState // nil value: the user is gone
-	gone map[string]bool                // reported as deleted in this pass
+	kc    Keycloak
+	now   func() time.Time
+	got   map[string]*eventsv1.UserState // nil value: the user is gone
+	asked map[string]bool                // asked for by get in this pass (prefetch reads ahead of it)
+	gone  map[string]bool                // reported as deleted in this pass
 }
 
 func newStates(kc Keycloak, now func() time.Time) *states {
-	return &states{kc: kc, now: now, got: map[string]*eventsv1.UserState{}, gone: map[string]bool{}}
+	return &states{kc: kc, now: now, got: map[string]*eventsv1.UserState{}, asked: map[string]bool{}, gone: map[string]bool{}}
+}
+
+// prefetchReaders is how many users prefetch reads at once: one read per user is the reconciler's cost
+// after an outage (tens of ms each from Keycloak), and Keycloak serves reads in parallel.
+const prefetchReaders = 8
+
+// prefetch reads the states of the users not read yet in this pass, prefetchReaders at a time, so that get
+// finds them. A user whose read fails is left to get, which reports the error in order.
+func (s *states) prefetch(ctx context.Context, userIDs []string) {
+	todo := map[string]bool{}
+	for _, id := range userIDs {
+		if _, ok := s.got[id]; !ok && id != "" {
+			todo[id] = true
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, prefetchReaders)
+	for id := range todo {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if st, err := s.read(ctx, id); err == nil {
+				mu.Lock()
+				s.got[id] = st
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 const readMargin = 2 * time.Second
@@ -34,21 +66,30 @@ const readMargin = 2 * time.Second
 // get returns the user's state, or gone when the admin API answers 404; first is true the first time the user
 // is asked for in this pass.
 func (s *states) get(ctx context.Context, userID string) (st *eventsv1.UserState, gone, first bool, err error) {
+	first = !s.asked[userID]
 	if st, ok := s.got[userID]; ok {
-		return st, st == nil, false, nil
+		s.asked[userID] = true
+		return st, st == nil, first, nil
 	}
+	st, err = s.read(ctx, userID)
+	if err != nil {
+		return nil, false, false, err
+	}
+	s.got[userID], s.asked[userID] = st, true
+	return st, st == nil, true, nil
+}
+
+// read asks the admin API for the user's state (nil: gone).
+func (s *states) read(ctx context.Context, userID string) (*eventsv1.UserState, error) {
 	u, err := s.kc.GetUser(ctx, userID)
 	if errors.Is(err, keycloak.ErrNotFound) {
-		s.got[userID] = nil
-		return nil, true, true, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, false, false, fmt.Errorf("read the state of user %s: %w", userID, err)
+		return nil, fmt.Errorf("read the state of user %s: %w", userID, err)
 	}
 	user := userOf(u)
-	st = user.State(s.now().Add(-readMargin))
-	s.got[userID] = st
-	return st, false, true, nil
+	return user.State(s.now().Add(-readMargin)), nil
 }
 
 // reportGone says whether the user's deletion is still to be reported in this pass.
