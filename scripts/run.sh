@@ -7,4 +7,6 @@ export BBQ_CACHE=${BBQ_CACHE:-$HOME/.cache/connected-bbq}
 scripts/setup-system.sh postgresql ca-certificates
 for setup in scripts/setup-keycloak.sh scripts/setup-dashboard.sh; do bash "$setup" >&2; done
 make -s web >&2 # the dashboard's SPA, embedded into its Go server
-exec go run ./dev/cmd/bbq-dev "$@"
+# Built, then exec'd (not `go run`): Ctrl-C reaches bbq-dev alone, which stops everything and exits 0.
+go build -o "$BBQ_CACHE/bin/bbq-dev" ./dev/cmd/bbq-dev
+exec "$BBQ_CACHE/bin/bbq-dev" "$@"
