@@ -150,6 +150,10 @@ failSwapOn: false
 podCIDR: $POD_CIDR
 clusterDNS: [10.96.0.10]
 imageGCHighThresholdPercent: 100 # never collect the imported images
+# The node's disk is the host's, shared with everything else on it: kubelet's default thresholds (imagefs under 15 %
+# free) taint the node with disk-pressure and evict the imported images, the sandbox's too, which no registry can
+# give back. Only a truly full disk counts here.
+evictionHard: {memory.available: 100Mi, nodefs.available: 1%, nodefs.inodesFree: 1%, imagefs.available: 1%}
 EOF
   start kubelet kubelet --config="$D/kubelet.yaml" --kubeconfig="$D/kubelet.kubeconfig" \
     --root-dir="$D/kubelet" --hostname-override="$NODE" --node-ip="$NODE_IP" --v=1

@@ -240,6 +240,7 @@ func (k *kube) diagnose() {
 		out, _ := k.command(args...).CombinedOutput()
 		k.t.Logf("$ %s\n%s", strings.Join(args, " "), lastLines(string(out), 40))
 	}
+	show("kubectl", "get", "nodes", "-o", "custom-columns=NAME:.metadata.name,TAINTS:.spec.taints,TRUE:.status.conditions[?(@.status==\"True\")].type")
 	show("kubectl", "get", "pods,pvc", "-n", namespace, "-o", "wide")
 	show("kubectl", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
 	for _, p := range k.pods() {
