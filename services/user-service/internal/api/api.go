@@ -218,11 +218,15 @@ func (a *API) listMyTenants(w http.ResponseWriter, r *http.Request, c store.Call
 // targetOf is the member a request names: a path that is not UTF-8 names nobody.
 func targetOf(r *http.Request) (string, error) {
 	id := r.PathValue("userId")
-	if !utf8.ValidString(id) {
+	if !storable(id) {
 		return "", refusal(domain.ErrNotMember)
 	}
 	return id, nil
 }
+
+// storable says whether Postgres text can hold s: valid UTF-8 without NUL. An id it cannot hold names nothing
+// we store, and must not reach a query (SQLSTATE 22021 would be a 503 instead of the caller's error).
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 func (a *API) patchMember(w http.ResponseWriter, r *http.Request, c store.Caller) error {
 	target, err := targetOf(r)

@@ -74,6 +74,9 @@ func (a *API) putDefaultTenant(w http.ResponseWriter, r *http.Request, c store.C
 	if body.TenantID == nil || *body.TenantID == "" {
 		return problem{Status: http.StatusUnprocessableEntity, Title: "Invalid tenant", Detail: `"tenantId" is required`}
 	}
+	if !storable(*body.TenantID) {
+		return refusal(domain.ErrNotMemberOf)
+	}
 	p, err := a.store.SwitchDefaultTenant(r.Context(), c, *body.TenantID)
 	if err != nil {
 		return err

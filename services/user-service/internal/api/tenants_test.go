@@ -67,6 +67,8 @@ func TestRefusedTenantActions(t *testing.T) {
 		{name: "switch to a tenant one is not in", method: "PUT", path: "/v1/me/default-tenant", token: cat, body: `{"tenantId":"` + dans + `"}`, status: 403, problem: notMember},
 		{name: "switch to no tenant", method: "PUT", path: "/v1/me/default-tenant", token: cat, body: `{"tenantId":"nowhere"}`, status: 403, problem: notMember},
 		{name: "switch without an id", method: "PUT", path: "/v1/me/default-tenant", token: cat, body: `{}`, status: 422},
+		{name: "switch to an id Postgres cannot hold", method: "PUT", path: "/v1/me/default-tenant", token: cat, body: `{"tenantId":"a\u0000b"}`, status: 403, problem: notMember},
+		{name: "remove a member whose id Postgres cannot hold", method: "DELETE", path: "/v1/tenant/members/a%00b", token: dan, status: 404, problem: "about:blank"},
 	})
 	// dan's personal tenant is dan's only one once bob has left it.
 	e.run([]tenantCase{
