@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,10 +50,13 @@ type fetchFunc[E any] func(ctx context.Context, from, to int64, max int) ([]E, e
 // walker visits stored events once each, oldest first, paging by time (not by offset: an offset into a set
 // that grows, expires and orders ties arbitrarily skips and repeats).
 type walker[E any] struct {
-	fetch   fetchFunc[E]
-	key     func(E) (id string, millis int64)
-	visit   func(E) error
-	ahead   func([]E) // if set, given each page's events not seen yet before they are visited (to read ahead)
+	fetch fetchFunc[E]
+	key   func(E) (id string, millis int64)
+	visit func(E) error
+	ahead func([]E) // if set, given each page's events not seen yet before they are visited (to read ahead)
+	// flush, if set, runs after each page's visits (which may only have queued their work); the page's events
+	// count as visited only if it succeeds.
+	flush   func() error
 	page    int
 	overlap time.Duration
 	until   int64 // unix ms: events after it wait for a later walk (0: no bound)
@@ -102,7 +106,7 @@ func (w walker[E]) walk(ctx context.Context, cp Checkpoint) (Checkpoint, error) 
 		if w.ahead != nil {
 			w.ahead(slices.DeleteFunc(slices.Clone(evs), func(e E) bool { id, _ := w.key(e); _, done := next.Seen[id]; return done }))
 		}
-		if err := w.visitNew(evs, &next); err != nil || !full {
+		if err := w.visitPage(evs, &next); err != nil || !full {
 			return w.pruned(next), err
 		}
 	}
@@ -136,7 +140,7 @@ func (w walker[E]) recheck(ctx context.Context, from int64, cp *Checkpoint) erro
 					return err
 				}
 			}
-			return nil
+			return w.flushed()
 		})
 		if err != nil {
 			return err
@@ -191,19 +195,36 @@ func (w walker[E]) wholeMillisecond(ctx context.Context, ms int64) ([]E, error) 
 	}
 }
 
-func (w walker[E]) visitNew(evs []E, cp *Checkpoint) error {
+// visitPage visits the page's events cp has not seen and marks those visited, once flushed, as seen.
+func (w walker[E]) visitPage(evs []E, cp *Checkpoint) error {
+	var done []E
+	var err error
 	for _, e := range evs {
-		id, t := w.key(e)
-		if _, done := cp.Seen[id]; done {
+		id, _ := w.key(e)
+		if _, seen := cp.Seen[id]; seen {
 			continue
 		}
-		if err := w.visit(e); err != nil {
-			return err
+		if err = w.visit(e); err != nil {
+			break
 		}
+		done = append(done, e)
+	}
+	if ferr := w.flushed(); ferr != nil {
+		return errors.Join(err, ferr) // none of the page counts: the next walk visits it again
+	}
+	for _, e := range done {
+		id, t := w.key(e)
 		cp.Seen[id] = t
 		cp.Time = max(cp.Time, t)
 	}
-	return nil
+	return err
+}
+
+func (w walker[E]) flushed() error {
+	if w.flush == nil {
+		return nil
+	}
+	return w.flush()
 }
 
 func (w walker[E]) pruned(cp Checkpoint) Checkpoint {

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
@@ -109,7 +111,7 @@ func (r *Reconciler) Pass(ctx context.Context) (int, error) {
 }
 
 func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error) {
-	published := 0
+	q := newPageReplay()
 	w := walker[keycloak.Event]{page: r.page, overlap: r.overlap, until: r.until(), maxSeen: r.maxSeen,
 		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.Event, error) {
 			evs, err := r.kc.Events(ctx, keycloak.EventQuery{Since: time.UnixMilli(from), Until: until(to),
@@ -126,16 +128,17 @@ func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error
 			}))
 		},
 		visit: func(e keycloak.Event) error {
-			n, err := r.replayEvent(ctx, st, e)
-			published += n
-			return err
+			q.add(e.UserID, func() (int, error) { return r.replayEvent(ctx, st, e) })
+			return nil
 		},
+		flush: q.run,
 	}
-	return published, r.walk(ctx, "events."+r.kc.Realm(), w.walk)
+	err := r.walk(ctx, "events."+r.kc.Realm(), w.walk)
+	return q.published, err
 }
 
 func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, error) {
-	published := 0
+	q := newPageReplay()
 	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap, until: r.until(), maxSeen: r.maxSeen,
 		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.AdminEvent, error) {
 			evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: time.UnixMilli(from), Until: until(to),
@@ -153,12 +156,61 @@ func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, erro
 			}))
 		},
 		visit: func(e keycloak.AdminEvent) error {
-			n, err := r.replayAdminEvent(ctx, st, e)
-			published += n
-			return err
+			user, _ := adminEventUser(e)
+			q.add(user, func() (int, error) { return r.replayAdminEvent(ctx, st, e) })
+			return nil
 		},
+		flush: q.run,
 	}
-	return published, r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
+	err := r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
+	return q.published, err
+}
+
+// pageSenders is how many users' replays of a page run at once: each publish waits for its PubAck, so one
+// at a time the page's publishes were the reconciler's own cost after an outage.
+const pageSenders = 16
+
+// pageReplay queues a page's replays per user and runs them when the page ends: each user's in order (the
+// bus keeps one subject's events in the order published), pageSenders users at a time.
+type pageReplay struct {
+	users     []string
+	queued    map[string][]func() (int, error)
+	published int
+}
+
+func newPageReplay() *pageReplay { return &pageReplay{queued: map[string][]func() (int, error){}} }
+
+func (p *pageReplay) add(user string, replay func() (int, error)) {
+	if _, ok := p.queued[user]; !ok {
+		p.users = append(p.users, user)
+	}
+	p.queued[user] = append(p.queued[user], replay)
+}
+
+// run replays what is queued and empties the queue; it returns the first error (a user's later replays
+// are then skipped, the walker counts none of the page as done, and the next pass replays it again).
+func (p *pageReplay) run() error {
+	var g errgroup.Group
+	g.SetLimit(pageSenders)
+	var mu sync.Mutex
+	for _, user := range p.users {
+		replays := p.queued[user]
+		g.Go(func() error {
+			for _, replay := range replays {
+				n, err := replay()
+				mu.Lock()
+				p.published += n
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	p.users, p.queued = nil, map[string][]func() (int, error){}
+	return err
 }
 
 // until is the newest event time this pass replays (see New).

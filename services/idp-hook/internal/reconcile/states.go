@@ -21,6 +21,7 @@ import (
 // earlier, the read never outranks an event whose commit it might not have seen; every later commit has its
 // own event, which carries its own state.
 type states struct {
+	mu     sync.Mutex // get and reportGone run for several users at once (pageReplay)
 	kc     Keycloak
 	now    func() time.Time
 	got    map[string]*eventsv1.UserState // nil value: the user is gone
@@ -43,7 +44,9 @@ type stamped struct {
 // page starts the replay of a page of events: it notes each user's newest event of the page (by time, then
 // id, so a page read again names the same one) and reads the states of the users not read yet in this pass.
 func (s *states) page(ctx context.Context, evs []stamped) {
+	s.mu.Lock()
 	s.asked, s.newest = map[string]bool{}, map[string]string{}
+	s.mu.Unlock()
 	newest := map[string]stamped{}
 	for _, e := range evs {
 		if n, ok := newest[e.user]; !ok || e.time > n.time || e.time == n.time && e.id > n.id {
@@ -51,15 +54,21 @@ func (s *states) page(ctx context.Context, evs []stamped) {
 		}
 	}
 	ids := make([]string, 0, len(newest))
+	s.mu.Lock()
 	for user, e := range newest {
 		s.newest[user] = e.id
 		ids = append(ids, user)
 	}
+	s.mu.Unlock()
 	s.prefetch(ctx, ids)
 }
 
 // after is the id of the user's newest event in the page, which names the state published beside it.
-func (s *states) after(userID string) string { return s.newest[userID] }
+func (s *states) after(userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newest[userID]
+}
 
 // prefetchReaders is how many users prefetch reads at once: one read per user is the reconciler's cost
 // after an outage (tens of ms each from Keycloak), and Keycloak serves reads in parallel.
@@ -69,12 +78,13 @@ const prefetchReaders = 8
 // finds them. A user whose read fails is left to get, which reports the error in order.
 func (s *states) prefetch(ctx context.Context, userIDs []string) {
 	todo := map[string]bool{}
+	s.mu.Lock()
 	for _, id := range userIDs {
 		if _, ok := s.got[id]; !ok && id != "" {
 			todo[id] = true
 		}
 	}
-	var mu sync.Mutex
+	s.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, prefetchReaders)
 	for id := range todo {
@@ -82,9 +92,9 @@ func (s *states) prefetch(ctx context.Context, userIDs []string) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if st, err := s.read(ctx, id); err == nil {
-				mu.Lock()
+				s.mu.Lock()
 				s.got[id] = st
-				mu.Unlock()
+				s.mu.Unlock()
 			}
 		})
 	}
@@ -96,16 +106,22 @@ const readMargin = 2 * time.Second
 // get returns the user's state, or gone when the admin API answers 404; first is true the first time the user
 // is asked for in this page.
 func (s *states) get(ctx context.Context, userID string) (st *eventsv1.UserState, gone, first bool, err error) {
+	s.mu.Lock()
 	first = !s.asked[userID]
-	if st, ok := s.got[userID]; ok {
+	st, ok := s.got[userID]
+	if ok {
 		s.asked[userID] = true
+	}
+	s.mu.Unlock()
+	if ok {
 		return st, st == nil, first, nil
 	}
-	st, err = s.read(ctx, userID)
-	if err != nil {
+	if st, err = s.read(ctx, userID); err != nil {
 		return nil, false, false, err
 	}
+	s.mu.Lock()
 	s.got[userID], s.asked[userID] = st, true
+	s.mu.Unlock()
 	return st, st == nil, true, nil
 }
 
@@ -124,6 +140,8 @@ func (s *states) read(ctx context.Context, userID string) (*eventsv1.UserState, 
 
 // reportGone says whether the user's deletion is still to be reported in this pass.
 func (s *states) reportGone(userID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.gone[userID] {
 		return false
 	}
