@@ -79,7 +79,11 @@ func backfill(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	if cfg.KeycloakURL == "" {
 		return errors.New("backfill needs KEYCLOAK_URL and the idp-hook client's credentials")
 	}
-	kc, err := keycloak.New(cfg.Keycloak())
+	kcCfg := cfg.Keycloak()
+	// A list page of thousands of users takes seconds, more on a cold realm or a busy Keycloak (the default
+	// 15 s timed out at 5,000 under load): a timeout that fails the whole run saves nothing.
+	kcCfg.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
+	kc, err := keycloak.New(kcCfg)
 	if err != nil {
 		return err
 	}

@@ -18,16 +18,23 @@ import (
 	"github.com/connectedbbq/platform/testing/kctest"
 )
 
+// backfillRealm is the realm the backfill stage imports into; user-service takes its events (EVENT_SOURCES).
+// A realm named otherwise would have every registration dead-lettered as unknown_source.
+const backfillRealm = "bench-backfill"
+
 // backfillResult is `idp-hook backfill` adopting users from a real Keycloak into the bench's bus.
 type backfillResult struct {
 	users               int
 	imported            time.Duration // partial import of the users into Keycloak (setup, not measured)
 	first, second       time.Duration // the command's run: publishing everything, then nothing new
+	adopted             time.Duration // the first run's start -> every user active in user-service's Postgres
 	firstOut, secondOut string
 	maxRSS              float64 // MiB, the larger of the two runs
 }
 
-func (b backfillResult) rate() float64 { return float64(b.users) / b.first.Seconds() }
+// rate is users adopted (active rows in Postgres) per second; publishRate what the command published.
+func (b backfillResult) rate() float64        { return float64(b.users) / b.adopted.Seconds() }
+func (b backfillResult) publishRate() float64 { return float64(b.users) / b.first.Seconds() }
 
 // backfill starts a Keycloak (or uses KCTEST_URL's), creates a realm with n users by partial import, and
 // times two runs of `idp-hook backfill` against it and the bench's bus; user-service adopts what it publishes.
@@ -41,7 +48,8 @@ func (e *benchEnv) backfill(ctx context.Context, kc *kctest.Keycloak, bin string
 			return r, err
 		}
 	} else {
-		realm, secret = "bench-backfill-"+token(4), token(16)
+		realm, secret = backfillRealm, token(16)
+		_ = kc.AdminRequest(ctx, "DELETE", "/admin/realms/"+realm, nil, nil) // left by an interrupted run, if any
 		if err := createServiceRealm(ctx, kc, realm, secret, nil); err != nil {
 			return r, err
 		}
@@ -56,7 +64,11 @@ func (e *benchEnv) backfill(ctx context.Context, kc *kctest.Keycloak, bin string
 	env := append(os.Environ(), "NATS_URL="+e.nc.ConnectedUrl(), "WEBHOOK_SECRETS="+webhook.FormatSecret(e.secret),
 		"KEYCLOAK_URL="+kc.URL, "KEYCLOAK_REALM="+realm, "KEYCLOAK_CLIENT_SECRET="+secret, "LOG_LEVEL=warn")
 	var rss1, rss2 float64
+	start := time.Now()
 	if r.first, r.firstOut, rss1, err = runBackfill(ctx, bin, env, out); err != nil {
+		return r, err
+	}
+	if r.adopted, err = e.adopted(ctx, realm, n, start, out); err != nil {
 		return r, err
 	}
 	r.second, r.secondOut, rss2, err = runBackfill(ctx, bin, env, out)

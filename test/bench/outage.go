@@ -29,7 +29,15 @@ type outageResult struct {
 	users    int
 	created  time.Duration // creating the users in Keycloak (setup, not measured)
 	caughtUp time.Duration // idp-hook started -> the last UserCreated on the bus
+	// What the reconciler published by the catch-up (new to the bus, dropped as duplicates), and in the
+	// passes of the settle seconds after it.
+	recovered, duplicates int
+	laterNew, laterDup    int
+	hookCPU, usersCPU     float64 // CPU seconds of the reconciling idp-hook and of user-service during the catch-up
 }
+
+// outageSettle is how long the stage watches the reconciler's passes after the catch-up.
+const outageSettle = 5 * time.Second
 
 func (o outageResult) rate() float64 { return float64(o.users) / o.caughtUp.Seconds() }
 
@@ -42,9 +50,8 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extra
 	r := outageResult{users: n}
 	realm, secret := outageRealm, token(16)
 	_ = kc.AdminRequest(ctx, "DELETE", "/admin/realms/"+realm, nil, nil) // left by an interrupted run, if any
-	// The realm's id is its name, as in the shipped realm: stored admin events carry the id, and idp-hook makes
-	// the CloudEvent source of it.
-	if err := createServiceRealm(ctx, kc, realm, secret, map[string]any{"id": realm, "adminEventsEnabled": true, "adminEventsDetailsEnabled": true,
+	// The realm's id is Keycloak's (a UUID), not its name: idp-hook must name the source after the realm's name.
+	if err := createServiceRealm(ctx, kc, realm, secret, map[string]any{"adminEventsEnabled": true, "adminEventsDetailsEnabled": true,
 		"eventsEnabled": true, "enabledEventTypes": []string{"REGISTER", "VERIFY_EMAIL", "UPDATE_PROFILE", "DELETE_ACCOUNT"}}); err != nil {
 		return r, err
 	}
@@ -82,6 +89,7 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extra
 	if err != nil {
 		return r, err
 	}
+	usersCPU := cpuSeconds(e.p.UserService.Pid())
 	start = time.Now()
 	if err := hook.Start(ctx); err != nil {
 		return r, err
@@ -91,7 +99,15 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extra
 		return r, err
 	}
 	r.caughtUp = time.Since(start)
-	return r, nil
+	r.hookCPU, r.usersCPU = cpuSeconds(hook.Pid()), cpuSeconds(e.p.UserService.Pid())-usersCPU
+	ops := strings.TrimSuffix(strings.TrimPrefix(hook.Ready, "http://"), "/readyz")
+	if r.recovered, r.duplicates, err = reconciled(ctx, ops); err != nil {
+		return r, err
+	}
+	time.Sleep(outageSettle) // passes over what is done must publish nothing
+	newAfter, dupAfter, err := reconciled(ctx, ops)
+	r.laterNew, r.laterDup = newAfter-r.recovered, dupAfter-r.duplicates
+	return r, err
 }
 
 // reconcilingHook is a second idp-hook on the bench's bus that reconciles the realm (passes every second,

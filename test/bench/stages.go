@@ -27,8 +27,10 @@ func (r *results) keycloakStages(ctx context.Context, env *benchEnv, o options, 
 			return err
 		}
 		r.backfill = &b
-		fmt.Fprintf(out, "backfill: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); raw JetStream async %.0f msg/s; second run %s; max RSS %.0f MiB\n",
-			b.rate(), b.rate()/r.full.rate(), r.full.rate(), r.jsAsync, b.second.Round(time.Millisecond), b.maxRSS)
+		fmt.Fprintf(out, "backfill: %d users adopted (active in Postgres) in %s: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); "+
+			"published in %s (%.0f users/s); raw JetStream async %.0f msg/s; second run %s; max RSS %.0f MiB\n",
+			b.users, b.adopted.Round(time.Millisecond), b.rate(), b.rate()/r.full.rate(), r.full.rate(), b.first.Round(time.Millisecond), b.publishRate(),
+			r.jsAsync, b.second.Round(time.Millisecond), b.maxRSS)
 	}
 	if o.outage > 0 {
 		fmt.Fprintf(out, "outage: %d sign-ups missed while idp-hook was down, caught up by its reconciler…\n", o.outage)
@@ -39,6 +41,9 @@ func (r *results) keycloakStages(ctx context.Context, env *benchEnv, o options, 
 		r.outage = &k
 		fmt.Fprintf(out, "outage: caught up %d users in %s: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8)%s\n",
 			k.users, k.caughtUp.Round(time.Millisecond), k.rate(), k.rate()/r.full.rate(), r.full.rate(), r.outageBeside())
+		fmt.Fprintf(out, "outage: the reconciler published %d new events and %d duplicates for %d users; in the %s after: %d new, %d duplicates; "+
+			"CPU during the catch-up: reconciling idp-hook %.1f s, user-service %.1f s\n",
+			k.recovered, k.duplicates, k.users, outageSettle, k.laterNew, k.laterDup, k.hookCPU, k.usersCPU)
 	}
 	return nil
 }

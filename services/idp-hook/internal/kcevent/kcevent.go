@@ -238,12 +238,14 @@ func (e AdminEvent) UserID() string {
 	return id
 }
 
-// Observed is a state read from the admin API, as an event of its own: cause "reconcile" (or "backfill"...),
-// id <cause>-<user>-<unix ms of observed>, so one read is published once however often it is retried.
-func Observed(realm, userID string, st *eventsv1.UserState, cause string) Mapped {
+// Observed is a state read from the admin API after the stored event afterID (the reconciler's: the newest
+// event about the user in the page it replays), as an event of its own with cause "reconcile" and id
+// reconcile-<afterID>: replaying that event again, after a restart or a re-read, publishes a duplicate that
+// the bus and the consumers' inboxes drop. Any later change has a stored event of its own, so a newer id.
+func Observed(realm, userID, afterID string, st *eventsv1.UserState) Mapped {
 	at := st.GetObservedAt().AsTime().UnixMilli()
-	return Mapped{Kind: events.UserStateChanged, Meta: meta(fmt.Sprintf("%s-%s-%d", cause, userID, at), realm, userID, at),
-		Data: &eventsv1.UserStateChanged{UserId: userID, Realm: realm, State: st, Cause: cause}}
+	return Mapped{Kind: events.UserStateChanged, Meta: meta("reconcile-"+afterID, realm, userID, at),
+		Data: &eventsv1.UserStateChanged{UserId: userID, Realm: realm, State: st, Cause: "reconcile"}}
 }
 
 // Gone is the deletion of a user the admin API no longer knows (the reconciler's 404). Its id is derived

@@ -157,3 +157,13 @@ func TestMapsStoredEventsWithAGivenState(t *testing.T) {
 		t.Fatalf("gone = %+v", g)
 	}
 }
+
+// A state the reconciler read travels under an id derived from the stored event it follows, not from when it
+// was read: replaying that event again is a duplicate.
+func TestObservedStateIDFollowsTheStoredEvent(t *testing.T) {
+	a := kcevent.Observed("bbq", "u1", "ev-1", bbqUser("u1", true, true).State(time.UnixMilli(at)))
+	b := kcevent.Observed("bbq", "u1", "ev-1", bbqUser("u1", true, true).State(time.UnixMilli(at+60_000)))
+	if a.Meta.ID != "reconcile-ev-1" || b.Meta.ID != a.Meta.ID || a.Meta.Source != events.IdPSource("bbq") {
+		t.Fatalf("ids %q, %q (source %q), want reconcile-ev-1 for both", a.Meta.ID, b.Meta.ID, a.Meta.Source)
+	}
+}

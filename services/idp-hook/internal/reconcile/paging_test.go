@@ -204,7 +204,7 @@ func TestPrunedKeepsTheOverlapAndTheNewestMillisecond(t *testing.T) {
 	for i := range maxSeen + 10 {
 		seen[fmt.Sprintf("x%d", i)] = 99
 	}
-	cp := Checkpoint{Time: 100, Seen: seen}.pruned(5 * time.Millisecond)
+	cp := Checkpoint{Time: 100, Seen: seen}.pruned(5*time.Millisecond, maxSeen)
 	if _, ok := cp.Seen["old"]; ok {
 		t.Error("kept an id from before the overlap")
 	}
@@ -239,4 +239,57 @@ func TestWalkLeavesEventsNewerThanItsBoundForLater(t *testing.T) {
 	if want := []string{"e9-0", "e9-1"}; !slices.Equal(slices.Sorted(slices.Values(order)), want) {
 		t.Fatalf("second walk visited %v, want %v", order, want)
 	}
+}
+
+// A burst larger than the ids a checkpoint keeps is visited once: the next walks start after the forgotten
+// milliseconds and only list them, and an event stored late among them is still found.
+func TestWalkAfterTheSeenIdsOverflow(t *testing.T) {
+	for seed := range uint64(10) {
+		s := &store{rng: rand.New(rand.NewPCG(seed, 3))}
+		for i := range 60 {
+			s.evs = append(s.evs, ev{fmt.Sprintf("b%d", i), int64(1000 + 100*(i/2))}) // two a millisecond, over 3 s
+		}
+		seen := map[string]int{}
+		w := walker[ev]{page: 4, overlap: time.Minute, maxSeen: 10, fetch: s.fetch,
+			key:   func(e ev) (string, int64) { return e.id, e.t },
+			visit: func(e ev) error { seen[e.id]++; return nil }}
+		walkVisits := func(cp Checkpoint) (Checkpoint, int) {
+			t.Helper()
+			before := sum(seen)
+			cp, err := w.walk(context.Background(), cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cp, sum(seen) - before
+		}
+		cp, n := walkVisits(Checkpoint{})
+		if n != 60 || len(cp.Seen) > 10 || cp.Floor == 0 {
+			t.Fatalf("seed %d: first walk visited %d (want 60), kept %d ids (cap 10), floor %d", seed, n, len(cp.Seen), cp.Floor)
+		}
+		for range 2 {
+			if cp, n = walkVisits(cp); n != 0 {
+				t.Fatalf("seed %d: a walk over nothing new visited %d events", seed, n)
+			}
+		}
+		s.evs = append(s.evs, ev{"late", 1150}) // stored late, in the forgotten part
+		if cp, _ = walkVisits(cp); seen["late"] != 1 {
+			t.Fatalf("seed %d: the late-stored event visited %d times, want 1", seed, seen["late"])
+		}
+		for _, e := range s.evs {
+			if e.t >= 2000 && seen[e.id] != 1 {
+				t.Errorf("seed %d: %s (outside the late event's second) visited %d times", seed, e.id, seen[e.id])
+			}
+		}
+		if _, n = walkVisits(cp); n != 0 {
+			t.Fatalf("seed %d: the walk after the late event visited %d events", seed, n)
+		}
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

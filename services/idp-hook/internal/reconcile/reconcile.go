@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/connectedbbq/platform/pkg/events"
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
@@ -46,6 +48,7 @@ type Reconciler struct {
 	overlap time.Duration // re-read before the checkpoint: events stored late, clocks apart
 	settle  time.Duration // replay only events at least this old (see New)
 	page    int
+	maxSeen int
 	metrics *Metrics
 	now     func() time.Time
 }
@@ -54,6 +57,7 @@ type Reconciler struct {
 type Config struct {
 	Overlap time.Duration // re-read before the checkpoint: events stored late, clocks apart
 	Settle  time.Duration // replay only events at least this old (see New)
+	MaxSeen int           // event ids a checkpoint keeps (0: 5,000); a burst beyond them is only listed again
 }
 
 // New returns a Reconciler keeping its checkpoints in kv.
@@ -62,7 +66,7 @@ type Config struct {
 // state at its commit, the stored one does not, and both have the same id, so the first on the bus is the one
 // applied. Waiting settle lets the webhook's copy win whenever it comes at all.
 func New(cfg Config, kc Keycloak, pub Publisher, kv jetstream.KeyValue, log *slog.Logger, m *Metrics) *Reconciler {
-	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: cfg.Overlap, settle: cfg.Settle, page: 100, metrics: m, now: time.Now}
+	return &Reconciler{kc: kc, pub: pub, kv: kv, log: log, overlap: cfg.Overlap, settle: cfg.Settle, page: 100, maxSeen: cfg.MaxSeen, metrics: m, now: time.Now}
 }
 
 // EnsureBucket creates the KV bucket of checkpoints.
@@ -107,8 +111,8 @@ func (r *Reconciler) Pass(ctx context.Context) (int, error) {
 }
 
 func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error) {
-	published := 0
-	w := walker[keycloak.Event]{page: r.page, overlap: r.overlap, until: r.until(),
+	q := newPageReplay()
+	w := walker[keycloak.Event]{page: r.page, overlap: r.overlap, until: r.until(), maxSeen: r.maxSeen,
 		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.Event, error) {
 			evs, err := r.kc.Events(ctx, keycloak.EventQuery{Since: time.UnixMilli(from), Until: until(to),
 				Types: kcevent.UserEventTypes(), Max: max, Ascending: true})
@@ -119,20 +123,23 @@ func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error
 		},
 		key: func(e keycloak.Event) (string, int64) { return e.ID, e.Time },
 		ahead: func(evs []keycloak.Event) {
-			st.prefetch(ctx, collect(evs, func(e keycloak.Event) (string, bool) { return e.UserID, userEventStateless(e) }))
+			st.page(ctx, collect(evs, func(e keycloak.Event) (stamped, bool) {
+				return stamped{e.UserID, e.ID, e.Time}, userEventStateless(e)
+			}))
 		},
 		visit: func(e keycloak.Event) error {
-			n, err := r.replayEvent(ctx, st, e)
-			published += n
-			return err
+			q.add(e.UserID, func() (int, error) { return r.replayEvent(ctx, st, e) })
+			return nil
 		},
+		flush: q.run,
 	}
-	return published, r.walk(ctx, "events."+r.kc.Realm(), w.walk)
+	err := r.walk(ctx, "events."+r.kc.Realm(), w.walk)
+	return q.published, err
 }
 
 func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, error) {
-	published := 0
-	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap, until: r.until(),
+	q := newPageReplay()
+	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap, until: r.until(), maxSeen: r.maxSeen,
 		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.AdminEvent, error) {
 			evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: time.UnixMilli(from), Until: until(to),
 				ResourceTypes: []string{"USER"}, OperationTypes: []string{"CREATE", "UPDATE", "DELETE", "ACTION"}, Max: max, Ascending: true})
@@ -143,15 +150,67 @@ func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, erro
 		},
 		key: func(e keycloak.AdminEvent) (string, int64) { return e.ID, e.Time },
 		ahead: func(evs []keycloak.AdminEvent) {
-			st.prefetch(ctx, collect(evs, func(e keycloak.AdminEvent) (string, bool) { return adminEventUser(e) }))
+			st.page(ctx, collect(evs, func(e keycloak.AdminEvent) (stamped, bool) {
+				user, stateless := adminEventUser(e)
+				return stamped{user, e.ID, e.Time}, stateless
+			}))
 		},
 		visit: func(e keycloak.AdminEvent) error {
-			n, err := r.replayAdminEvent(ctx, st, e)
-			published += n
-			return err
+			user, _ := adminEventUser(e)
+			q.add(user, func() (int, error) { return r.replayAdminEvent(ctx, st, e) })
+			return nil
 		},
+		flush: q.run,
 	}
-	return published, r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
+	err := r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
+	return q.published, err
+}
+
+// pageSenders is how many users' replays of a page run at once: each publish waits for its PubAck, so one
+// at a time the page's publishes were the reconciler's own cost after an outage.
+const pageSenders = 16
+
+// pageReplay queues a page's replays per user and runs them when the page ends: each user's in order (the
+// bus keeps one subject's events in the order published), pageSenders users at a time.
+type pageReplay struct {
+	users     []string
+	queued    map[string][]func() (int, error)
+	published int
+}
+
+func newPageReplay() *pageReplay { return &pageReplay{queued: map[string][]func() (int, error){}} }
+
+func (p *pageReplay) add(user string, replay func() (int, error)) {
+	if _, ok := p.queued[user]; !ok {
+		p.users = append(p.users, user)
+	}
+	p.queued[user] = append(p.queued[user], replay)
+}
+
+// run replays what is queued and empties the queue; it returns the first error (a user's later replays
+// are then skipped, the walker counts none of the page as done, and the next pass replays it again).
+func (p *pageReplay) run() error {
+	var g errgroup.Group
+	g.SetLimit(pageSenders)
+	var mu sync.Mutex
+	for _, user := range p.users {
+		replays := p.queued[user]
+		g.Go(func() error {
+			for _, replay := range replays {
+				n, err := replay()
+				mu.Lock()
+				p.published += n
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	p.users, p.queued = nil, map[string][]func() (int, error){}
+	return err
 }
 
 // until is the newest event time this pass replays (see New).
@@ -182,7 +241,9 @@ func until(ms int64) time.Time {
 }
 
 func (r *Reconciler) replayEvent(ctx context.Context, st *states, e keycloak.Event) (int, error) {
-	ev := kcevent.Event{ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, ClientID: e.ClientID,
+	// The realm is named as configured (the admin API's path), never by the stored event's realmId: a realm's
+	// id is a UUID unless it was imported with one, and the CloudEvent source the consumers accept is the name.
+	ev := kcevent.Event{ID: e.ID, Time: e.Time, Type: e.Type, RealmID: e.RealmID, RealmName: r.kc.Realm(), ClientID: e.ClientID,
 		UserID: e.UserID, SessionID: e.SessionID, IPAddress: e.IPAddress, Error: e.Error, Details: e.Details}
 	return r.replay(ctx, st, e.UserID, userEventStateless(e), func(s *eventsv1.UserState) (kcevent.Mapped, error) {
 		return kcevent.MapEventState(ev, s)
@@ -190,7 +251,7 @@ func (r *Reconciler) replayEvent(ctx context.Context, st *states, e keycloak.Eve
 }
 
 func (r *Reconciler) replayAdminEvent(ctx context.Context, st *states, e keycloak.AdminEvent) (int, error) {
-	ev := kcevent.AdminEvent{ID: e.ID, Time: e.Time, RealmID: e.RealmID, OperationType: e.OperationType,
+	ev := kcevent.AdminEvent{ID: e.ID, Time: e.Time, RealmID: e.RealmID, RealmName: r.kc.Realm(), OperationType: e.OperationType,
 		ResourceType: e.ResourceType, ResourcePath: e.ResourcePath, Representation: e.Representation, Error: e.Error}
 	userID, deletion := adminEventUser(e)
 	return r.replay(ctx, st, userID, deletion, func(s *eventsv1.UserState) (kcevent.Mapped, error) {
@@ -207,19 +268,19 @@ func adminEventUser(e keycloak.AdminEvent) (userID string, stateless bool) {
 	return userID, e.Error != "" || (e.OperationType == "DELETE" && e.ResourcePath == "users/"+userID)
 }
 
-// collect is the users whose states replaying evs will read.
-func collect[E any](evs []E, user func(E) (string, bool)) []string {
-	ids := make([]string, 0, len(evs))
+// collect is the events of evs whose replay reads their user's state.
+func collect[E any](evs []E, stamp func(E) (stamped, bool)) []stamped {
+	out := make([]stamped, 0, len(evs))
 	for _, e := range evs {
-		if id, stateless := user(e); !stateless && id != "" {
-			ids = append(ids, id)
+		if s, stateless := stamp(e); !stateless && s.user != "" {
+			out = append(out, s)
 		}
 	}
-	return ids
+	return out
 }
 
-// replay publishes one stored event about userID as it was, without a state, then (once per user and pass)
-// the state Keycloak holds now as an event of its own, or the user's deletion when the admin API no longer
+// replay publishes one stored event about userID as it was, without a state, then (once per user and page)
+// the state Keycloak holds now as an event of its own, named after the user's newest event of the page, or the user's deletion when the admin API no longer
 // has it. The stored event keeps its Keycloak id, which the webhook's copy has too: whichever reaches the bus
 // first is the one applied, so a state read now must never travel under that id, or a late confirming state
 // (the webhook's) would be dropped as a duplicate of a copy that says the account is no longer confirmed.
@@ -238,7 +299,7 @@ func (r *Reconciler) replay(ctx context.Context, st *states, userID string, stat
 		g, err := r.publishGone(ctx, st, userID)
 		return n + g, err
 	}
-	o, err := r.publish(ctx, kcevent.Observed(r.kc.Realm(), userID, state, "reconcile"), nil)
+	o, err := r.publish(ctx, kcevent.Observed(r.kc.Realm(), userID, st.after(userID), state), nil)
 	return n + o, err
 }
 

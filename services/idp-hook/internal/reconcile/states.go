@@ -13,22 +13,61 @@ import (
 )
 
 // states reads users' states from the admin API for one pass: stored events carry no bbqUser, so the pass
-// publishes the state Keycloak holds now beside them. One read per user and pass.
+// publishes the state Keycloak holds now beside them. One read per user and pass; one state event per user
+// and page, named after the user's newest event of the page (kcevent.Observed).
 //
 // A read is dated readMargin before the admin API answered: Keycloak dates an event when it is created, before
 // its transaction commits, so a read in between sees the older state while being later than the event. Dated
 // earlier, the read never outranks an event whose commit it might not have seen; every later commit has its
 // own event, which carries its own state.
 type states struct {
-	kc    Keycloak
-	now   func() time.Time
-	got   map[string]*eventsv1.UserState // nil value: the user is gone
-	asked map[string]bool                // asked for by get in this pass (prefetch reads ahead of it)
-	gone  map[string]bool                // reported as deleted in this pass
+	mu     sync.Mutex // get and reportGone run for several users at once (pageReplay)
+	kc     Keycloak
+	now    func() time.Time
+	got    map[string]*eventsv1.UserState // nil value: the user is gone
+	newest map[string]string              // user -> id of its newest event in the page being replayed
+	asked  map[string]bool                // asked for by get in this page (prefetch reads ahead of it)
+	gone   map[string]bool                // reported as deleted in this pass
 }
 
 func newStates(kc Keycloak, now func() time.Time) *states {
-	return &states{kc: kc, now: now, got: map[string]*eventsv1.UserState{}, asked: map[string]bool{}, gone: map[string]bool{}}
+	return &states{kc: kc, now: now, got: map[string]*eventsv1.UserState{}, newest: map[string]string{},
+		asked: map[string]bool{}, gone: map[string]bool{}}
+}
+
+// stamped is one stored event's user, id and time, as page needs them.
+type stamped struct {
+	user, id string
+	time     int64
+}
+
+// page starts the replay of a page of events: it notes each user's newest event of the page (by time, then
+// id, so a page read again names the same one) and reads the states of the users not read yet in this pass.
+func (s *states) page(ctx context.Context, evs []stamped) {
+	s.mu.Lock()
+	s.asked, s.newest = map[string]bool{}, map[string]string{}
+	s.mu.Unlock()
+	newest := map[string]stamped{}
+	for _, e := range evs {
+		if n, ok := newest[e.user]; !ok || e.time > n.time || e.time == n.time && e.id > n.id {
+			newest[e.user] = e
+		}
+	}
+	ids := make([]string, 0, len(newest))
+	s.mu.Lock()
+	for user, e := range newest {
+		s.newest[user] = e.id
+		ids = append(ids, user)
+	}
+	s.mu.Unlock()
+	s.prefetch(ctx, ids)
+}
+
+// after is the id of the user's newest event in the page, which names the state published beside it.
+func (s *states) after(userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.newest[userID]
 }
 
 // prefetchReaders is how many users prefetch reads at once: one read per user is the reconciler's cost
@@ -39,12 +78,13 @@ const prefetchReaders = 8
 // finds them. A user whose read fails is left to get, which reports the error in order.
 func (s *states) prefetch(ctx context.Context, userIDs []string) {
 	todo := map[string]bool{}
+	s.mu.Lock()
 	for _, id := range userIDs {
 		if _, ok := s.got[id]; !ok && id != "" {
 			todo[id] = true
 		}
 	}
-	var mu sync.Mutex
+	s.mu.Unlock()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, prefetchReaders)
 	for id := range todo {
@@ -52,9 +92,9 @@ func (s *states) prefetch(ctx context.Context, userIDs []string) {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if st, err := s.read(ctx, id); err == nil {
-				mu.Lock()
+				s.mu.Lock()
 				s.got[id] = st
-				mu.Unlock()
+				s.mu.Unlock()
 			}
 		})
 	}
@@ -64,18 +104,24 @@ func (s *states) prefetch(ctx context.Context, userIDs []string) {
 const readMargin = 2 * time.Second
 
 // get returns the user's state, or gone when the admin API answers 404; first is true the first time the user
-// is asked for in this pass.
+// is asked for in this page.
 func (s *states) get(ctx context.Context, userID string) (st *eventsv1.UserState, gone, first bool, err error) {
+	s.mu.Lock()
 	first = !s.asked[userID]
-	if st, ok := s.got[userID]; ok {
+	st, ok := s.got[userID]
+	if ok {
 		s.asked[userID] = true
+	}
+	s.mu.Unlock()
+	if ok {
 		return st, st == nil, first, nil
 	}
-	st, err = s.read(ctx, userID)
-	if err != nil {
+	if st, err = s.read(ctx, userID); err != nil {
 		return nil, false, false, err
 	}
+	s.mu.Lock()
 	s.got[userID], s.asked[userID] = st, true
+	s.mu.Unlock()
 	return st, st == nil, true, nil
 }
 
@@ -94,6 +140,8 @@ func (s *states) read(ctx context.Context, userID string) (*eventsv1.UserState, 
 
 // reportGone says whether the user's deletion is still to be reported in this pass.
 func (s *states) reportGone(userID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.gone[userID] {
 		return false
 	}

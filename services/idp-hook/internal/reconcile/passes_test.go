@@ -1,0 +1,169 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectedbbq/platform/pkg/bus"
+	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/services/idp-hook/internal/reconcile"
+	"github.com/connectedbbq/platform/testing/kctest"
+	"github.com/connectedbbq/platform/testing/natstest"
+)
+
+// recording publishes through the real bus and keeps what it was asked to publish.
+type recording struct {
+	pub reconcile.Publisher
+	mu  sync.Mutex
+	evs []cloudevents.Event
+	new int // not dropped by the bus as duplicates
+}
+
+func (p *recording) Publish(ctx context.Context, subject string, ev cloudevents.Event) (*jetstream.PubAck, error) {
+	ack, err := p.pub.Publish(ctx, subject, ev)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.evs = append(p.evs, ev)
+	if err == nil && !ack.Duplicate {
+		p.new++
+	}
+	return ack, err
+}
+
+func (p *recording) take() (evs []cloudevents.Event, fresh int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	evs, fresh, p.evs, p.new = p.evs, p.new, nil, 0
+	return evs, fresh
+}
+
+// counting counts the reconciler's requests to Keycloak by method and first path segment after the realm.
+type counting struct {
+	rt http.RoundTripper
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n[requestKind(req)]++
+	c.mu.Unlock()
+	return c.rt.RoundTrip(req)
+}
+
+func requestKind(req *http.Request) string {
+	_, rest, _ := strings.Cut(req.URL.Path, "/admin/realms/")
+	_, rest, _ = strings.Cut(rest, "/")
+	what, id, _ := strings.Cut(rest, "/")
+	if what == "users" && id != "" {
+		return req.Method + " users/{id}"
+	}
+	return req.Method + " " + what
+}
+
+func (c *counting) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+// Passes over a realm whose id is not its name (a UUID, as Keycloak gives new realms), with more events than
+// the checkpoint keeps ids of: the first pass publishes each stored event and one state per user, all with
+// the realm's name as source; the passes after it publish nothing and read no user.
+func TestASecondPassOverTheSameWindowPublishesNothing(t *testing.T) {
+	ctx := context.Background()
+	// A fresh id each run: Keycloak keeps a deleted realm's stored events under its id.
+	id := uuid.NewString()
+	realm := kctest.NewRealm(t, kc, kctest.Options{Realm: func(rep map[string]any) { rep["id"] = id }})
+	const admins = 12
+	users := createUsers(t, realm, admins)
+	signedUp, _ := realm.ConfirmedUser(t, "self@example.com", "Pa55word-long-enough", "Self Service")
+	users[signedUp] = true
+
+	b := natstest.New(t)
+	kv, err := reconcile.EnsureBucket(ctx, b.JS, "idp-hook", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := &counting{rt: http.DefaultTransport, n: map[string]int{}}
+	client, err := keycloak.New(keycloak.Config{BaseURL: kc.URL, Realm: realm.Name, ClientID: "idp-hook",
+		ClientSecret: realm.Secrets["idp-hook"], HTTPClient: &http.Client{Transport: reqs, Timeout: 15 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &recording{pub: bus.NewPublisher(b.JS)}
+	r := reconcile.New(reconcile.Config{Overlap: time.Minute, MaxSeen: 5}, client, pub, kv,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), reconcile.NewMetrics(prometheus.NewRegistry()))
+
+	if _, err := r.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, fresh := pub.take()
+	states := map[string]int{}
+	for _, ev := range evs {
+		if want := events.IdPSource(realm.Name); ev.Source() != want {
+			t.Fatalf("event %s (%s) has source %q, want the realm's name %q", ev.ID(), ev.Type(), ev.Source(), want)
+		}
+		if ev.Type() == events.UserStateChanged.Type && strings.HasPrefix(ev.ID(), "reconcile-") {
+			states[ev.Subject()]++
+		}
+	}
+	// Each admin-created user: its CREATE and one state; the signed-up user: REGISTER, VERIFY_EMAIL (and what
+	// else the realm stored about it) and one state a page.
+	if len(states) != len(users) || fresh != len(evs) || fresh < 2*len(users) {
+		t.Fatalf("first pass: %d events, %d new, states of %d users; want at least %d new, all new, a state for each of %d users",
+			len(evs), fresh, len(states), 2*len(users), len(users))
+	}
+	first := reqs.take()
+	if first["GET users/{id}"] != len(users) {
+		t.Errorf("first pass read %d users for %d users (requests: %v)", first["GET users/{id}"], len(users), first)
+	}
+	t.Logf("first pass: %d events for %d users; Keycloak requests %v", len(evs), len(users), first)
+
+	for pass := 2; pass <= 3; pass++ {
+		if _, err := r.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if evs, _ := pub.take(); len(evs) != 0 {
+			t.Fatalf("pass %d published %d events (first %s), want none", pass, len(evs), evs[0].ID())
+		}
+		if n := reqs.take(); n["GET users/{id}"] != 0 {
+			t.Fatalf("pass %d read %d users, want none (requests: %v)", pass, n["GET users/{id}"], n)
+		}
+	}
+}
+
+// createUsers creates n users through the admin API, which stores an admin USER CREATE for each.
+func createUsers(t *testing.T, realm *kctest.Realm, n int) map[string]bool {
+	t.Helper()
+	admin, err := keycloak.New(keycloak.Config{BaseURL: kc.URL, Realm: realm.Name, TokenRealm: "master",
+		ClientID: "admin-cli", Username: kc.AdminUser, Password: kc.AdminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for i := range n {
+		email := fmt.Sprintf("admin-made%d@example.com", i)
+		id, err := admin.CreateUser(context.Background(), keycloak.User{Username: email, Email: email, Enabled: true, EmailVerified: true, FirstName: "Made"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = true
+	}
+	return ids
+}
