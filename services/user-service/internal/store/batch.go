@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/services/user-service/internal/domain"
@@ -25,9 +27,9 @@ type batchUsers struct {
 	declared bool // the database has declared tenants: activation must look them up
 }
 
-// lockBatch records the events' ids in the inbox and locks their users (creating empty pending rows first), in
+// lockBatch begins the transaction, records the events' ids in the inbox and locks their users (creating empty pending rows first), in
 // one round trip. Ids and users go in sorted order, so that concurrent batches lock in the same order.
-func lockBatch(ctx context.Context, tx pgx.Tx, ds []events.Decoded, valid []bool) (batchUsers, error) {
+func lockBatch(ctx context.Context, conn *pgx.Conn, ds []events.Decoded, valid []bool) (batchUsers, error) {
 	var ids, users []string
 	for i, d := range ds {
 		if valid[i] {
@@ -39,6 +41,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, ds []events.Decoded, valid []bool
 	users = slices.Compact(users)
 	bu := batchUsers{fresh: make(map[string]bool, len(ids)), users: make(map[string]*domain.User, len(users))}
 	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
 	b.Queue(`INSERT INTO processed_events (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING id`, ids).Query(
 		func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -63,7 +66,7 @@ func lockBatch(ctx context.Context, tx pgx.Tx, ds []events.Decoded, valid []bool
 			return rows.Err()
 		})
 	b.Queue(hasDeclaredTenants).QueryRow(func(row pgx.Row) error { return row.Scan(&bu.declared) })
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return batchUsers{}, fmt.Errorf("record %d events and lock %d users: %w", len(ids), len(users), err)
 	}
 	return bu, nil
@@ -116,21 +119,53 @@ func (w *batchWrites) add(u *domain.User, c domain.Change, ob []outboxEvent) {
 	w.outbox = append(w.outbox, ob...)
 }
 
-// applyBatched applies the valid events of ds (in order) with two round trips (three or more only when
-// declared tenants exist and users activate). It returns errEventFailed when an event fails (the caller
-// isolates it) and the database's error when the transaction fails.
-func applyBatched(ctx context.Context, tx pgx.Tx, ds []events.Decoded, evs []domain.Event, order []int, outcomes []Outcome, errs []error) error {
+// applyBatched applies the valid events of ds (in order) in one transaction of two round trips (BEGIN rides
+// with the first, COMMIT with the last; more only when declared tenants exist and users activate), retrying
+// serialization failures and deadlocks as inTx does. It returns errEventFailed when an event fails (the
+// caller isolates it) and the database's error when the transaction fails.
+func (s *Store) applyBatched(ctx context.Context, ds []events.Decoded, order []int) (outcomes []Outcome, errs []error, err error) {
+	for attempt := range 3 {
+		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
+		evs := make([]domain.Event, len(ds))
+		for i := range ds {
+			evs[i], errs[i] = domainEvent(ds[i]) // refused before touching the database: nothing to roll back
+		}
+		err = s.onConn(ctx, func(conn *pgx.Conn) error { return applyInBatch(ctx, conn, ds, evs, order, outcomes, errs) })
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "40001" && pgErr.Code != "40P01") {
+			return outcomes, errs, err
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+	return outcomes, errs, err
+}
+
+// onConn runs f on a connection of the pool, rolling back what f leaves open after an error. A connection
+// released inside a transaction is closed by the pool, never reused.
+func (s *Store) onConn(ctx context.Context, f func(*pgx.Conn) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if err := f(conn.Conn()); err != nil {
+		return errors.Join(err, endTx(ctx, conn.Conn(), "ROLLBACK"))
+	}
+	return nil
+}
+
+func applyInBatch(ctx context.Context, conn *pgx.Conn, ds []events.Decoded, evs []domain.Event, order []int, outcomes []Outcome, errs []error) error {
 	valid := make([]bool, len(ds))
 	for i := range ds {
 		valid[i] = errs[i] == nil
 	}
-	bu, err := lockBatch(ctx, tx, ds, valid)
+	bu, err := lockBatch(ctx, conn, ds, valid)
 	if err != nil {
 		return err
 	}
 	var dir domain.Directory = noDeclaredTenants{}
 	if bu.declared {
-		dir = directory{tx}
+		dir = directory{conn}
 	}
 	w := batchWrites{dirtySeen: map[string]bool{}}
 	now := time.Now().UTC()
@@ -159,7 +194,7 @@ func applyBatched(ctx context.Context, tx pgx.Tx, ds []events.Decoded, evs []dom
 		w.add(u, c, ob)
 		outcomes[i] = outcomeOf(c, ob)
 	}
-	if err := w.write(ctx, tx); err != nil {
+	if err := w.writeAndCommit(ctx, conn); err != nil {
 		if IsTransient(err) {
 			return err
 		}
@@ -187,12 +222,10 @@ func outcomeOf(c domain.Change, ob []outboxEvent) Outcome {
 	}
 }
 
-// write sends what the batch changed in one round trip: the personal tenants before the users that point at
-// them, the memberships before the ends of memberships, and the outbox in the order the events announced.
-func (w *batchWrites) write(ctx context.Context, tx pgx.Tx) error {
-	if len(w.dirty) == 0 {
-		return nil
-	}
+// writeAndCommit sends what the batch changed and COMMIT in one round trip: the personal tenants before the
+// users that point at them, the memberships before the ends of memberships, and the outbox in the order the
+// events announced.
+func (w *batchWrites) writeAndCommit(ctx context.Context, conn *pgx.Conn) error {
 	b := &pgx.Batch{}
 	if len(w.tenants) > 0 {
 		ids, names := make([]string, len(w.tenants)), make([]string, len(w.tenants))
@@ -221,7 +254,8 @@ func (w *batchWrites) write(ctx context.Context, tx pgx.Tx) error {
 		b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE id = $1 AND kind = 'personal'`, t, domain.ErasedTenantName)
 	}
 	queueOutbox(b, w.outbox)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	b.Queue(`COMMIT`)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write %d users: %w", len(w.dirty), err)
 	}
 	return nil

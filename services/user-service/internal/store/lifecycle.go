@@ -75,15 +75,11 @@ func byUser(ds []events.Decoded) []int {
 var errEventFailed = errors.New("an event of the batch failed")
 
 func (s *Store) applyOrdered(ctx context.Context, ds []events.Decoded, order []int, isolate bool) (outcomes []Outcome, errs []error, err error) {
+	if !isolate {
+		return s.applyBatched(ctx, ds, order)
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
-		if !isolate {
-			evs := make([]domain.Event, len(ds))
-			for i := range ds {
-				evs[i], errs[i] = domainEvent(ds[i]) // refused before touching the database: nothing to roll back
-			}
-			return applyBatched(ctx, tx, ds, evs, order, outcomes, errs)
-		}
 		for _, i := range order {
 			ev, err := domainEvent(ds[i])
 			if err != nil {
@@ -250,7 +246,13 @@ func release(ctx context.Context, tx pgx.Tx, isolate bool) error {
 const hasDeclaredTenants = `SELECT EXISTS (SELECT 1 FROM tenants WHERE kind = 'declared')`
 
 // directory looks up declared tenants for the domain's placement rule, in the applying transaction.
-type directory struct{ tx pgx.Tx }
+type directory struct{ tx querier }
+
+// querier is a transaction: a pgx.Tx, or a connection inside the batched path's own BEGIN.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 func (d directory) DeclaredTenants(ctx context.Context, email string) ([]domain.DeclaredTenant, error) {
 	email = strings.ToLower(email)
