@@ -22,7 +22,7 @@ type OutboxEvent struct {
 const outboxLock = 0x6f7574626f78
 
 // DrainOutbox hands up to limit of the oldest outbox events to publish and deletes those it
-// reports published, in one transaction. One drain runs at a time across all replicas: it holds a
+// reports published (any of them: publish keeps each subject's order), in one transaction. One drain runs at a time across all replicas: it holds a
 // transaction-scoped advisory lock, so two relays never publish events of one user side by side and out of
 // order (with SKIP LOCKED alone, a second relay would take the next rows and could publish them first).
 // Another replica's drain returns 0 at once; its rows go out in the lock holder's drain or the next poll.
@@ -30,7 +30,7 @@ const outboxLock = 0x6f7574626f78
 // commit republishes with the same Nats-Msg-Id, which JetStream drops as a duplicate.
 //
 // Two round trips: BEGIN, the lock and the read in one pipeline; the delete and COMMIT in another.
-func (s *Store) DrainOutbox(ctx context.Context, limit int, publish func(context.Context, []OutboxEvent) (int, error)) (int, error) {
+func (s *Store) DrainOutbox(ctx context.Context, limit int, publish func(context.Context, []OutboxEvent) ([]OutboxEvent, error)) (int, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: %w", err)
@@ -41,20 +41,20 @@ func (s *Store) DrainOutbox(ctx context.Context, limit int, publish func(context
 	if err != nil || len(batch) == 0 {
 		return 0, errors.Join(err, endTx(ctx, conn.Conn(), "COMMIT"))
 	}
-	// Events published before an error are still deleted: their successors wait for the next round.
+	// Events published before an error are still deleted: the publisher holds back their successors.
 	published, perr := publish(ctx, batch)
 	b := &pgx.Batch{}
-	if published > 0 {
-		b.Queue(`DELETE FROM outbox WHERE seq <= $1 AND seq = ANY($2)`, batch[published-1].Seq, seqs(batch[:published]))
+	if len(published) > 0 {
+		b.Queue(`DELETE FROM outbox WHERE seq = ANY($1)`, seqs(published))
 	}
 	b.Queue(`COMMIT`)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("delete published outbox rows: %w", errors.Join(err, endTx(ctx, conn.Conn(), "ROLLBACK")))
 	}
 	if perr != nil {
-		return published, fmt.Errorf("publish outbox: %w", perr)
+		return len(published), fmt.Errorf("publish outbox: %w", perr)
 	}
-	return published, nil
+	return len(published), nil
 }
 
 // lockOutbox begins the drain's transaction and, if this session gets the advisory lock, reads and locks
