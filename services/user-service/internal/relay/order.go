@@ -17,29 +17,39 @@ import (
 // trips as its busiest subject has events, not one per sign-up. (Across replicas, one drain at a time holds:
 // see store.DrainOutbox.)
 
-// orderKey is what the bus must keep in order: the CloudEvent subject; the outbox id when it cannot be read
-// (such an event waits for nothing).
-func orderKey(e store.OutboxEvent) string {
-	var ce struct {
-		Subject string `json:"subject"`
+// outgoing is an outbox event with what the relay reads from its CloudEvent, once: its order key (the
+// CloudEvent subject; the outbox id when it cannot be read, so that it waits for nothing) and its traceparent.
+type outgoing struct {
+	store.OutboxEvent
+	key, traceParent string
+}
+
+func prepare(batch []store.OutboxEvent) []outgoing {
+	out := make([]outgoing, len(batch))
+	for i, e := range batch {
+		var ce struct {
+			Subject     string `json:"subject"`
+			TraceParent string `json:"traceparent"`
+		}
+		_ = json.Unmarshal(e.Event, &ce) // the store wrote it; an unreadable one has no subject and starts a new trace
+		out[i] = outgoing{OutboxEvent: e, key: ce.Subject, traceParent: ce.TraceParent}
+		if ce.Subject == "" {
+			out[i].key = "id:" + e.ID
+		}
 	}
-	if err := json.Unmarshal(e.Event, &ce); err != nil || ce.Subject == "" {
-		return "id:" + e.ID
-	}
-	return ce.Subject
+	return out
 }
 
 // nextWave splits events (in outbox order) into the next wave, the first event of each subject, and the
 // rest, in their order.
-func nextWave(events []store.OutboxEvent) (wave, rest []store.OutboxEvent) {
+func nextWave(events []outgoing) (wave, rest []outgoing) {
 	seen := make(map[string]bool, len(events))
 	for _, e := range events {
-		k := orderKey(e)
-		if seen[k] {
+		if seen[e.key] {
 			rest = append(rest, e)
 			continue
 		}
-		seen[k] = true
+		seen[e.key] = true
 		wave = append(wave, e)
 	}
 	return wave, rest

@@ -12,7 +12,7 @@ func TestAWaveHoldsOneEventPerSubject(t *testing.T) {
 	ev := func(id, subject string) store.OutboxEvent {
 		return store.OutboxEvent{ID: id, Event: []byte(`{"specversion":"1.0","subject":"` + subject + `"}`)}
 	}
-	ids := func(evs []store.OutboxEvent) (out []string) {
+	ids := func(evs []outgoing) (out []string) {
 		for _, e := range evs {
 			out = append(out, e.ID)
 		}
@@ -32,8 +32,8 @@ func TestAWaveHoldsOneEventPerSubject(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got [][]string
-			for left := tt.batch; len(left) > 0; {
-				var wave []store.OutboxEvent
+			for left := prepare(tt.batch); len(left) > 0; {
+				var wave []outgoing
 				wave, left = nextWave(left)
 				got = append(got, ids(wave))
 			}

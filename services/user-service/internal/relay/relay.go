@@ -4,7 +4,6 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,8 +93,8 @@ func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) ([]store
 	start := time.Now()
 	stored := make([]store.OutboxEvent, 0, len(batch))
 	var err error
-	for left := batch; len(left) > 0 && err == nil; {
-		var wave []store.OutboxEvent
+	for left := prepare(batch); len(left) > 0 && err == nil; {
+		var wave []outgoing
 		wave, left = nextWave(left)
 		var ok []store.OutboxEvent
 		ok, err = r.sendWave(ctx, wave)
@@ -108,7 +107,7 @@ func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) ([]store
 
 // sendWave publishes events of distinct subjects asynchronously and waits for their PubAcks; it reports
 // those stored and the first error.
-func (r *Relay) sendWave(ctx context.Context, wave []store.OutboxEvent) ([]store.OutboxEvent, error) {
+func (r *Relay) sendWave(ctx context.Context, wave []outgoing) ([]store.OutboxEvent, error) {
 	tracer := tracing.Tracer(r.tracer, "user-service/relay")
 	futures := make([]jetstream.PubAckFuture, 0, len(wave))
 	spans := make([]trace.Span, 0, len(wave))
@@ -117,7 +116,7 @@ func (r *Relay) sendWave(ctx context.Context, wave []store.OutboxEvent) ([]store
 		msg := nats.NewMsg(e.Subject)
 		msg.Data = e.Event
 		msg.Header.Set(bus.HeaderContentType, bus.ContentType)
-		sctx, span := tracer.Start(tracing.WithTraceParent(ctx, storedTraceParent(e.Event)), "publish "+e.Subject,
+		sctx, span := tracer.Start(tracing.WithTraceParent(ctx, e.traceParent), "publish "+e.Subject,
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(tracing.EventAttrs(e.Subject, e.ID, "")...))
 		tracing.InjectMessage(sctx, msg.Header)
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
@@ -133,19 +132,10 @@ func (r *Relay) sendWave(ctx context.Context, wave []store.OutboxEvent) ([]store
 	stored := make([]store.OutboxEvent, 0, len(wave))
 	for i, ok := range acked {
 		if ok {
-			stored = append(stored, wave[i])
+			stored = append(stored, wave[i].OutboxEvent)
 		}
 	}
 	return stored, errors.Join(sendErr, err)
-}
-
-// storedTraceParent is the trace context the outbox row keeps: the CloudEvent's traceparent.
-func storedTraceParent(event []byte) string {
-	var ev struct {
-		TraceParent string `json:"traceparent"`
-	}
-	_ = json.Unmarshal(event, &ev) // the store wrote it; a row without one starts a new trace
-	return ev.TraceParent
 }
 
 // await waits for every future (10 s in all), ending each one's span; it reports which were acknowledged and
