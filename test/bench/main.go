@@ -361,7 +361,8 @@ func rawJetStream(ctx context.Context, js jetstream.JetStream, n int) (syncRate,
 	syncRate = float64(n) / time.Since(start).Seconds()
 	start = time.Now()
 	for i := range n {
-		if _, err := js.PublishAsync("raw.async", payload, jetstream.WithMsgID("a"+strconv.Itoa(i))); err != nil {
+		// A loaded machine can take longer than the default 200 ms to free a slot of the async window.
+		if _, err := js.PublishAsync("raw.async", payload, jetstream.WithMsgID("a"+strconv.Itoa(i)), jetstream.WithStallWait(30*time.Second)); err != nil {
 			return 0, 0, err
 		}
 	}
