@@ -1,32 +1,44 @@
 package relay
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
-// An event waits for the PubAcks in flight exactly when an event of its subject is among them.
-func TestMustWaitOnlyBehindItsOwnSubject(t *testing.T) {
+// A wave is the first event of each subject, in outbox order; the rest keep their order.
+func TestAWaveHoldsOneEventPerSubject(t *testing.T) {
 	ev := func(id, subject string) store.OutboxEvent {
 		return store.OutboxEvent{ID: id, Event: []byte(`{"specversion":"1.0","subject":"` + subject + `"}`)}
+	}
+	ids := func(evs []outgoing) (out []string) {
+		for _, e := range evs {
+			out = append(out, e.ID)
+		}
+		return out
 	}
 	for _, tt := range []struct {
 		name  string
 		batch []store.OutboxEvent
-		waits []bool
+		waves [][]string
 	}{
-		{"different subjects share a round trip", []store.OutboxEvent{ev("1", "u1"), ev("2", "u2"), ev("3", "t1")}, []bool{false, false, false}},
-		{"a second event of a subject waits", []store.OutboxEvent{ev("1", "u1"), ev("2", "t1"), ev("3", "t1")}, []bool{false, false, true}},
-		{"after a wait, nothing is in flight but the waiter", []store.OutboxEvent{ev("1", "u1"), ev("2", "u1"), ev("3", "u2"), ev("4", "u1")}, []bool{false, true, false, true}},
-		{"an unreadable event waits for nothing", []store.OutboxEvent{{ID: "1", Event: []byte("x")}, {ID: "2", Event: []byte("x")}}, []bool{false, false}},
+		{"different subjects share a wave", []store.OutboxEvent{ev("1", "u1"), ev("2", "u2"), ev("3", "t1")}, [][]string{{"1", "2", "3"}}},
+		{"sign-ups: the tenant's second event waits", []store.OutboxEvent{ev("1", "t1"), ev("2", "t1"), ev("3", "u1"), ev("4", "t2"), ev("5", "t2"), ev("6", "u2")},
+			[][]string{{"1", "3", "4", "6"}, {"2", "5"}}},
+		{"a subject's events one wave each, in order", []store.OutboxEvent{ev("1", "u1"), ev("2", "u1"), ev("3", "u2"), ev("4", "u1")},
+			[][]string{{"1", "3"}, {"2"}, {"4"}}},
+		{"an unreadable event waits for nothing", []store.OutboxEvent{{ID: "1", Event: []byte("x")}, {ID: "2", Event: []byte("x")}}, [][]string{{"1", "2"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := inFlight{}
-			for i, e := range tt.batch {
-				if got := f.mustWait(e); got != tt.waits[i] {
-					t.Errorf("event %d: mustWait %v, want %v", i, got, tt.waits[i])
-				}
+			var got [][]string
+			for left := prepare(tt.batch); len(left) > 0; {
+				var wave []outgoing
+				wave, left = nextWave(left)
+				got = append(got, ids(wave))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.waves) {
+				t.Errorf("waves %v, want %v", got, tt.waves)
 			}
 		})
 	}

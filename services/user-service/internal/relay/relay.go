@@ -4,7 +4,7 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -86,88 +86,92 @@ func (r *Relay) drain(ctx context.Context) {
 	}
 }
 
-// publish sends a batch asynchronously and waits for every PubAck; it reports how many leading
-// events are stored.
-func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) (int, error) {
+// publish sends a batch in waves (see order.go), each asynchronously, waiting for every PubAck of a wave
+// before the next; it reports the events stored. After a failure it sends no further wave, so an event whose
+// predecessor of its subject is not stored waits for the next drain.
+func (r *Relay) publish(ctx context.Context, batch []store.OutboxEvent) ([]store.OutboxEvent, error) {
 	start := time.Now()
-	futures := make([]jetstream.PubAckFuture, 0, len(batch))
-	spans := make([]trace.Span, 0, len(batch))
-	tracer := tracing.Tracer(r.tracer, "user-service/relay")
-	done := func(n int, err error) (int, error) {
-		endSpans(spans, n, err)
-		return r.published(n, start, err)
+	stored := make([]store.OutboxEvent, 0, len(batch))
+	var err error
+	for left := prepare(batch); len(left) > 0 && err == nil; {
+		var wave []outgoing
+		wave, left = nextWave(left)
+		var ok []store.OutboxEvent
+		ok, err = r.sendWave(ctx, wave)
+		stored = append(stored, ok...)
 	}
-	acked := 0 // futures[:acked] are acknowledged
-	pending := inFlight{}
-	for _, e := range batch {
-		if pending.mustWait(e) { // see order.go
-			n, err := r.await(ctx, futures[acked:], nil)
-			if acked += n; err != nil {
-				return done(acked, err)
-			}
-		}
+	r.metrics.Published.Add(float64(len(stored)))
+	r.metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+	return stored, err
+}
+
+// sendWave publishes events of distinct subjects asynchronously and waits for their PubAcks; it reports
+// those stored and the first error.
+func (r *Relay) sendWave(ctx context.Context, wave []outgoing) ([]store.OutboxEvent, error) {
+	tracer := tracing.Tracer(r.tracer, "user-service/relay")
+	futures := make([]jetstream.PubAckFuture, 0, len(wave))
+	spans := make([]trace.Span, 0, len(wave))
+	var sendErr error
+	for _, e := range wave {
 		msg := nats.NewMsg(e.Subject)
 		msg.Data = e.Event
 		msg.Header.Set(bus.HeaderContentType, bus.ContentType)
-		sctx, span := tracer.Start(tracing.WithTraceParent(ctx, storedTraceParent(e.Event)), "publish "+e.Subject,
+		sctx, span := tracer.Start(tracing.WithTraceParent(ctx, e.traceParent), "publish "+e.Subject,
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(tracing.EventAttrs(e.Subject, e.ID, "")...))
-		spans = append(spans, span)
 		tracing.InjectMessage(sctx, msg.Header)
 		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {
-			n, err := r.await(ctx, futures[acked:], fmt.Errorf("publish %s: %w", e.ID, err))
-			return done(acked+n, err)
+			span.SetStatus(codes.Error, err.Error())
+			span.End()
+			sendErr = fmt.Errorf("publish %s: %w", e.ID, err)
+			break
 		}
-		futures = append(futures, f)
+		futures, spans = append(futures, f), append(spans, span)
 	}
-	n, err := r.await(ctx, futures[acked:], nil)
-	return done(acked+n, err)
-}
-
-func (r *Relay) published(n int, start time.Time, err error) (int, error) {
-	r.metrics.Published.Add(float64(n))
-	r.metrics.BatchSeconds.Observe(time.Since(start).Seconds())
-	return n, err
-}
-
-// storedTraceParent is the trace context the outbox row keeps: the CloudEvent's traceparent.
-func storedTraceParent(event []byte) string {
-	var ev struct {
-		TraceParent string `json:"traceparent"`
-	}
-	_ = json.Unmarshal(event, &ev) // the store wrote it; a row without one starts a new trace
-	return ev.TraceParent
-}
-
-// endSpans ends the publish spans: the first n stored, the others failed with err.
-func endSpans(spans []trace.Span, n int, err error) {
-	for i, s := range spans {
-		if i >= n {
-			msg := "not stored"
-			if err != nil {
-				msg = err.Error()
-			}
-			s.SetStatus(codes.Error, msg)
+	acked, err := r.await(ctx, futures, spans)
+	stored := make([]store.OutboxEvent, 0, len(wave))
+	for i, ok := range acked {
+		if ok {
+			stored = append(stored, wave[i].OutboxEvent)
 		}
-		s.End()
 	}
+	return stored, errors.Join(sendErr, err)
 }
 
-func (r *Relay) await(ctx context.Context, futures []jetstream.PubAckFuture, cause error) (int, error) {
+// await waits for every future (10 s in all), ending each one's span; it reports which were acknowledged and
+// the first error.
+func (r *Relay) await(ctx context.Context, futures []jetstream.PubAckFuture, spans []trace.Span) ([]bool, error) {
 	timeout := time.After(10 * time.Second)
+	acked := make([]bool, len(futures))
+	var first error
 	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return i, fmt.Errorf("publish %s: %w", f.Msg().Header.Get(jetstream.MsgIDHeader), err)
-		case <-timeout:
-			return i, fmt.Errorf("no PubAck for %s within 10s", f.Msg().Header.Get(jetstream.MsgIDHeader))
-		case <-ctx.Done():
-			return i, ctx.Err()
+		var err error
+		if first == nil || !errors.Is(first, errNoPubAck) {
+			select {
+			case <-f.Ok():
+				acked[i] = true
+			case err = <-f.Err():
+				err = fmt.Errorf("publish %s: %w", f.Msg().Header.Get(jetstream.MsgIDHeader), err)
+			case <-timeout:
+				err = fmt.Errorf("%w for %s within 10s", errNoPubAck, f.Msg().Header.Get(jetstream.MsgIDHeader))
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		} else {
+			err = first // the time is up: the rest count as not stored (republished with their ids)
 		}
+		if err != nil {
+			spans[i].SetStatus(codes.Error, err.Error())
+			if first == nil {
+				first = err
+			}
+		}
+		spans[i].End()
 	}
-	return len(futures), cause
+	return acked, first
 }
+
+var errNoPubAck = errors.New("no PubAck")
 
 func (r *Relay) observeBacklog(ctx context.Context) {
 	n, age, err := r.store.OutboxBacklog(ctx)

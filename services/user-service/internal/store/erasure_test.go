@@ -29,7 +29,7 @@ func TestDeletionLeavesNothingPersonal(t *testing.T) {
 			t.Fatal("the sign-up stored no name: the test would prove nothing")
 		}
 	}
-	if _, err := s.DrainOutbox(ctx, 100, func(_ context.Context, evs []store.OutboxEvent) (int, error) { return len(evs), nil }); err != nil {
+	if _, err := s.DrainOutbox(ctx, 100, func(_ context.Context, evs []store.OutboxEvent) ([]store.OutboxEvent, error) { return evs, nil }); err != nil {
 		t.Fatal(err)
 	}
 	for _, pii := range []string{"Ada Lovelace", "Lovelace", "ada.lovelace", "adal"} {

@@ -46,11 +46,7 @@ func (s *Store) Apply(ctx context.Context, d events.Decoded) (Outcome, error) {
 // event, so the failed one is rolled back alone. Events are applied grouped by user, in their
 // order, so that concurrent batches lock users in the same order and cannot deadlock.
 func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes []Outcome, errs []error, err error) {
-	order := make([]int, len(ds))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ds[a].Event.Subject(), ds[b].Event.Subject()) })
+	order := byUser(ds)
 	outcomes, errs, err = s.applyOrdered(ctx, ds, order, false)
 	if errors.Is(err, errEventFailed) {
 		outcomes, errs, err = s.applyOrdered(ctx, ds, order, true)
@@ -64,11 +60,24 @@ func (s *Store) ApplyBatch(ctx context.Context, ds []events.Decoded) (outcomes [
 	return outcomes, errs, nil
 }
 
+// byUser is the order events are applied in: grouped by user, each user's in their order.
+func byUser(ds []events.Decoded) []int {
+	order := make([]int, len(ds))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ds[a].Event.Subject(), ds[b].Event.Subject()) })
+	return order
+}
+
 // errEventFailed aborts a batch run without savepoints: one event failed, so the batch is run again
 // with savepoints.
 var errEventFailed = errors.New("an event of the batch failed")
 
 func (s *Store) applyOrdered(ctx context.Context, ds []events.Decoded, order []int, isolate bool) (outcomes []Outcome, errs []error, err error) {
+	if !isolate {
+		return s.applyBatched(ctx, ds, order)
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		outcomes, errs = make([]Outcome, len(ds)), make([]error, len(ds))
 		for _, i := range order {
@@ -181,12 +190,7 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 	if t := c.PersonalTenant; t != nil {
 		b.Queue(`INSERT INTO tenants (id, display_name, kind) VALUES ($1, $2, 'personal') ON CONFLICT DO NOTHING`, t.ID, t.Name)
 	}
-	b.Queue(`UPDATE users SET realm=$2, email=$3, user_name=$4, name=$5, email_verified=$6, enabled=$7, identity_providers=$8,
-		registered=$9, method=$10, status=$11, observed_at=$12, observed_event_id=$13, placed_by=$14, tenant_id=$15, role=$16,
-		activated_at=$17, updated_at=now() WHERE id=$1`,
-		u.ID, u.Realm, u.Email, u.UserName, u.Name, u.EmailVerified, u.Enabled, nonNil(u.IdentityProviders), u.Registered, u.Method,
-		string(u.Status), nullTime(u.Watermark.ObservedAt), u.Watermark.EventID, u.PlacedBy, nullString(u.TenantID),
-		nullString(string(u.Role)), nullTime(u.ActivatedAt))
+	queueUserUpdate(b, u)
 	if m := c.Join; m != nil {
 		queueJoin(b, *m)
 	}
@@ -216,6 +220,16 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 	return Updated, nil
 }
 
+// queueUserUpdate writes the user's row.
+func queueUserUpdate(b *pgx.Batch, u *domain.User) {
+	b.Queue(`UPDATE users SET realm=$2, email=$3, user_name=$4, name=$5, email_verified=$6, enabled=$7, identity_providers=$8,
+		registered=$9, method=$10, status=$11, observed_at=$12, observed_event_id=$13, placed_by=$14, tenant_id=$15, role=$16,
+		activated_at=$17, updated_at=now() WHERE id=$1`,
+		u.ID, u.Realm, u.Email, u.UserName, u.Name, u.EmailVerified, u.Enabled, nonNil(u.IdentityProviders), u.Registered, u.Method,
+		string(u.Status), nullTime(u.Watermark.ObservedAt), u.Watermark.EventID, u.PlacedBy, nullString(u.TenantID),
+		nullString(string(u.Role)), nullTime(u.ActivatedAt))
+}
+
 // release ends the event's savepoint when nothing was written.
 func release(ctx context.Context, tx pgx.Tx, isolate bool) error {
 	if !isolate {
@@ -227,8 +241,18 @@ func release(ctx context.Context, tx pgx.Tx, isolate bool) error {
 	return nil
 }
 
+// hasDeclaredTenants says whether any tenant could be returned by directory.DeclaredTenants: without one, the
+// batched path places without asking (one round trip less per activation). Keep it in line with that query.
+const hasDeclaredTenants = `SELECT EXISTS (SELECT 1 FROM tenants WHERE kind = 'declared')`
+
 // directory looks up declared tenants for the domain's placement rule, in the applying transaction.
-type directory struct{ tx pgx.Tx }
+type directory struct{ tx querier }
+
+// querier is a transaction: a pgx.Tx, or a connection inside the batched path's own BEGIN.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 func (d directory) DeclaredTenants(ctx context.Context, email string) ([]domain.DeclaredTenant, error) {
 	email = strings.ToLower(email)

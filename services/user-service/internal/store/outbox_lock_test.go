@@ -22,17 +22,17 @@ func TestOneOutboxDrainAtATime(t *testing.T) {
 	inside, release := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		_, err := s.DrainOutbox(ctx, 1, func(_ context.Context, evs []store.OutboxEvent) (int, error) {
+		_, err := s.DrainOutbox(ctx, 1, func(_ context.Context, evs []store.OutboxEvent) ([]store.OutboxEvent, error) {
 			close(inside)
 			<-release
-			return len(evs), nil
+			return evs, nil
 		})
 		first <- err
 	}()
 	<-inside
-	n, err := other.DrainOutbox(ctx, 100, func(_ context.Context, evs []store.OutboxEvent) (int, error) {
+	n, err := other.DrainOutbox(ctx, 100, func(_ context.Context, evs []store.OutboxEvent) ([]store.OutboxEvent, error) {
 		t.Errorf("a second drain got %d events while the first was publishing", len(evs))
-		return len(evs), nil
+		return evs, nil
 	})
 	if err != nil || n != 0 {
 		t.Fatalf("second drain: %d, %v; want 0, nil", n, err)
@@ -41,7 +41,7 @@ func TestOneOutboxDrainAtATime(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	left, err := other.DrainOutbox(ctx, 100, func(_ context.Context, evs []store.OutboxEvent) (int, error) { return len(evs), nil })
+	left, err := other.DrainOutbox(ctx, 100, func(_ context.Context, evs []store.OutboxEvent) ([]store.OutboxEvent, error) { return evs, nil })
 	if err != nil || left == 0 {
 		t.Fatalf("after the first drain: %d, %v; want the rest", left, err)
 	}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Issue 16's end-to-end targets, as ratios of the same run.
+const (
+	targetPostgresRatio = 0.5                   // full-speed users/s ÷ raw Postgres transactions/s
+	targetQuarterP99    = 10 * time.Millisecond // p99 at a quarter of the full-speed rate
+)
+
+// quarterRate pushes users at a quarter of the full-speed rate for d, for the latency target.
+func (r *results) quarterRate(ctx context.Context, env *benchEnv, d time.Duration, conc int, out io.Writer) error {
+	rate := max(int(r.full.rate()/4), 1)
+	fmt.Fprintf(out, "a quarter of full speed: %d users/s for %s…\n", rate, d)
+	q, err := env.push(ctx, "q", max(int(float64(rate)*d.Seconds()), 1), conc, rate)
+	if err != nil {
+		return err
+	}
+	r.quarter = &q
+	fmt.Fprintln(out, r.targetLines())
+	return nil
+}
+
+// targetLines prints the end-to-end targets beside what this run measured.
+func (r *results) targetLines() string {
+	var b strings.Builder
+	if r.pgInsert > 0 {
+		ratio := r.full.rate() / r.pgInsert
+		fmt.Fprintf(&b, "end to end %.0f users/s ÷ raw Postgres %.0f transactions/s = %.2f (target ≥ %.1f: %s)\n",
+			r.full.rate(), r.pgInsert, ratio, targetPostgresRatio, met(ratio >= targetPostgresRatio))
+	}
+	if q := r.quarter; q != nil {
+		fmt.Fprintf(&b, "p99 at a quarter of full speed (%d users/s): %s (target < %s: %s)", q.offeredRate, ms(q.p99), ms(targetQuarterP99), met(q.p99 < targetQuarterP99))
+	}
+	return b.String()
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
+}
+
+// loadAverage is the machine's 1-, 5- and 15-minute load when the results were written (the machine may be shared).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
