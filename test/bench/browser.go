@@ -18,8 +18,9 @@ import (
 
 // browserResult is what feel.mjs measured in Chromium, in milliseconds.
 type browserResult struct {
-	Verify, Invite                             []float64
+	Verify, Dashboard, Invite                  []float64
 	verifyP50, verifyP99, inviteP50, inviteP99 time.Duration
+	dashP50, dashP99                           time.Duration
 }
 
 // runBrowser runs test/bench/feel.mjs (playwright-core from dashboard/web, Debian's Chromium) against the
@@ -59,6 +60,7 @@ func runBrowser(ctx context.Context, s *feelStack, n, invites int, out io.Writer
 	}
 	r.verifyP50, r.verifyP99 = quantiles(msDurations(r.Verify))
 	r.inviteP50, r.inviteP99 = quantiles(msDurations(r.Invite))
+	r.dashP50, r.dashP99 = quantiles(msDurations(r.Dashboard))
 	return &r, nil
 }
 
