@@ -44,6 +44,7 @@ func (r *feelResult) markdown(o options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s. Command: `make bench` (`go run ./test/bench`%s). The whole local system (`dev/stack`, as `make run`, on free ports): Keycloak with the shipped realm and our event listener, idp-hook, user-service, the dashboard, NATS in the bench process, Postgres.\n\n",
 		machine(), argsNote(o))
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) at the start of the one-at-a-time sign-ups: %s; of the Chromium ones: %s.\n\n", r.loadSeq, orDash(r.loadBrowser))
 	fmt.Fprintf(&b, "| Measure | Result | Target |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| Verification link opened → tenant readable in the API (`GET /v1/me/tenants`), one person at a time, %d sign-ups (server side, no browser) | p50 %s, p99 %s | p99 < 1 s: %s |\n",
 		len(r.seq), ms(r.seqP50), ms(r.seqP99), verdict(r.seqP99 < time.Second))
@@ -79,6 +80,13 @@ func (r *feelResult) markdown(o options) string {
 	}
 	b.WriteString("\nCPU seconds are read from `/proc/<pid>/stat` (utime + stime, plus cutime + cstime of ended children) of each part's process tree just before and just after the full-speed run; the share is ours over Keycloak's for the same sign-ups. The machine is shared, so rates vary between runs; the share does not depend on the other load.\n")
 	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 func verdict(ok bool) string {

@@ -25,6 +25,7 @@ type feelResult struct {
 	took                           time.Duration
 	cpu                            map[string]time.Duration // per part, over the full-speed sign-ups
 	loadBefore, loadAfter          string
+	loadSeq, loadBrowser           string // at the start of the one-at-a-time and the Chromium sign-ups
 	browser                        *browserResult
 	browserErr                     string
 	seqP50, seqP99, invP50, invP99 time.Duration
@@ -82,6 +83,7 @@ func runFeel(ctx context.Context, o feelOptions, out io.Writer) (*feelResult, er
 		}
 	}
 	people := make([]person, 0, o.seq)
+	r.loadSeq = loadAvg()
 	for i := range o.seq {
 		p, err := s.signUp(ctx, fmt.Sprintf("seq%03d-%s@example.com", i, stamp))
 		if err != nil {
@@ -111,6 +113,7 @@ func runFeel(ctx context.Context, o feelOptions, out io.Writer) (*feelResult, er
 	}
 	if o.browser > 0 {
 		fmt.Fprintf(out, "feel: %d sign-ups in Chromium…\n", o.browser)
+		r.loadBrowser = loadAvg()
 		b, err := runBrowser(ctx, s, o.browser, max(o.invites, 0), out)
 		if err != nil {
 			r.browserErr = err.Error()
