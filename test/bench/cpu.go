@@ -25,7 +25,10 @@ func readStat(pid int) (procStat, bool) {
 	if err != nil {
 		return procStat{}, false
 	}
-	s := string(b)
+	return parseStat(pid, string(b))
+}
+
+func parseStat(pid int, s string) (procStat, bool) {
 	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || end < open {
 		return procStat{}, false

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,10 +76,11 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, p, _ := strings.Cut(a, ":")
-	var n int
-	_, err = fmt.Sscan(p, &n)
-	return n, err
+	_, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
 }
 
 // person is one bench sign-up, verified, with the dashboard's tokens.
@@ -240,7 +243,9 @@ func parallel(n, conc int, f func(i int) error) error {
 			for i := range jobs {
 				if err := f(i); err != nil {
 					mu.Lock()
-					first = cmpErr(first, err)
+					if first == nil {
+						first = err
+					}
 					mu.Unlock()
 				}
 			}
@@ -252,11 +257,4 @@ func parallel(n, conc int, f func(i int) error) error {
 	close(jobs)
 	wg.Wait()
 	return first
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
