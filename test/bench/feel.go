@@ -134,7 +134,10 @@ func (s *feelStack) waitTenants(ctx context.Context, tok kctest.Token, ok func([
 			return body.Tenants, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("not within 30 s (last: HTTP %d, %v)", code, err)
+			if err != nil {
+				return nil, fmt.Errorf("not within 30 s: %w", err)
+			}
+			return nil, fmt.Errorf("not within 30 s (last: HTTP %d)", code)
 		}
 		select {
 		case <-ctx.Done():
@@ -179,8 +182,8 @@ func (s *feelStack) call(ctx context.Context, method, path string, tok kctest.To
 func (s *feelStack) invite(ctx context.Context, a, b person) (time.Duration, error) {
 	since := time.Now()
 	code, err := s.call(ctx, http.MethodPost, "/v1/tenant/invitations", a.token, a.tenant, map[string]string{"email": b.email, "role": "member"}, nil)
-	if err != nil || code != http.StatusCreated {
-		return 0, fmt.Errorf("invite %s: HTTP %d %v", b.email, code, err)
+	if err := want(code, err, http.StatusCreated); err != nil {
+		return 0, fmt.Errorf("invite %s: %w", b.email, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -192,8 +195,8 @@ func (s *feelStack) invite(ctx context.Context, a, b person) (time.Duration, err
 	}
 	t0 := time.Now()
 	code, err = s.call(ctx, http.MethodPost, "/v1/invitations/"+url.PathEscape(invitationToken(m))+"/accept", b.token, "", nil, nil)
-	if err != nil || code != http.StatusOK {
-		return 0, fmt.Errorf("accept by %s: HTTP %d %v", b.email, code, err)
+	if err := want(code, err, http.StatusOK); err != nil {
+		return 0, fmt.Errorf("accept by %s: %w", b.email, err)
 	}
 	if _, err := s.waitTenants(ctx, b.token, func(ts []myTenant) bool {
 		return slices.ContainsFunc(ts, func(t myTenant) bool { return t.ID == a.tenant })
@@ -201,6 +204,17 @@ func (s *feelStack) invite(ctx context.Context, a, b person) (time.Duration, err
 		return 0, fmt.Errorf("shared tenant of %s: %w", b.email, err)
 	}
 	return time.Since(t0), nil
+}
+
+// want is an error unless the call succeeded with the status.
+func want(code int, err error, status int) error {
+	if err != nil {
+		return err
+	}
+	if code != status {
+		return fmt.Errorf("HTTP %d, want %d", code, status)
+	}
+	return nil
 }
 
 // invitationToken is the token of the mail's dashboard invitation link.

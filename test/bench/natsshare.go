@@ -29,7 +29,7 @@ func startCPUProfile() (*cpuProfile, error) {
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name())
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return &cpuProfile{path: f.Name()}, nil
@@ -38,7 +38,7 @@ func startCPUProfile() (*cpuProfile, error) {
 // stop ends the profile and returns the share of its samples in NATS (GC shared out).
 func (p *cpuProfile) stop(ctx context.Context) (float64, error) {
 	pprof.StopCPUProfile()
-	defer os.Remove(p.path)
+	defer func() { _ = os.Remove(p.path) }()
 	nats, err := focusedShare(ctx, p.path, natsFrames)
 	if err != nil {
 		return 0, err
