@@ -42,7 +42,7 @@ func feelStage(ctx context.Context, o options, out io.Writer) error {
 
 func (r *feelResult) markdown(o options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Machine: %s. Command: `make bench` (`go run ./test/bench`%s). The whole local system (`dev/stack`, as `make run`, on free ports): Keycloak with the shipped realm and our event listener, idp-hook, user-service, the dashboard, NATS in the bench process, Postgres.\n\n",
+	fmt.Fprintf(&b, "Machine: %s. Command: `make bench` (`go run ./test/bench%s`). The whole local system (`dev/stack`, as `make run`, on free ports): Keycloak with the shipped realm and our event listener, idp-hook, user-service, the dashboard, NATS in the bench process, Postgres.\n\n",
 		machine(), argsNote(o))
 	fmt.Fprintf(&b, "Load average (1, 5, 15 min) at the start of the one-at-a-time sign-ups: %s; of the Chromium ones: %s.\n\n", r.loadSeq, orDash(r.loadBrowser))
 	fmt.Fprintf(&b, "| Measure | Result | Target |\n|---|---|---|\n")
