@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -132,15 +133,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		r.soak = &s
 	}
 	r.memHook, r.memUsers = peakRSS(env.p.IdPHook.Pid()), peakRSS(env.p.UserService.Pid())
-	if err := feelStage(ctx, o, out); err != nil {
-		return err
-	}
+	feelErr := feelStage(ctx, o, out) // its own section: the pipeline's report is written even if it fails
 	report := r.markdown(o)
 	fmt.Fprintln(out, report)
 	if o.out != "" {
-		return writeSection(o.out, report)
+		return errors.Join(writeSection(o.out, report), feelErr)
 	}
-	return nil
+	return feelErr
 }
 
 // benchEnv is the system under test.
