@@ -55,8 +55,14 @@ test-faults: ## 2,000 sign-ups through crashes and partitions, single and HA (30
 
 BENCH_TARGETS += bench-pipeline
 .PHONY: bench-pipeline
-bench-pipeline: ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
+bench-pipeline: bench-browser-deps ## the pipeline's throughput and latency beside raw JetStream and Postgres; writes docs/benchmarks.md
 	go run ./test/bench -out docs/benchmarks.md $(BENCH_ARGS)
+
+# The bench's "feel" stage serves the built SPA from the dashboard and drives it in Debian's Chromium
+# (playwright-core from dashboard/web); it starts the local system on free ports, never make run's.
+.PHONY: bench-browser-deps
+bench-browser-deps:
+	scripts/setup-dashboard.sh --e2e
 
 # The soak lasts 10 minutes; make bench BENCH_ARGS="-soak 1m" gives a quicker look.
 BENCH_ARGS ?= -soak 10m

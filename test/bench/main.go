@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,6 +58,7 @@ type options struct {
 	outage      int
 	outageEnv   string
 	only        string
+	feel        feelOptions
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -75,9 +77,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
 	fs.IntVar(&o.outage, "outage", 10000, "users created in Keycloak while idp-hook is down, caught up by its reconciler (0: no outage stage)")
 	fs.StringVar(&o.outageEnv, "outage-env", "", "extra environment of the reconciling idp-hook, e.g. RECONCILE_OVERLAP=10s (comma-separated)")
-	fs.StringVar(&o.only, "only", "", `"backfill" or "keycloak": only raw JetStream, full speed (for the ratios) and the Keycloak stages (backfill, outage)`)
+	fs.StringVar(&o.only, "only", "", `"backfill" or "keycloak": only raw JetStream, full speed (for the ratios) and the Keycloak stages (backfill, outage); "feel": only the stages on the local system (Keycloak CPU share, latency a person feels)`)
+	feelFlags(fs, &o.feel)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.only == "feel" {
+		return feelStage(ctx, o, out)
 	}
 	env, err := startEnv(ctx, o.reuseRealm)
 	if err != nil {
@@ -132,12 +138,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		r.soak = &s
 	}
 	r.memHook, r.memUsers = peakRSS(env.p.IdPHook.Pid()), peakRSS(env.p.UserService.Pid())
+	feelErr := feelStage(ctx, o, out) // its own section: the pipeline's report is written even if it fails
 	report := r.markdown(o)
 	fmt.Fprintln(out, report)
 	if o.out != "" {
-		return writeSection(o.out, report)
+		return errors.Join(writeSection(o.out, report), feelErr)
 	}
-	return nil
+	return feelErr
 }
 
 // benchEnv is the system under test.
@@ -523,6 +530,11 @@ const (
 
 // writeSection replaces the generated section of a markdown file, keeping the prose around it.
 func writeSection(path, section string) error {
+	return writeMarked(path, beginMark, endMark, section)
+}
+
+// writeMarked replaces what is between the begin and end marks of a markdown file.
+func writeMarked(path, beginMark, endMark, section string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
