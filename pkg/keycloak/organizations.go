@@ -72,22 +72,25 @@ func (c *Client) DeleteOrganization(ctx context.Context, id string) error {
 	return err
 }
 
-// AddOrganizationMember makes the user an (unmanaged) member; one who is a member already is not an error.
-func (c *Client) AddOrganizationMember(ctx context.Context, orgID, userID string) error {
-	_, err := c.call(ctx, "POST", "/organizations/"+url.PathEscape(orgID)+"/members", nil, userID, nil)
+// AddOrganizationMember makes the user an (unmanaged) member. added is false when they were one already
+// (Keycloak's 409: nothing written).
+func (c *Client) AddOrganizationMember(ctx context.Context, orgID, userID string) (added bool, err error) {
+	_, err = c.call(ctx, "POST", "/organizations/"+url.PathEscape(orgID)+"/members", nil, userID, nil)
 	if errors.Is(err, ErrConflict) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
-// RemoveOrganizationMember ends a membership; one that does not exist is not an error.
-func (c *Client) RemoveOrganizationMember(ctx context.Context, orgID, userID string) error {
-	_, err := c.call(ctx, "DELETE", "/organizations/"+url.PathEscape(orgID)+"/members/"+url.PathEscape(userID), nil, nil, nil)
-	if errors.Is(err, ErrNotFound) {
-		return nil
+// RemoveOrganizationMember ends a membership. removed is false when there was none (Keycloak's 400 "not a
+// member" or 404).
+func (c *Client) RemoveOrganizationMember(ctx context.Context, orgID, userID string) (removed bool, err error) {
+	_, err = c.call(ctx, "DELETE", "/organizations/"+url.PathEscape(orgID)+"/members/"+url.PathEscape(userID), nil, nil, nil)
+	var apiErr *APIError
+	if errors.Is(err, ErrNotFound) || (errors.As(err, &apiErr) && apiErr.Status == 400) {
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 // OrganizationMembers lists an organization's members.

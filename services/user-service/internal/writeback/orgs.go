@@ -19,8 +19,8 @@ type Organizations interface {
 	CreateOrganization(ctx context.Context, o keycloak.Organization) (string, error)
 	UpdateOrganization(ctx context.Context, o keycloak.Organization) error
 	DeleteOrganization(ctx context.Context, id string) error
-	AddOrganizationMember(ctx context.Context, orgID, userID string) error
-	RemoveOrganizationMember(ctx context.Context, orgID, userID string) error
+	AddOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
+	RemoveOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
 }
 
 // OrgWriter mirrors tenants as Keycloak organizations (alias = the tenant id, disabled while suspended) and
@@ -173,10 +173,16 @@ func (w *OrgWriter) syncMember(ctx context.Context, j store.OrgSync, org keycloa
 		return "", errNoOrganization
 	case !found:
 		return "unchanged", nil // the organization is gone, and its memberships with it
-	case j.Member:
-		return "written", w.orgs.AddOrganizationMember(ctx, org.ID, j.UserID)
 	}
-	return "written", w.orgs.RemoveOrganizationMember(ctx, org.ID, j.UserID)
+	change := w.orgs.RemoveOrganizationMember
+	if j.Member {
+		change = w.orgs.AddOrganizationMember
+	}
+	changed, err := change(ctx, org.ID, j.UserID)
+	if !changed {
+		return "unchanged", err
+	}
+	return "written", err
 }
 
 // organization is the Keycloak organization of a tenant. Organization names are unique in a realm and
