@@ -17,7 +17,32 @@ func (r *Realm) TryLogin(t testing.TB, email, password string) (*Token, string) 
 	if !ok {
 		t.Fatalf("kctest: no login form at %s:\n%s", login.url, snippet(login.body))
 	}
-	page := s.doAllowing(t, action, url.Values{"username": {email}, "password": {password}})
+	return s.outcome(t, s.doAllowing(t, action, url.Values{"username": {email}, "password": {password}}))
+}
+
+// TrySignIn is SignIn for a person who signed in through the provider before: the test realm's login page,
+// the provider's button and login form, back to the test realm. It returns the tokens, or nil and the text of
+// the page the test realm stopped at (a refusal, say).
+func (p *ProviderRealm) TrySignIn(t testing.TB, email, password string) (*Token, string) {
+	t.Helper()
+	r := p.Target
+	s := &Session{Email: email, Password: password, HTTP: r.Browser(), realm: r, verifier: randomToken(32), state: randomToken(12)}
+	login := s.get(t, r.Issuer+"/protocol/openid-connect/auth?"+s.authParams().Encode())
+	button, err := brokerLink(login, p.Alias)
+	if err != nil {
+		t.Fatalf("kctest: %v", err)
+	}
+	form := s.get(t, button)
+	action, ok := formAction(form.body, "kc-form-login")
+	if !ok {
+		t.Fatalf("kctest: no login form of the provider at %s:\n%s", form.url, snippet(form.body))
+	}
+	return s.outcome(t, s.doAllowing(t, action, url.Values{"username": {email}, "password": {password}}))
+}
+
+// outcome is the tokens when page redirected to the dashboard, else the page's text.
+func (s *Session) outcome(t testing.TB, page page) (*Token, string) {
+	t.Helper()
 	if page.redirect != "" {
 		tok := s.exchange(t, page.redirect)
 		return &tok, ""

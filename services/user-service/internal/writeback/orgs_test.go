@@ -17,6 +17,7 @@ import (
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 	"github.com/connectedbbq/platform/services/user-service/internal/writeback"
+	"github.com/connectedbbq/platform/testing/kctest"
 )
 
 func (e *env) orgWriter(t *testing.T, reg prometheus.Registerer) *writeback.OrgWriter {
@@ -217,4 +218,58 @@ func claimHas(claim any, alias string) bool {
 func snippet(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return s[:min(len(s), 600)]
+}
+
+// A sign-in through an identity provider leaves the browser flow; the realm's `bbq post broker login` flow,
+// set as the provider's post login flow, refuses it the same way while the person's only tenant is suspended.
+func TestSuspendedTenantRefusesSignInThroughAnIdentityProvider(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const email, pw = "cat@corp.example", "Corp-Passw0rd-2026!"
+	p := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{TrustEmail: true})
+	p.AddUser(t, email, "Cat", "Corp", pw)
+	idpPath := "/admin/realms/" + e.realm.Name + "/identity-provider/instances/" + p.Alias
+	var idp map[string]any
+	if err := kc.AdminRequest(ctx, "GET", idpPath, nil, &idp); err != nil {
+		t.Fatal(err)
+	}
+	idp["postBrokerLoginFlowAlias"] = "bbq post broker login"
+	if err := kc.AdminRequest(ctx, "PUT", idpPath, idp, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, tok := p.SignIn(t, email, pw)
+	if tok == nil {
+		t.Fatal("the first sign-in through the provider gave no token")
+	}
+	cat := tok.Subject()
+	pool := e.db.Pool()
+	for _, q := range []string{
+		`INSERT INTO tenants (id, display_name, kind) VALUES ('corp', 'Corp Inc', 'declared')`,
+		`INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
+			VALUES ($1, $2, 'cat@corp.example', 'Cat Corp', true, true, 'active', 'corp', 'member')`,
+		`INSERT INTO memberships (tenant_id, user_id, role) VALUES ('corp', $1, 'member')`,
+	} {
+		args := []any{cat, e.realm.Name}[:strings.Count(q, "$")]
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.requestSync(t, cat)
+	for e.writer(t, e.db, e.kc, prometheus.NewRegistry()).Round(ctx) > 0 {
+	}
+	w := e.orgWriter(t, prometheus.NewRegistry())
+	if _, err := e.db.PutTenant(ctx, store.Tenant{ID: "corp", DisplayName: "Corp Inc", Suspended: true}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, e.db, w)
+	if tok, page := p.TrySignIn(t, email, pw); tok != nil || !strings.Contains(page, "Corp Inc is suspended") {
+		t.Errorf("sign-in through the provider into a suspended tenant: token %v, page %q; want the refusal", tok != nil, snippet(page))
+	}
+	if _, err := e.db.PutTenant(ctx, store.Tenant{ID: "corp", DisplayName: "Corp Inc"}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, e.db, w)
+	if tok, page := p.TrySignIn(t, email, pw); tok == nil {
+		t.Errorf("sign-in through the provider after the suspension was lifted stopped at %q", snippet(page))
+	}
 }
