@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,11 +27,11 @@ type Organizations interface {
 // here when claimed and makes Keycloak match it, so doing a job again changes nothing, and the jobs are rows
 // claimed for a lease, as the user write-back's are (see Writer).
 type OrgWriter struct {
+	rounds
 	store *store.Store
 	orgs  Organizations
 	log   *slog.Logger
 	cfg   Config
-	wake  chan struct{}
 	m     metrics
 }
 
@@ -42,62 +41,28 @@ var errNoOrganization = errors.New("the tenant's organization does not exist yet
 
 // NewOrgWriter returns an OrgWriter.
 func NewOrgWriter(cfg Config, s *store.Store, orgs Organizations, log *slog.Logger, reg prometheus.Registerer) *OrgWriter {
-	m := metrics{
-		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_keycloak_org_writes_total",
-			Help: "Organization write-backs to Keycloak, by outcome (written, unchanged, retry, failed)."}, []string{"outcome"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_org_sync_failures_total",
-			Help: "Organization write-back jobs Keycloak refused for good, by reason (http_<status>)."}, []string{"reason"}),
-		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bbq_users_org_sync_jobs",
-			Help: "Organization write-back jobs in the database, by state (pending, failed)."}, []string{"state"}),
-	}
-	reg.MustRegister(m.written, m.failures, m.jobs)
-	return &OrgWriter{store: s, orgs: orgs, log: log, cfg: cfg, wake: make(chan struct{}, 1), m: m}
-}
-
-// Wake asks for a round now.
-func (w *OrgWriter) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run writes back until ctx ends.
-func (w *OrgWriter) Run(ctx context.Context) error {
-	t := time.NewTicker(w.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-w.wake:
-		}
-		w.Round(ctx)
-	}
+	m := newMetrics(reg, metricNames{
+		written: "bbq_users_keycloak_org_writes_total", writtenHelp: "Organization write-backs to Keycloak, by outcome (written, unchanged, retry, failed).",
+		failures: "bbq_users_org_sync_failures_total", failuresHelp: "Organization write-back jobs Keycloak refused for good, by reason (http_<status>).",
+		jobs: "bbq_users_org_sync_jobs", jobsHelp: "Organization write-back jobs in the database, by state (pending, failed)."})
+	w := &OrgWriter{store: s, orgs: orgs, log: log, cfg: cfg, m: m}
+	w.rounds = newRounds(cfg.Interval, w.Round)
+	return w
 }
 
 // Round claims the due jobs and does them (organizations first). It returns how many it claimed.
 func (w *OrgWriter) Round(ctx context.Context) int {
-	claimed := time.Now()
-	jobs, err := w.store.ClaimOrgSyncs(ctx, w.cfg.Batch, w.cfg.Lease)
+	n, err := claimRound(ctx, w.cfg.Lease, func(ctx context.Context) ([]store.OrgSync, error) {
+		return w.store.ClaimOrgSyncs(ctx, w.cfg.Batch, w.cfg.Lease)
+	}, w.do, w.release)
 	if err != nil {
 		w.log.Warn("organization write-back: cannot claim jobs", "error", err)
 		return 0
 	}
-	jobCtx, cancel := context.WithDeadline(ctx, claimed.Add(w.cfg.Lease*3/4)) // as in Writer.Round
-	defer cancel()
-	for i, j := range jobs {
-		if jobCtx.Err() != nil {
-			w.release(ctx, jobs[i:])
-			break
-		}
-		w.do(ctx, jobCtx, j)
-	}
 	if ctx.Err() == nil {
 		w.count(ctx)
 	}
-	return len(jobs)
+	return n
 }
 
 func (w *OrgWriter) do(ctx, jobCtx context.Context, j store.OrgSync) {
