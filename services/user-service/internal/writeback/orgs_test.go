@@ -87,9 +87,10 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Ada belongs to acme only; Bea to acme, team and her personal tenant, which is her default.
+	// Ada belongs to acme only; Bea to acme, team and her personal tenant, which is her default. team has the
+	// name acme will be renamed to: organization names are unique in Keycloak.
 	exec(`INSERT INTO tenants (id, display_name, kind) VALUES ('acme', 'Acme Grills', 'declared'), ('bea-home', 'Bea', 'personal'),
-		('team', 'Team', 'personal')`)
+		('team', 'Acme BBQ', 'personal')`)
 	exec(`INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
 		VALUES ($1, $3, 'ada@example.com', 'Ada Org', true, true, 'active', 'acme', 'admin'),
 			($2, $3, 'bea@example.com', 'Bea Org', true, true, 'active', 'bea-home', 'admin')`, ada, bea, e.realm.Name)
@@ -148,8 +149,8 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	drain(t, e.db, w)
-	if org, err := e.kc.OrganizationByAlias(ctx, "acme"); err != nil || org.Name != "Acme BBQ" || org.Enabled {
-		t.Fatalf("suspended acme's organization: %+v (%v); want disabled, named Acme BBQ", org, err)
+	if org, err := e.kc.OrganizationByAlias(ctx, "acme"); err != nil || org.Name != "Acme BBQ (acme)" || org.Description != "Acme BBQ" || org.Enabled {
+		t.Fatalf("suspended acme's organization: %+v (%v); want disabled, named Acme BBQ (acme) (the name is team's), described Acme BBQ", org, err)
 	}
 	if _, err := e.realm.TryPasswordToken("ada@example.com", pw); err == nil || !strings.Contains(err.Error(), "tenant_suspended") {
 		t.Errorf("Ada's password grant in a suspended tenant: %v; want refused with tenant_suspended", err)
