@@ -135,6 +135,7 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 		Sources: cfg.Sources(), Tracer: svc.Tracing}, js, db, log, consumer.NewMetrics(reg))
 	notify := []func(){rel.Wake}
 	var writer *writeback.Writer
+	var orgWriter *writeback.OrgWriter
 	var sweeper *sweep.Sweeper
 	if cfg.KeycloakURL != "" {
 		kc, err := keycloak.New(cfg.Keycloak())
@@ -143,6 +144,10 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 		}
 		writer = writeback.New(writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease}, db, kc, log, reg)
 		notify = append(notify, writer.Wake)
+		if cfg.KeycloakOrganizations {
+			orgWriter = writeback.NewOrgWriter(writeback.Config{Interval: cfg.WritebackInterval, Batch: cfg.WritebackBatch, Lease: cfg.WritebackLease}, db, kc, log, reg)
+			notify = append(notify, orgWriter.Wake)
+		}
 		if cfg.PendingSweepAfter > 0 {
 			sweeper = sweep.New(sweep.Config{After: cfg.PendingSweepAfter, Realm: cfg.KeycloakRealm}, db, kc, log, reg)
 		}
@@ -199,6 +204,9 @@ func serve(ctx context.Context, cfg config.Config, svc *service.Service) error {
 	g.Go(func() error { return rel.Run(gctx) })
 	if writer != nil {
 		g.Go(func() error { return writer.Run(gctx) })
+	}
+	if orgWriter != nil {
+		g.Go(func() error { return orgWriter.Run(gctx) })
 	}
 	if sweeper != nil {
 		g.Go(func() error { return sweeper.Run(gctx) })

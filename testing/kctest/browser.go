@@ -380,6 +380,23 @@ func (s *Session) post(t testing.TB, u string, form url.Values) page {
 
 func (s *Session) do(t testing.TB, method, u string, form url.Values) page {
 	t.Helper()
+	p, status := s.send(t, method, u, form)
+	if status >= 400 {
+		t.Fatalf("kctest: %s %s: HTTP %d:\n%s", method, u, status, snippet(p.body))
+	}
+	return p
+}
+
+// doAllowing posts form like post, but returns an error page (4xx) instead of failing the test.
+func (s *Session) doAllowing(t testing.TB, u string, form url.Values) page {
+	t.Helper()
+	p, _ := s.send(t, "POST", u, form)
+	return p
+}
+
+// send sends one request and returns the page and its status (redirects are followed, except to the dashboard).
+func (s *Session) send(t testing.TB, method, u string, form url.Values) (page, int) {
+	t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -400,10 +417,8 @@ func (s *Session) do(t testing.TB, method, u string, form url.Values) page {
 	p := page{url: resp.Request.URL.String(), body: string(b)}
 	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && s.realm.isRedirectURI(loc) {
 		p.redirect = loc
-	} else if resp.StatusCode >= 400 {
-		t.Fatalf("kctest: %s %s: HTTP %d:\n%s", method, u, resp.StatusCode, snippet(p.body))
 	}
-	return p
+	return p, resp.StatusCode
 }
 
 var (

@@ -189,18 +189,22 @@ func (r *Realm) representation(opts Options) (map[string]any, error) {
 // testClient copies the dashboard's protocol mappers (tenant claim, user-service audience) onto a confidential
 // client that also allows the password grant.
 func (r *Realm) testClient(clients []any) map[string]any {
-	var mappers any
+	var mappers, scopes any
 	for _, c := range clients {
 		if m, ok := c.(map[string]any); ok && m["clientId"] == "dashboard" {
-			mappers = m["protocolMappers"]
+			mappers, scopes = m["protocolMappers"], m["defaultClientScopes"]
 		}
 	}
-	return map[string]any{
+	client := map[string]any{
 		"clientId": TestClientID, "enabled": true, "publicClient": false, "secret": r.Secrets[TestClientID],
 		"directAccessGrantsEnabled": true, "standardFlowEnabled": false, "serviceAccountsEnabled": false,
 		"protocol": "openid-connect", "protocolMappers": mappers,
 		"description": "test-only client made by testing/kctest; never in the shipped realm",
 	}
+	if scopes != nil { // the organization claim's scope, say
+		client["defaultClientScopes"] = scopes
+	}
+	return client
 }
 
 // Admin is a client for this realm authenticated as the master admin.

@@ -50,6 +50,9 @@ type Config struct {
 	PendingSweepAfter time.Duration `env:"PENDING_SWEEP_AFTER" envDefault:"10m"`
 	WritebackBatch    int           `env:"WRITEBACK_BATCH" envDefault:"20"` // jobs claimed per round
 	WritebackLease    time.Duration `env:"WRITEBACK_LEASE" envDefault:"2m"` // how long a claim lasts
+	// KeycloakOrganizations mirrors tenants and memberships as Keycloak organizations (docs/tenancy.md); the
+	// realm must have organizations enabled (the shipped realm does). Off: no organization is written.
+	KeycloakOrganizations bool `env:"KEYCLOAK_ORGANIZATIONS" envDefault:"true"`
 
 	// CloudEvent sources the consumer takes (default: idp-hook's for KEYCLOAK_REALM); others are dead-lettered.
 	EventSources       []string        `env:"EVENT_SOURCES"`

@@ -79,3 +79,46 @@ func personal(t *testing.T, st *store.Store, s string) int {
 	}
 	return total
 }
+
+// A person who left their shared first personal tenant got a new one, named after them too: deleting the
+// person erases that name as well.
+func TestDeletionErasesALaterPersonalTenant(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	user := "u-bo"
+	reg := event(t, events.UserRegistered, "reg-bo", user, &eventsv1.UserRegistered{UserId: user, Email: "bo.lindqvist@example.com",
+		UserName: "bol", Name: "Bo Lindqvist", Realm: "bbq", EmailVerified: true})
+	if _, errs, err := s.ApplyBatch(ctx, []events.Decoded{reg}); err != nil || errs[0] != nil {
+		t.Fatal(err, errs[0])
+	}
+	first := domain.PersonalTenantID(user)
+	for _, q := range []string{ // another admin shares Bo's first personal tenant
+		`INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
+			VALUES ('u-cy', 'bbq', 'cy@example.com', 'Cy', true, true, 'active', $1, 'admin')`,
+		`INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, 'u-cy', 'admin')`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Leave(ctx, store.Caller{UserID: user, TenantID: first}); err != nil {
+		t.Fatal(err)
+	}
+	var later string
+	if err := s.Pool().QueryRow(ctx, `SELECT tenant_id FROM users WHERE id = $1`, user).Scan(&later); err != nil || later == first {
+		t.Fatalf("after leaving, Bo is in %q (%v); want a new personal tenant", later, err)
+	}
+	del := event(t, events.IdPUserDeleted, "del-bo", user, &eventsv1.UserDeleted{UserId: user, Realm: "bbq"})
+	if _, errs, err := s.ApplyBatch(ctx, []events.Decoded{del}); err != nil || errs[0] != nil {
+		t.Fatal(err, errs[0])
+	}
+	for _, id := range []string{first, later} {
+		var name string
+		if err := s.Pool().QueryRow(ctx, `SELECT display_name FROM tenants WHERE id = $1`, id).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if name != domain.ErasedTenantName {
+			t.Errorf("personal tenant %s named %q after the deletion; want %q", id, name, domain.ErasedTenantName)
+		}
+	}
+}

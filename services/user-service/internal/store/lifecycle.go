@@ -194,6 +194,13 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 	if m := c.Join; m != nil {
 		queueJoin(b, *m)
 	}
+	if c.ErasePersonalTenant != "" {
+		// The first personal tenant, and any made anew for them later (a membership of source personal),
+		// are named after the person. Before their memberships go, which name the later ones.
+		b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE kind = 'personal' AND (id = $1
+			OR id IN (SELECT tenant_id FROM memberships WHERE user_id = $3 AND source = 'personal'))`,
+			c.ErasePersonalTenant, domain.ErasedTenantName, u.ID)
+	}
 	if u.Status == domain.Deleted { // UserRemoved announces the end of every membership
 		b.Queue(`DELETE FROM memberships WHERE user_id = $1`, u.ID)
 	}
@@ -202,10 +209,6 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 	}
 	if c.DropKeycloakSync {
 		b.Queue(`DELETE FROM keycloak_sync WHERE user_id = $1`, u.ID)
-	}
-	if c.ErasePersonalTenant != "" {
-		b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE id = $1 AND kind = 'personal'`,
-			c.ErasePersonalTenant, domain.ErasedTenantName)
 	}
 	queueOutbox(b, outbox)
 	if isolate {

@@ -42,11 +42,11 @@ type Config struct {
 
 // Writer performs the due write-backs.
 type Writer struct {
+	rounds
 	store *store.Store
 	users Users
 	log   *slog.Logger
 	cfg   Config
-	wake  chan struct{}
 	m     metrics
 }
 
@@ -58,64 +58,28 @@ type metrics struct {
 
 // New returns a Writer.
 func New(cfg Config, s *store.Store, users Users, log *slog.Logger, reg prometheus.Registerer) *Writer {
-	m := metrics{
-		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_keycloak_writes_total",
-			Help: "Write-backs to Keycloak, by outcome (written, unchanged, retry, gone, failed)."}, []string{"outcome"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbq_users_writeback_failures_total",
-			Help: "Write-back jobs Keycloak refused for good (kept as failed, not retried), by reason (http_<status>)."}, []string{"reason"}),
-		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bbq_users_writeback_jobs",
-			Help: "Write-back jobs in the database, by state (pending, failed)."}, []string{"state"}),
-	}
-	reg.MustRegister(m.written, m.failures, m.jobs)
-	return &Writer{store: s, users: users, log: log, cfg: cfg, wake: make(chan struct{}, 1), m: m}
-}
-
-// Wake asks for a round now.
-func (w *Writer) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run writes back until ctx ends.
-func (w *Writer) Run(ctx context.Context) error {
-	t := time.NewTicker(w.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-w.wake:
-		}
-		w.Round(ctx)
-	}
+	m := newMetrics(reg, metricNames{
+		written: "bbq_users_keycloak_writes_total", writtenHelp: "Write-backs to Keycloak, by outcome (written, unchanged, retry, gone, failed).",
+		failures: "bbq_users_writeback_failures_total", failuresHelp: "Write-back jobs Keycloak refused for good (kept as failed, not retried), by reason (http_<status>).",
+		jobs: "bbq_users_writeback_jobs", jobsHelp: "Write-back jobs in the database, by state (pending, failed)."})
+	w := &Writer{store: s, users: users, log: log, cfg: cfg, m: m}
+	w.rounds = newRounds(cfg.Interval, w.Round)
+	return w
 }
 
 // Round claims the due jobs and does them. It returns how many it claimed.
 func (w *Writer) Round(ctx context.Context) int {
-	claimed := time.Now()
-	jobs, err := w.store.ClaimKeycloakSyncs(ctx, w.cfg.Batch, w.cfg.Lease)
+	n, err := claimRound(ctx, w.cfg.Lease, func(ctx context.Context) ([]store.KeycloakSync, error) {
+		return w.store.ClaimKeycloakSyncs(ctx, w.cfg.Batch, w.cfg.Lease)
+	}, w.do, w.release)
 	if err != nil {
 		w.log.Warn("keycloak write-back: cannot claim jobs", "error", err)
 		return 0
 	}
-	// Stop well inside the lease: once it ends, another replica may claim what is left. Requests still
-	// running then are cut, so none reaches Keycloak after the lease.
-	jobCtx, cancel := context.WithDeadline(ctx, claimed.Add(w.cfg.Lease*3/4))
-	defer cancel()
-	for i, j := range jobs {
-		if jobCtx.Err() != nil {
-			w.release(ctx, jobs[i:])
-			break
-		}
-		w.do(ctx, jobCtx, j)
-	}
 	if ctx.Err() == nil {
 		w.count(ctx)
 	}
-	return len(jobs)
+	return n
 }
 
 // do runs one job and records its outcome; jobCtx bounds the calls to Keycloak, ctx the database.

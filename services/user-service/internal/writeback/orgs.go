@@ -1,0 +1,181 @@
+package writeback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/connectedbbq/platform/pkg/keycloak"
+	"github.com/connectedbbq/platform/services/user-service/internal/store"
+)
+
+// Organizations is the part of the Keycloak admin API the organization writer uses.
+type Organizations interface {
+	OrganizationByAlias(ctx context.Context, alias string) (keycloak.Organization, error)
+	CreateOrganization(ctx context.Context, o keycloak.Organization) (string, error)
+	UpdateOrganization(ctx context.Context, o keycloak.Organization) error
+	DeleteOrganization(ctx context.Context, id string) error
+	AddOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
+	RemoveOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
+}
+
+// OrgWriter mirrors tenants as Keycloak organizations (alias = the tenant id, disabled while suspended) and
+// memberships as organization members. The user service stays the system of record: a job reads the state
+// here when claimed and makes Keycloak match it, so doing a job again changes nothing, and the jobs are rows
+// claimed for a lease, as the user write-back's are (see Writer).
+type OrgWriter struct {
+	rounds
+	store *store.Store
+	orgs  Organizations
+	log   *slog.Logger
+	cfg   Config
+	m     metrics
+}
+
+// errNoOrganization: a membership job found no organization for a tenant that exists; the organization's
+// own job (claimed first) creates it, so the membership is retried.
+var errNoOrganization = errors.New("the tenant's organization does not exist yet")
+
+// NewOrgWriter returns an OrgWriter.
+func NewOrgWriter(cfg Config, s *store.Store, orgs Organizations, log *slog.Logger, reg prometheus.Registerer) *OrgWriter {
+	m := newMetrics(reg, metricNames{
+		written: "bbq_users_keycloak_org_writes_total", writtenHelp: "Organization write-backs to Keycloak, by outcome (written, unchanged, retry, failed).",
+		failures: "bbq_users_org_sync_failures_total", failuresHelp: "Organization write-back jobs Keycloak refused for good, by reason (http_<status>).",
+		jobs: "bbq_users_org_sync_jobs", jobsHelp: "Organization write-back jobs in the database, by state (pending, failed)."})
+	w := &OrgWriter{store: s, orgs: orgs, log: log, cfg: cfg, m: m}
+	w.rounds = newRounds(cfg.Interval, w.Round)
+	return w
+}
+
+// Round claims the due jobs and does them (organizations first). It returns how many it claimed.
+func (w *OrgWriter) Round(ctx context.Context) int {
+	n, err := claimRound(ctx, w.cfg.Lease, func(ctx context.Context) ([]store.OrgSync, error) {
+		return w.store.ClaimOrgSyncs(ctx, w.cfg.Batch, w.cfg.Lease)
+	}, w.do, w.release)
+	if err != nil {
+		w.log.Warn("organization write-back: cannot claim jobs", "error", err)
+		return 0
+	}
+	if ctx.Err() == nil {
+		w.count(ctx)
+	}
+	return n
+}
+
+func (w *OrgWriter) do(ctx, jobCtx context.Context, j store.OrgSync) {
+	ctx = context.WithoutCancel(ctx)
+	outcome, err := w.sync(jobCtx, j)
+	v, status := classify(err)
+	switch v {
+	case done, gone: // gone: the user (or organization) went meanwhile; nothing is left to do
+		err = w.store.OrgSynced(ctx, j)
+	case refused:
+		outcome = "failed"
+		w.m.failures.WithLabelValues(fmt.Sprintf("http_%d", status)).Inc()
+		w.log.Error("keycloak refused an organization write-back; job kept as failed, not retried",
+			"tenant_id", j.TenantID, "user_id", j.UserID, "status", status, "error", err)
+		err = w.store.OrgSyncRefused(ctx, j, status, err)
+	case retry:
+		outcome = "retry"
+		next := backoff(j.Attempts)
+		w.log.Warn("organization write-back failed; will retry", "tenant_id", j.TenantID, "user_id", j.UserID,
+			"attempt", j.Attempts+1, "retry_in", next, "error", err)
+		err = w.store.OrgSyncFailed(ctx, j, next, status, err)
+	}
+	w.m.written.WithLabelValues(outcome).Inc()
+	if err != nil {
+		w.log.Warn("organization write-back: cannot record the outcome; the job runs again after its lease",
+			"tenant_id", j.TenantID, "user_id", j.UserID, "error", err)
+	}
+}
+
+// sync makes Keycloak match the job's state; what matches already is left alone (no admin event).
+func (w *OrgWriter) sync(ctx context.Context, j store.OrgSync) (string, error) {
+	org, err := w.orgs.OrganizationByAlias(ctx, j.TenantID)
+	found := err == nil
+	if err != nil && !errors.Is(err, keycloak.ErrNotFound) {
+		return "", err
+	}
+	if !j.Organization() {
+		return w.syncMember(ctx, j, org, found)
+	}
+	switch {
+	case !j.TenantExists && !found:
+		return "unchanged", nil
+	case !j.TenantExists:
+		return "written", w.orgs.DeleteOrganization(ctx, org.ID)
+	case !found:
+		return "written", w.create(ctx, j)
+	}
+	want := organization(j, false)
+	if org.Enabled == want.Enabled && org.Description == want.Description &&
+		(org.Name == want.Name || org.Name == organization(j, true).Name) {
+		return "unchanged", nil
+	}
+	want.ID = org.ID
+	err = w.orgs.UpdateOrganization(ctx, want)
+	if errors.Is(err, keycloak.ErrConflict) { // the name is another organization's
+		want.Name = organization(j, true).Name
+		err = w.orgs.UpdateOrganization(ctx, want)
+	}
+	return "written", err
+}
+
+func (w *OrgWriter) create(ctx context.Context, j store.OrgSync) error {
+	_, err := w.orgs.CreateOrganization(ctx, organization(j, false))
+	if errors.Is(err, keycloak.ErrConflict) { // the name is another organization's (or a lost reply: then retried)
+		_, err = w.orgs.CreateOrganization(ctx, organization(j, true))
+	}
+	return err
+}
+
+func (w *OrgWriter) syncMember(ctx context.Context, j store.OrgSync, org keycloak.Organization, found bool) (string, error) {
+	switch {
+	case !found && j.Member && j.TenantExists:
+		return "", errNoOrganization
+	case !found:
+		return "unchanged", nil // the organization is gone, and its memberships with it
+	}
+	change := w.orgs.RemoveOrganizationMember
+	if j.Member {
+		change = w.orgs.AddOrganizationMember
+	}
+	changed, err := change(ctx, org.ID, j.UserID)
+	if !changed {
+		return "unchanged", err
+	}
+	return "written", err
+}
+
+// organization is the Keycloak organization of a tenant. Organization names are unique in a realm and
+// display names are not, so a taken name is made unique with the tenant id; the description keeps the
+// display name as it is (the sign-in refusal shows it).
+func organization(j store.OrgSync, unique bool) keycloak.Organization {
+	name := j.TenantName
+	if unique || name == "" {
+		name = fmt.Sprintf("%s (%s)", j.TenantName, j.TenantID)
+	}
+	return keycloak.Organization{Name: name, Alias: j.TenantID, Enabled: !j.Suspended, Description: j.TenantName}
+}
+
+func (w *OrgWriter) release(ctx context.Context, jobs []store.OrgSync) {
+	ctx = context.WithoutCancel(ctx)
+	for _, j := range jobs {
+		if err := w.store.ReleaseOrgSync(ctx, j); err != nil {
+			w.log.Warn("organization write-back: cannot release a job", "tenant_id", j.TenantID, "user_id", j.UserID, "error", err)
+		}
+	}
+}
+
+func (w *OrgWriter) count(ctx context.Context) {
+	pending, failed, err := w.store.OrgSyncCounts(ctx)
+	if err != nil {
+		w.log.Warn("organization write-back: cannot count jobs", "error", err)
+		return
+	}
+	w.m.jobs.WithLabelValues("pending").Set(float64(pending))
+	w.m.jobs.WithLabelValues("failed").Set(float64(failed))
+}
