@@ -74,16 +74,18 @@ func lockBatch(ctx context.Context, conn *pgx.Conn, ds []events.Decoded, valid [
 
 // batchWrites is what a batch writes, gathered over its events in their order.
 type batchWrites struct {
-	tenants       []domain.PersonalTenant
-	dirty         []*domain.User // each user once, in the order of their first change
-	joins         []domain.Membership
-	removed       []string // users whose memberships end
-	syncs         []keycloakSync
-	dropSyncs     []string
-	erasedTenants []string
-	outbox        []outboxEvent
-	dirtySeen     map[string]bool
+	tenants   []domain.PersonalTenant
+	dirty     []*domain.User // each user once, in the order of their first change
+	joins     []domain.Membership
+	removed   []string // users whose memberships end
+	syncs     []keycloakSync
+	dropSyncs []string
+	erasures  []erasure // personal tenants to rename, before the memberships that name them go
+	outbox    []outboxEvent
+	dirtySeen map[string]bool
 }
+
+type erasure struct{ firstTenantID, userID string }
 
 type keycloakSync struct {
 	userID    string
@@ -114,7 +116,7 @@ func (w *batchWrites) add(u *domain.User, c domain.Change, ob []outboxEvent) {
 		w.dropSyncs = append(w.dropSyncs, u.ID)
 	}
 	if c.ErasePersonalTenant != "" {
-		w.erasedTenants = append(w.erasedTenants, c.ErasePersonalTenant)
+		w.erasures = append(w.erasures, erasure{c.ErasePersonalTenant, u.ID})
 	}
 	w.outbox = append(w.outbox, ob...)
 }
@@ -241,6 +243,9 @@ func (w *batchWrites) writeAndCommit(ctx context.Context, conn *pgx.Conn) error 
 	for _, m := range w.joins {
 		queueJoin(b, m)
 	}
+	for _, e := range w.erasures {
+		queueErasePersonalTenants(b, e.firstTenantID, e.userID)
+	}
 	if len(w.removed) > 0 {
 		b.Queue(`DELETE FROM memberships WHERE user_id = ANY($1)`, w.removed)
 	}
@@ -249,9 +254,6 @@ func (w *batchWrites) writeAndCommit(ctx context.Context, conn *pgx.Conn) error 
 	}
 	if len(w.dropSyncs) > 0 {
 		b.Queue(`DELETE FROM keycloak_sync WHERE user_id = ANY($1)`, w.dropSyncs)
-	}
-	for _, t := range w.erasedTenants {
-		b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE id = $1 AND kind = 'personal'`, t, domain.ErasedTenantName)
 	}
 	queueOutbox(b, w.outbox)
 	b.Queue(`COMMIT`)

@@ -195,11 +195,7 @@ func save(ctx context.Context, tx pgx.Tx, u *domain.User, c domain.Change, trace
 		queueJoin(b, *m)
 	}
 	if c.ErasePersonalTenant != "" {
-		// The first personal tenant, and any made anew for them later (a membership of source personal),
-		// are named after the person. Before their memberships go, which name the later ones.
-		b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE kind = 'personal' AND (id = $1
-			OR id IN (SELECT tenant_id FROM memberships WHERE user_id = $3 AND source = 'personal'))`,
-			c.ErasePersonalTenant, domain.ErasedTenantName, u.ID)
+		queueErasePersonalTenants(b, c.ErasePersonalTenant, u.ID)
 	}
 	if u.Status == domain.Deleted { // UserRemoved announces the end of every membership
 		b.Queue(`DELETE FROM memberships WHERE user_id = $1`, u.ID)
@@ -312,4 +308,12 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// queueErasePersonalTenants renames the person's personal tenants: the first one, and any made anew for them
+// later (a membership of source personal). It must go before their memberships, which name the later ones.
+func queueErasePersonalTenants(b *pgx.Batch, firstTenantID, userID string) {
+	b.Queue(`UPDATE tenants SET display_name = $2, updated_at = now() WHERE kind = 'personal' AND (id = $1
+		OR id IN (SELECT tenant_id FROM memberships WHERE user_id = $3 AND source = 'personal'))`,
+		firstTenantID, domain.ErasedTenantName, userID)
 }
