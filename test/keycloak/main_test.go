@@ -21,6 +21,7 @@ import (
 	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/testing/natstest"
+	"github.com/connectedbbq/platform/testing/otlptest"
 	"github.com/connectedbbq/platform/testing/pgtest"
 )
 
@@ -28,6 +29,8 @@ var (
 	pg   *pgtest.Server
 	kc   *kctest.Keycloak
 	bins map[string]string
+	// traces receives the spans of the suite's Keycloak (and of the services of tests that ask for them).
+	traces *otlptest.Receiver
 )
 
 func TestMain(m *testing.M) {
@@ -43,7 +46,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pg = srv
-	code := kctest.Main(m, &kc)
+	rcv, stopTraces := otlptest.Start()
+	traces = rcv
+	// Keycloak traces for the whole suite, so the trace test shares its server (a build of its own, cached).
+	code := kctest.MainWith(m, &kc, kctest.Config{TracingEndpoint: rcv.URL})
+	stopTraces()
 	stopPG()
 	remove()
 	os.Exit(code)

@@ -46,11 +46,17 @@ type Receiver struct {
 
 // New starts a receiver that stops with the test.
 func New(t testing.TB) *Receiver {
-	r := &Receiver{}
-	srv := httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(srv.Close)
-	r.URL = srv.URL
+	r, stop := Start()
+	t.Cleanup(stop)
 	return r
+}
+
+// Start starts a receiver for a whole test binary (TestMain, where no test exists yet); stop ends it.
+func Start() (r *Receiver, stop func()) {
+	r = &Receiver{}
+	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	r.URL = srv.URL
+	return r, srv.Close
 }
 
 // Env is the environment a process needs to export its spans here promptly.
@@ -60,7 +66,8 @@ func (r *Receiver) Env() map[string]string {
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost || req.URL.Path != "/v1/traces" {
+	// The Go SDK posts to <endpoint>/v1/traces; Keycloak (Quarkus) posts to its endpoint as given.
+	if req.Method != http.MethodPost || (req.URL.Path != "/v1/traces" && req.URL.Path != "/" && req.URL.Path != "") {
 		http.NotFound(w, req)
 		return
 	}
