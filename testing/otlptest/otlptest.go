@@ -66,8 +66,8 @@ func (r *Receiver) Env() map[string]string {
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	// The Go SDK posts to <endpoint>/v1/traces; Keycloak (Quarkus) posts to its endpoint as given.
-	if req.Method != http.MethodPost || (req.URL.Path != "/v1/traces" && req.URL.Path != "/" && req.URL.Path != "") {
+	// Where a collector takes OTLP/HTTP traces: the Go SDK and Keycloak (Quarkus) add the path to the endpoint.
+	if req.Method != http.MethodPost || req.URL.Path != "/v1/traces" {
 		http.NotFound(w, req)
 		return
 	}
