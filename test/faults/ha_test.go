@@ -81,7 +81,7 @@ func TestHighAvailabilityUnderFaults(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}()
-	feed(jobs, n, 60*time.Second) // long enough that every fault meets traffic
+	feed(jobs, n, 50*time.Second)
 	wg.Wait()
 	sentAt := time.Since(begin)
 	var done []faultResult
