@@ -122,8 +122,10 @@ func StartWith(ctx context.Context, cfg Config) (*Keycloak, error) {
 	// Fetch and build (augment) first, outside the start-up timeout: on a fresh machine this downloads the
 	// distribution and runs Maven; later it is a checksum and a no-op.
 	build := exec.CommandContext(ctx, "bash", script, "build")
-	// Tracing is a build option (keycloak.sh keeps a built home per value).
-	build.Env = append(environWithout("KC_TRACING_"), "KC_TRACING_ENABLED="+strconv.FormatBool(cfg.TracingEndpoint != ""))
+	// Tracing is a build option (keycloak.sh keeps a built home per value). No span per SQL statement: a
+	// suite's thousands of admin calls would export tens of thousands.
+	build.Env = append(environWithout("KC_TRACING_"), "KC_TRACING_ENABLED="+strconv.FormatBool(cfg.TracingEndpoint != ""),
+		"KC_TRACING_JDBC_ENABLED=false")
 	build.Stdout, build.Stderr = logf, logf
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("%s build: %w\n%s", script, err, k.LogTail(40))

@@ -29,8 +29,9 @@ PROVIDER_JAR="$KC_DIR/provider/target/bbq-keycloak-provider.jar"
 BUILD_OPTS=(--db=dev-file --http-relative-path=/auth --health-enabled=true --metrics-enabled=true)
 # Tracing is a build-time option of Keycloak: KC_TRACING_ENABLED=true selects a built home of its own (the
 # runtime KC_TRACING_* options, endpoint and protocol, are read by start from the environment).
+# KC_TRACING_JDBC_ENABLED=false (build-time too) leaves out a span per SQL statement.
 if [[ "${KC_TRACING_ENABLED:-false}" == "true" ]]; then
-  BUILD_OPTS+=(--tracing-enabled=true)
+  BUILD_OPTS+=(--tracing-enabled=true --tracing-jdbc-enabled="${KC_TRACING_JDBC_ENABLED:-true}")
 fi
 
 log() { printf 'keycloak.sh: %s\n' "$*" >&2; }
