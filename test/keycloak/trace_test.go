@@ -1,24 +1,32 @@
 package keycloak
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/events"
 	"github.com/connectedbbq/platform/test/internal/pipelinetest"
+	"github.com/connectedbbq/platform/testing/kctest"
 	"github.com/connectedbbq/platform/testing/otlptest"
 )
 
 // One sign-up through Keycloak's own form: the verification's trace starts at Keycloak's span for the request
 // (Keycloak's OpenTelemetry tracing), whose context the provider sends on the webhook, and goes on through
-// idp-hook, JetStream and user-service to the relay's publish of UserCreated. Every process exports to the
-// suite's in-process OTLP receiver (otlptest, a stand-in for a collector).
+// idp-hook, JetStream and user-service to the relay's publish of UserCreated. Every process exports to an
+// in-process OTLP receiver (otlptest, a stand-in for a collector). The test starts a traced Keycloak of its own.
 func TestOneSignUpThroughKeycloakIsOneTraceRootedInKeycloak(t *testing.T) {
-	if !kc.Tracing {
+	traces := otlptest.New(t)
+	traced, err := kctest.StartWith(context.Background(), kctest.Config{TracingEndpoint: traces.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(traced.Stop)
+	if !traced.Tracing {
 		t.Skip("a reused Keycloak (KCTEST_URL) does not export its spans to this test binary")
 	}
-	e := newEnv(t, options{webhook: true, hookEnv: traces.Env(), serviceEnv: traces.Env()})
+	e := newEnv(t, options{webhook: true, hookEnv: traces.Env(), serviceEnv: traces.Env(), keycloak: traced})
 	s := e.realm.SignUp(t, "tracy@example.com", password, "Tracy Span")
 	s.FollowVerification(t)
 	e.eventually(30*time.Second, "UserCreated", func() bool { return len(e.count(events.UserCreated.Subject)) == 1 })
