@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,9 @@ type LocalConfig struct {
 	DashboardPort, UserServicePort, AdminPort, IdPHookPort, KeycloakPort, KeycloakMgmtPort, NATSPort, PostgresPort, SMTPPort int
 	// Operations ports (probes and metrics) of our services.
 	DashboardOpsPort, UserServiceOpsPort, IdPHookOpsPort int
+	// Telemetry is the OTEL_* variables given to every service (TelemetryFrom); with an OTLP endpoint,
+	// Keycloak traces to the same collector (KC_TRACING_*). Empty: no spans leave the processes.
+	Telemetry map[string]string
 }
 
 // DefaultLocal is what `make run` starts.
@@ -188,11 +192,13 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 	if c.Keycloak {
 		usEnv["KEYCLOAK_URL"], usEnv["KEYCLOAK_CLIENT_SECRET"] = kcInternal, sec.UserServiceClient
 	}
+	hookEnv := withTelemetry(nil, c.Telemetry)
+	usEnv = withTelemetry(usEnv, c.Telemetry)
 	p, err := StartPipeline(ctx, PipelineConfig{Bins: bins, Dir: filepath.Join(c.Dir, "logs"), NATSURL: l.NATS.ClientURL(),
 		DatabaseURL: l.Postgres.URL("users"), OIDCIssuer: public + "/auth/realms/bbq", WebhookSecrets: sec.Webhook,
 		AdminToken: sec.AdminToken, HookAddr: hookAddr, APIAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServicePort),
 		AdminAddr: fmt.Sprintf("127.0.0.1:%d", c.AdminPort), HookOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.IdPHookOpsPort),
-		UserServiceOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServiceOpsPort), UserServiceEnv: usEnv,
+		UserServiceOpsAddr: fmt.Sprintf("127.0.0.1:%d", c.UserServiceOpsPort), UserServiceEnv: usEnv, IdPHookEnv: hookEnv,
 		IdPHookNATS:        bus.Credentials{User: embedded.UserIdPHook, Password: sec.NATS[embedded.UserIdPHook]},
 		UserServiceNATS:    bus.Credentials{User: embedded.UserUserService, Password: sec.NATS[embedded.UserUserService]},
 		ServiceDatabaseURL: l.Postgres.URLAs("users", serviceRole, sec.Postgres[serviceRole]),
@@ -208,11 +214,11 @@ func (l *Local) startServices(ctx context.Context, bins map[string]string, sec s
 	}
 	addr, opsAddr := fmt.Sprintf("127.0.0.1:%d", c.DashboardPort), fmt.Sprintf("127.0.0.1:%d", c.DashboardOpsPort)
 	l.Dash = &Process{Name: "dashboard", Bin: bins["dashboard"], LogPath: filepath.Join(c.Dir, "logs", "dashboard.log"),
-		Ready: "http://" + opsAddr + "/healthz", Env: map[string]string{"DASHBOARD_ADDR": addr, "OPS_ADDR": opsAddr, "PUBLIC_URL": public,
+		Ready: "http://" + opsAddr + "/healthz", Env: withTelemetry(map[string]string{"DASHBOARD_ADDR": addr, "OPS_ADDR": opsAddr, "PUBLIC_URL": public,
 			"OIDC_ISSUER": public + "/auth/realms/bbq", "KEYCLOAK_URL": kcInternal, "OIDC_CLIENT_ID": "dashboard",
 			"USER_SERVICE_URL": p.UserServiceURL, "SESSION_KEY": sec.SessionKey,
 			// Local only: the printed admin console URL goes through the dashboard like everything else.
-			"DASHBOARD_PROXY_KEYCLOAK_ADMIN": "true"}}
+			"DASHBOARD_PROXY_KEYCLOAK_ADMIN": "true"}, c.Telemetry)}
 	if err := l.Dash.Start(ctx); err != nil {
 		return err
 	}
@@ -236,6 +242,8 @@ func (l *Local) startKeycloak(ctx context.Context, public, hookURL string, sec s
 			"BBQ_DASHBOARD_URL": public, "BBQ_SMTP_HOST": "127.0.0.1", "BBQ_SMTP_PORT": fmt.Sprint(c.SMTPPort),
 			"BBQ_WEBHOOK_URL": hookURL, "BBQ_WEBHOOK_SECRETS": sec.Webhook, "BBQ_USER_SERVICE_SECRET": sec.UserServiceClient,
 			"BBQ_IDP_HOOK_SECRET": sec.IdPHookClient, "BBQ_TENANT_CONTROLLER_SECRET": sec.TenantControllerClient}}
+	// Keycloak's spans are the root of each sign-up's trace; tracing is a build option (a built home of its own).
+	maps.Copy(l.Keycloak.Env, keycloakTracing(c.Telemetry))
 	if err := l.Keycloak.Start(ctx); err != nil {
 		return err
 	}

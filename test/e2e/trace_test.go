@@ -9,6 +9,7 @@ import (
 
 	"github.com/connectedbbq/platform/dev/stack"
 	"github.com/connectedbbq/platform/pkg/events"
+	"github.com/connectedbbq/platform/test/internal/pipelinetest"
 	"github.com/connectedbbq/platform/testing/otlptest"
 )
 
@@ -36,7 +37,7 @@ func TestOneSignUpIsOneTraceFromTheWebhookToUserCreated(t *testing.T) {
 	e.eventually(20*time.Second, "UserCreated", func() bool { return e.userCreated()[user] == 1 })
 
 	// The verification confirmed the account: its trace goes all the way to UserCreated.
-	traceID, keycloakSpan := traceIDs(verify)
+	traceID, keycloakSpan := pipelinetest.TraceIDs(verify)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, s := range rcv.Spans() {
@@ -46,9 +47,9 @@ func TestOneSignUpIsOneTraceFromTheWebhookToUserCreated(t *testing.T) {
 	})
 	var chain []otlptest.Span
 	e.eventually(20*time.Second, "the spans of the verification's trace", func() bool {
-		chain = spanChain(rcv.Trace(traceID), keycloakSpan, step{"idp-hook", "server", "POST /webhooks/keycloak/events"},
-			step{"idp-hook", "producer", "publish events.idp."}, step{"user-service", "consumer", "process events.idp."},
-			step{"user-service", "producer", "publish " + events.UserCreated.Subject})
+		chain = pipelinetest.SpanChain(rcv.Trace(traceID), keycloakSpan, pipelinetest.Step{"idp-hook", "server", "POST /webhooks/keycloak/events"},
+			pipelinetest.Step{"idp-hook", "producer", "publish events.idp."}, pipelinetest.Step{"user-service", "consumer", "process events.idp."},
+			pipelinetest.Step{"user-service", "producer", "publish " + events.UserCreated.Subject})
 		return len(chain) == 4
 	})
 	process, relay := chain[2], chain[3]
@@ -72,33 +73,9 @@ func TestOneSignUpIsOneTraceFromTheWebhookToUserCreated(t *testing.T) {
 	}
 
 	// The registration is a trace of its own, up to the consumer (it announces nothing yet).
-	regTrace, regSpan := traceIDs(register)
+	regTrace, regSpan := pipelinetest.TraceIDs(register)
 	e.eventually(20*time.Second, "the spans of the registration's trace", func() bool {
-		return len(spanChain(rcv.Trace(regTrace), regSpan, step{"idp-hook", "server", "POST"},
-			step{"idp-hook", "producer", "publish"}, step{"user-service", "consumer", "process"})) == 3
+		return len(pipelinetest.SpanChain(rcv.Trace(regTrace), regSpan, pipelinetest.Step{"idp-hook", "server", "POST"},
+			pipelinetest.Step{"idp-hook", "producer", "publish"}, pipelinetest.Step{"user-service", "consumer", "process"})) == 3
 	})
-}
-
-// traceIDs splits a W3C traceparent into its trace id and span id.
-func traceIDs(traceparent string) (traceID, spanID string) {
-	parts := strings.Split(traceparent, "-")
-	return parts[1], parts[2]
-}
-
-// step is a span wanted in a chain: its service, kind and the start of its name.
-type step struct{ service, kind, name string }
-
-// spanChain follows the spans from parent down, one step per child of the wanted service, kind and name.
-func spanChain(spans []otlptest.Span, parent string, steps ...step) []otlptest.Span {
-	var chain []otlptest.Span
-	for _, st := range steps {
-		s, ok := otlptest.Find(spans, func(s otlptest.Span) bool {
-			return s.ParentID == parent && s.Service == st.service && s.Kind == st.kind && strings.HasPrefix(s.Name, st.name)
-		})
-		if !ok {
-			return chain
-		}
-		chain, parent = append(chain, s), s.SpanID
-	}
-	return chain
 }

@@ -30,8 +30,9 @@ type haSystem struct {
 	dir   string
 	nats  *natsCluster
 	pg    *embedded.Postgres
-	pipes []*stack.Pipeline // replica i of idp-hook and of user-service
-	hooks []string          // the idp-hook replicas' webhook URLs, which the sender balances over
+	pgCfg embedded.PostgresConfig // its directory and port, to start it again on the same data after a kill
+	pipes []*stack.Pipeline       // replica i of idp-hook and of user-service
+	hooks []string                // the idp-hook replicas' webhook URLs, which the sender balances over
 	watch *busWatch
 	kc    *keycloakStandIn
 	cp    *checkpointWatch
@@ -39,7 +40,8 @@ type haSystem struct {
 
 // TestHighAvailabilityUnderFaults streams signed sign-ups (REGISTER, VERIFY_EMAIL, then UPDATE_PROFILE: each
 // user gets a UserCreated and then a UserUpdated) into the HA pipeline while the stream leader is killed and
-// restarted, one replica of each service is killed and restarted, and a NATS node is cut off from its peers.
+// restarted, one replica of each service is killed and restarted, a NATS node is cut off from its peers, and
+// Postgres is killed and started again on its data directory.
 // It checks from the bus that every user has exactly one UserCreated and that events.users.> keeps each
 // subject's order, and from Postgres that every user is active with the latest name. Each fault comes with a
 // probe sign-up; the time until its UserCreated is on the bus is the fault's time to recover.
@@ -188,6 +190,20 @@ func (h *haSystem) faults() []haFault {
 		h.t.Logf("stream leader, to be cut off: %s", n.name)
 		return h.nats.isolate(n, 5*time.Second)
 	}
+	// As a crash of its machine: the server and its backends at once, then the same data directory and port,
+	// so both user-service replicas' pools reconnect to the database they had (WAL replay on start-up).
+	killPostgres := func() error {
+		h.pg.Kill()
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		pg, err := embedded.StartPostgres(ctx, h.pgCfg)
+		if err != nil {
+			return fmt.Errorf("restart Postgres: %w", err)
+		}
+		h.pg = pg
+		return nil
+	}
 	kill := func(p *stack.Process) func() error {
 		return func() error {
 			p.Kill()
@@ -217,6 +233,7 @@ func (h *haSystem) faults() []haFault {
 		{"kill -9 user-service replica 1", "kill user-service 1", kill(h.pipes[0].UserService)},
 		{"kill -9 the idp-hook replica that reconciles (the lease holder)", "kill reconciling idp-hook", killReconciler},
 		{"partition the stream leader's NATS node from the other two for 5 s", "partition NATS leader", partitionLeader},
+		{"kill -9 Postgres (server and backends), restart it on its data directory after 1 s", "kill Postgres", killPostgres},
 		{"kill -9 user-service replica 2", "kill user-service 2", kill(h.pipes[1].UserService)},
 		{"kill -9 the other idp-hook replica", "kill other idp-hook", killOther},
 	}
@@ -294,9 +311,11 @@ func startHA(t *testing.T) *haSystem {
 	h.nats = startNATSCluster(ctx, t, bins["nats-server"], dir, hosts[:3], cfg)
 	h.watch = watchUsersCreated(t, h.nats.js)
 	h.kc = startKeycloakStandIn(t, lan.Addr())
-	if h.pg, err = embedded.StartPostgres(ctx, embedded.PostgresConfig{Dir: filepath.Join(dir, "pg"), Network: lan.Prefix()}); err != nil {
+	h.pgCfg = embedded.PostgresConfig{Dir: filepath.Join(dir, "pg"), Network: lan.Prefix()}
+	if h.pg, err = embedded.StartPostgres(ctx, h.pgCfg); err != nil {
 		t.Fatal(err)
 	}
+	h.pgCfg.Port = h.pg.Port()
 	t.Cleanup(func() { _ = h.pg.Stop() })
 	pgURL, err := url.Parse(h.pg.URL("postgres"))
 	if err != nil {

@@ -49,6 +49,8 @@ type Keycloak struct {
 	AdminUser     string
 	AdminPassword string
 	StartTime     time.Duration // how long the start took (0 when reused)
+	// Tracing: Keycloak exports its own spans (Config.TracingEndpoint); false for a reused server.
+	Tracing bool
 
 	tokenMu     sync.Mutex // the master admin token, reused until shortly before it expires
 	token       string
@@ -60,11 +62,21 @@ type Keycloak struct {
 	logPath string
 }
 
+// Config is what a test binary asks of the server it starts (a reused one is taken as it is).
+type Config struct {
+	// TracingEndpoint, when set, is the OTLP/HTTP (http/protobuf) endpoint Keycloak exports its spans to
+	// (--tracing-enabled, a build of its own). Spans are exported every 200 ms rather than every 5 s.
+	TracingEndpoint string
+}
+
 // Main starts Keycloak (or connects to KCTEST_URL), stores it in *kc, runs the tests and stops it. Use it
 // from TestMain: os.Exit(kctest.Main(m, &kc)).
-func Main(m *testing.M, kc **Keycloak) int {
+func Main(m *testing.M, kc **Keycloak) int { return MainWith(m, kc, Config{}) }
+
+// MainWith is Main with a Config for the server it starts.
+func MainWith(m *testing.M, kc **Keycloak, cfg Config) int {
 	flag.Parse()
-	k, err := Start(context.Background())
+	k, err := StartWith(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kctest:", err)
 		return 1
@@ -75,7 +87,10 @@ func Main(m *testing.M, kc **Keycloak) int {
 }
 
 // Start returns a ready Keycloak: the one at KCTEST_URL, or a new one on free ports.
-func Start(ctx context.Context) (*Keycloak, error) {
+func Start(ctx context.Context) (*Keycloak, error) { return StartWith(ctx, Config{}) }
+
+// StartWith is Start with a Config for a new server.
+func StartWith(ctx context.Context, cfg Config) (*Keycloak, error) {
 	if u := os.Getenv(EnvURL); u != "" {
 		k := &Keycloak{URL: strings.TrimRight(u, "/"), AdminUser: envOr(EnvAdminUser, "admin"),
 			AdminPassword: envOr(EnvAdminPassword, "admin")}
@@ -107,6 +122,10 @@ func Start(ctx context.Context) (*Keycloak, error) {
 	// Fetch and build (augment) first, outside the start-up timeout: on a fresh machine this downloads the
 	// distribution and runs Maven; later it is a checksum and a no-op.
 	build := exec.CommandContext(ctx, "bash", script, "build")
+	// Tracing is a build option (keycloak.sh keeps a built home per value). No span per SQL statement: a
+	// suite's thousands of admin calls would export tens of thousands.
+	build.Env = append(environWithout("KC_TRACING_"), "KC_TRACING_ENABLED="+strconv.FormatBool(cfg.TracingEndpoint != ""),
+		"KC_TRACING_JDBC_ENABLED=false")
 	build.Stdout, build.Stderr = logf, logf
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("%s build: %w\n%s", script, err, k.LogTail(40))
@@ -124,8 +143,10 @@ func Start(ctx context.Context) (*Keycloak, error) {
 		"BBQ_WEBHOOK_BASE_DELAY_MS=200", "BBQ_WEBHOOK_MAX_DELAY_MS=5000", "BBQ_WEBHOOK_TIMEOUT_MS=3000",
 		// Extra JVM options. -XX:TieredStopAtLevel=1 halved start-up on 2 busy cores (33 s vs 67 s) but made the
 		// tests over twice as slow (73 s vs 32 s), so none by default.
-		"JAVA_OPTS_APPEND="+os.Getenv(EnvJavaOpts),
+		"JAVA_OPTS_APPEND="+strings.TrimSpace(os.Getenv(EnvJavaOpts)+" "+cfg.javaOpts()),
 	)
+	cmd.Env = append(cmd.Env, cfg.tracingEnv()...)
+	k.Tracing = cfg.TracingEndpoint != ""
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group so Stop reaches java; Pdeathsig so a killed test binary leaves no server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -160,6 +181,22 @@ func Start(ctx context.Context) (*Keycloak, error) {
 	fmt.Fprintf(os.Stderr, "kctest: Keycloak ready at %s in %s (log %s)\n", k.URL, k.StartTime.Round(time.Millisecond),
 		k.logPath)
 	return k, nil
+}
+
+// tracingEnv is Keycloak's tracing options.
+func (c Config) tracingEnv() []string {
+	if c.TracingEndpoint == "" {
+		return nil
+	}
+	return []string{"KC_TRACING_ENABLED=true", "KC_TRACING_ENDPOINT=" + c.TracingEndpoint, "KC_TRACING_PROTOCOL=http/protobuf"}
+}
+
+// javaOpts makes Quarkus's batch span processor export promptly, so a test reads a whole trace in seconds.
+func (c Config) javaOpts() string {
+	if c.TracingEndpoint == "" {
+		return ""
+	}
+	return "-Dquarkus.otel.bsp.schedule.delay=200ms"
 }
 
 // Stop ends a server this process started (SIGTERM, then SIGKILL after 20 s) and removes its directory. If the

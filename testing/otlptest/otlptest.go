@@ -46,11 +46,17 @@ type Receiver struct {
 
 // New starts a receiver that stops with the test.
 func New(t testing.TB) *Receiver {
-	r := &Receiver{}
-	srv := httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(srv.Close)
-	r.URL = srv.URL
+	r, stop := Start()
+	t.Cleanup(stop)
 	return r
+}
+
+// Start starts a receiver for a whole test binary (TestMain, where no test exists yet); stop ends it.
+func Start() (r *Receiver, stop func()) {
+	r = &Receiver{}
+	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	r.URL = srv.URL
+	return r, srv.Close
 }
 
 // Env is the environment a process needs to export its spans here promptly.
@@ -60,6 +66,7 @@ func (r *Receiver) Env() map[string]string {
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	// Where a collector takes OTLP/HTTP traces: the Go SDK and Keycloak (Quarkus) add the path to the endpoint.
 	if req.Method != http.MethodPost || req.URL.Path != "/v1/traces" {
 		http.NotFound(w, req)
 		return

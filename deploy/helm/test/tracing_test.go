@@ -48,6 +48,28 @@ func TestTracingOffByDefaultAndOnWithAnEndpoint(t *testing.T) {
 	}
 }
 
+// TestKeycloakTracingOptions: Keycloak gets the collector's protocol and sampler in its own option names (the
+// values test/keycloak runs a real Keycloak with), and tracing.keycloak=false leaves it untraced.
+func TestKeycloakTracingOptions(t *testing.T) {
+	name := "bbq-connected-bbq-keycloak"
+	keycloak := func(args ...string) map[string]any {
+		objs := rendered(t, args...)
+		return nested[[]any](t, get(t, objs, workloadKind(objs, name)+"/"+name), "spec", "template", "spec", "containers")[0].(map[string]any)
+	}
+	c := keycloak("--set", "tracing.endpoint=http://otel:4317", "--set", "tracing.protocol=grpc",
+		"--set", "tracing.sampler=parentbased_traceidratio", "--set", "tracing.samplerArg=0.25")
+	for k, want := range map[string]string{"KC_TRACING_ENABLED": "true", "KC_TRACING_ENDPOINT": "http://otel:4317",
+		"KC_TRACING_PROTOCOL": "grpc", "KC_TRACING_SAMPLER_TYPE": "parentbased_traceidratio", "KC_TRACING_SAMPLER_RATIO": "0.25"} {
+		if got := envValue(c, k); got != want {
+			t.Errorf("%s=%q, want %q", k, got, want)
+		}
+	}
+	off := keycloak("--set", "tracing.endpoint=http://otel:4318", "--set", "tracing.keycloak=false")
+	if got := envValue(off, "KC_TRACING_ENABLED"); got != "" {
+		t.Errorf("tracing.keycloak=false: KC_TRACING_ENABLED=%q, want unset", got)
+	}
+}
+
 func workloadKind(objs map[string]*unstructured.Unstructured, name string) string {
 	if _, ok := objs["StatefulSet/"+name]; ok {
 		return "StatefulSet"

@@ -13,7 +13,8 @@
 # http://localhost:3000/auth; unset = derived from each request), KC_INSTANCE_DIR (data dir, default
 # $BBQ_CACHE/keycloak/instances/$KC_PORT), KC_IMPORT_REALM (true), KC_BOOTSTRAP_ADMIN_USERNAME/PASSWORD,
 # BBQ_SMTP_HOST/PORT/FROM, BBQ_DASHBOARD_URL, BBQ_*_SECRET (realm placeholders), BBQ_WEBHOOK_URL/SECRETS,
-# KC_WATCH_PID (stop Keycloak when this process is gone; tests set it).
+# KC_WATCH_PID (stop Keycloak when this process is gone; tests set it), KC_TRACING_ENABLED (build and start
+# with Keycloak's OpenTelemetry tracing) with KC_TRACING_ENDPOINT/PROTOCOL.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +27,12 @@ DIST="$DIST_ROOT/keycloak-$KEYCLOAK_VERSION"
 PROVIDER_JAR="$KC_DIR/provider/target/bbq-keycloak-provider.jar"
 # Build-time options: baked into the built home; everything else is a runtime option of start.
 BUILD_OPTS=(--db=dev-file --http-relative-path=/auth --health-enabled=true --metrics-enabled=true)
+# Tracing is a build-time option of Keycloak: KC_TRACING_ENABLED=true selects a built home of its own (the
+# runtime KC_TRACING_* options, endpoint and protocol, are read by start from the environment).
+# KC_TRACING_JDBC_ENABLED=false (build-time too) leaves out a span per SQL statement.
+if [[ "${KC_TRACING_ENABLED:-false}" == "true" ]]; then
+  BUILD_OPTS+=(--tracing-enabled=true --tracing-jdbc-enabled="${KC_TRACING_JDBC_ENABLED:-true}")
+fi
 
 log() { printf 'keycloak.sh: %s\n' "$*" >&2; }
 

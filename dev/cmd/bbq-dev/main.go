@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cfg := stack.DefaultLocal(dataDir(), log)
+	cfg.Telemetry = stack.TelemetryFrom(os.Environ()) // OTEL_EXPORTER_OTLP_ENDPOINT=… make run: traces, Keycloak's included
 	fs := flag.NewFlagSet("bbq-dev", flag.ContinueOnError)
 	fs.StringVar(&cfg.Dir, "data", cfg.Dir, "folder for all data, logs and generated secrets (BBQ_DATA)")
 	fs.BoolVar(&cfg.Keycloak, "keycloak", cfg.Keycloak, "start Keycloak")

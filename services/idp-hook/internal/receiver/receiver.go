@@ -206,6 +206,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
+	for _, endpoint := range []string{"events", "admin-events"} { // at 0, so that BbqWebhookWrongRealm sees the first
+		m.Webhooks.WithLabelValues(endpoint, "wrong_realm")
+	}
 	reg.MustRegister(m.Webhooks, m.PublishSeconds)
 	return m
 }

@@ -176,3 +176,54 @@ func TestEveryRowLevelSecurityTableHasTheServicePolicy(t *testing.T) {
 		t.Fatalf("tables under row-level security without a policy for %s: %v", store.RoleService, missing)
 	}
 }
+
+// An external or CloudNativePG database: its owner may not create roles (no CREATEROLE), and its administrator
+// made the group and login roles beforehand (docs/security.md). The migrations and the provisioning accept that,
+// and the service runs.
+func TestAnOwnerWithoutCreateRoleMigratesWhereTheRolesExist(t *testing.T) {
+	ctx := context.Background()
+	d := storetest.Databases(t, srv)
+	admin, err := pgx.Connect(ctx, d.Owner) // the superuser, as the database's administrator
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var db string
+	if err := admin.QueryRow(ctx, `SELECT current_database()`).Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	owner := "owner_" + db
+	for _, sql := range []string{
+		`CREATE ROLE ` + owner + ` LOGIN NOCREATEROLE NOSUPERUSER`,
+		`ALTER DATABASE ` + pgx.Identifier{db}.Sanitize() + ` OWNER TO ` + owner,
+		// The group roles are cluster-wide: other tests' migrations may be making them at the same time.
+		`DO $$ BEGIN CREATE ROLE bbq_api NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
+		`DO $$ BEGIN CREATE ROLE bbq_service NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
+	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	dsn := d.Owner
+	t.Cleanup(func() { // before the database is dropped: the role owns it and its tables
+		ctx := context.Background()
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, `REASSIGN OWNED BY `+owner+` TO postgres; DROP OWNED BY `+owner+`; DROP ROLE `+owner)
+	})
+	if err := store.Provision(ctx, store.Databases{Owner: d.Owner, Service: d.Service, API: d.API}); err != nil {
+		t.Fatal(err) // the administrator's login roles, members of the groups
+	}
+	d.Owner = strings.Replace(d.Owner, "postgres@", owner+"@", 1)
+	s := storetest.OpenDatabases(t, d)
+	if _, _, err := s.ApplyBatch(ctx, signUp(t, "u-owned")); err != nil {
+		t.Fatal(err)
+	}
+	var tableOwner string
+	if err := admin.QueryRow(ctx, `SELECT tableowner FROM pg_tables WHERE tablename = 'users'`).Scan(&tableOwner); err != nil || tableOwner != owner {
+		t.Fatalf("users is owned by %q (%v), want the migrating owner %s", tableOwner, err, owner)
+	}
+}

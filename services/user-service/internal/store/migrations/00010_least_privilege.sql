@@ -6,7 +6,11 @@
 -- +goose StatementBegin
 DO $$
 BEGIN
-    CREATE ROLE bbq_service NOLOGIN;
+    -- Only when missing: CREATE ROLE needs CREATEROLE even for a role that exists, which the owner of an
+    -- external or CloudNativePG database may lack (its administrator made the roles; docs/security.md).
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bbq_service') THEN
+        CREATE ROLE bbq_service NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
     NULL; -- the role is cluster-wide: another database of this cluster created it
 END
