@@ -128,7 +128,8 @@ func TestGrafanaDashboardConfigMap(t *testing.T) {
 // every metric of ours starts with bbq_ (a renamed metric would otherwise silence its alert).
 func TestMonitoredMetricsExist(t *testing.T) {
 	registered := map[string]bool{}
-	decl := regexp.MustCompile(`Name:\s*"([a-z_]+)"`)
+	// A metric is declared as Name: "…", or as a "bbq_…" literal handed to a constructor (the write-backs).
+	decl := regexp.MustCompile(`Name:\s*"([a-z_]+)"|"(bbq_[a-z_]+)"`)
 	for _, dir := range []string{"../../../services", "../../../dashboard/internal", "../../../pkg"} {
 		err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -139,7 +140,7 @@ func TestMonitoredMetricsExist(t *testing.T) {
 				return nil
 			}
 			for _, m := range decl.FindAllSubmatch(src, -1) {
-				if n := string(m[1]); strings.HasSuffix(n, "_total") || strings.HasPrefix(n, "bbq_") || strings.Contains(n, "dashboard_") {
+				if n := string(m[1]) + string(m[2]); strings.HasSuffix(n, "_total") || strings.HasPrefix(n, "bbq_") || strings.Contains(n, "dashboard_") {
 					registered[n] = true
 				}
 			}
