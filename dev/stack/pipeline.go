@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/bus"
@@ -45,17 +46,31 @@ type Pipeline struct {
 }
 
 // StartPipeline starts idp-hook and user-service on free ports and waits until both are ready.
+//
+// A free port is only free when it is picked: another test, or an outgoing connection's ephemeral port, can take
+// it before the service binds it. So a start that fails on "address already in use" is tried again on new ports
+// (never when every address was fixed by the caller).
 func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
+	for attempt := 1; ; attempt++ {
+		p, picked, err := startPipelineOnce(ctx, c)
+		if err == nil || !picked || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return p, err
+		}
+	}
+}
+
+func startPipelineOnce(ctx context.Context, c PipelineConfig) (*Pipeline, bool, error) {
 	hookAddr, apiAddr, adminAddr, hookOps, usOps := c.HookAddr, c.APIAddr, c.AdminAddr, c.HookOpsAddr, c.UserServiceOpsAddr
+	picked := false
 	for _, a := range []*string{&hookAddr, &apiAddr, &adminAddr, &hookOps, &usOps} {
 		if *a != "" {
 			continue
 		}
 		free, err := FreeAddr()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		*a = free
+		*a, picked = free, true
 	}
 	hookEnv := map[string]string{"HTTP_ADDR": hookAddr, "OPS_ADDR": hookOps, "NATS_URL": c.NATSURL, "WEBHOOK_SECRETS": c.WebhookSecrets, "LOG_LEVEL": "info"}
 	maps.Copy(hookEnv, natsEnv(c.IdPHookNATS))
@@ -77,13 +92,14 @@ func StartPipeline(ctx context.Context, c PipelineConfig) (*Pipeline, error) {
 			LogPath: filepath.Join(c.Dir, "user-service.log"), Ready: "http://" + usOps + "/readyz", Netns: c.UserServiceNetns},
 	}
 	if err := p.UserService.Start(ctx); err != nil {
-		return nil, err
+		p.UserService.Kill()
+		return nil, picked, err
 	}
 	if err := p.IdPHook.Start(ctx); err != nil {
 		_ = p.Stop()
-		return nil, err
+		return nil, picked, err
 	}
-	return p, nil
+	return p, picked, nil
 }
 
 // natsEnv is the environment that gives a service its NATS user.

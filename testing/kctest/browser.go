@@ -67,6 +67,8 @@ type Session struct {
 	realm    *Realm
 	verifier string
 	state    string
+	// scopes are added to the dashboard's "openid email profile" (an optional client scope such as organization).
+	scopes string
 	// pendingEmail is the address given to UpdateEmail, until FollowEmailChange.
 	pendingEmail string
 }
@@ -120,7 +122,7 @@ func (r *Realm) SignUp(t testing.TB, email, password, name string) *Session {
 func (s *Session) authParams() url.Values {
 	sum := sha256.Sum256([]byte(s.verifier))
 	return url.Values{
-		"client_id": {"dashboard"}, "response_type": {"code"}, "scope": {"openid email profile"},
+		"client_id": {"dashboard"}, "response_type": {"code"}, "scope": {strings.TrimSpace("openid email profile " + s.scopes)},
 		"redirect_uri": {s.realm.RedirectURIs[0]}, "state": {s.state}, "nonce": {randomToken(12)},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
@@ -287,9 +289,18 @@ func (r *Realm) PasswordToken(t testing.TB, email, password string) Token {
 // client), as a browser session refreshes: the new tokens carry the user's attributes as they are now.
 func (r *Realm) Refresh(t testing.TB, tok Token) Token {
 	t.Helper()
+	fresh, err := r.TryRefresh(tok)
+	if err != nil {
+		t.Fatalf("kctest: %v", err)
+	}
+	return fresh
+}
+
+// TryRefresh is Refresh returning Keycloak's refusal (a session it ended, say) as the error.
+func (r *Realm) TryRefresh(tok Token) (Token, error) {
 	claims, err := tok.Claims()
 	if err != nil {
-		t.Fatalf("kctest: refresh: %v", err)
+		return Token{}, fmt.Errorf("refresh: %w", err)
 	}
 	client, _ := claims["azp"].(string)
 	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {client}, "refresh_token": {tok.RefreshToken}}
@@ -298,9 +309,9 @@ func (r *Realm) Refresh(t testing.TB, tok Token) Token {
 	}
 	fresh, err := tokenRequest(context.Background(), r.Issuer, form)
 	if err != nil {
-		t.Fatalf("kctest: refresh at %s: %v", client, err)
+		return Token{}, fmt.Errorf("refresh at %s: %w", client, err)
 	}
-	return fresh
+	return fresh, nil
 }
 
 // UpdateProfile changes the user's own name through Keycloak's account API, as the account console does

@@ -11,7 +11,14 @@ import (
 // page it stopped at (a refusal, say), with tags removed and entities decoded.
 func (r *Realm) TryLogin(t testing.TB, email, password string) (*Token, string) {
 	t.Helper()
-	s := &Session{Email: email, Password: password, HTTP: r.Browser(), realm: r, verifier: randomToken(32), state: randomToken(12)}
+	return r.TryLoginWithScopes(t, email, password, "")
+}
+
+// TryLoginWithScopes is TryLogin asking for more scopes (space-separated) than the dashboard does.
+func (r *Realm) TryLoginWithScopes(t testing.TB, email, password, scopes string) (*Token, string) {
+	t.Helper()
+	s := &Session{Email: email, Password: password, HTTP: r.Browser(), realm: r, verifier: randomToken(32), state: randomToken(12),
+		scopes: scopes}
 	login := s.get(t, r.Issuer+"/protocol/openid-connect/auth?"+s.authParams().Encode())
 	action, ok := formAction(login.body, "kc-form-login")
 	if !ok {

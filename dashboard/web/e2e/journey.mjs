@@ -34,8 +34,13 @@ async function step(name, fn) {
     console.log(`e2e: ok   ${name} (${Date.now() - t0} ms)`)
   } catch (e) {
     results.push({ name, ok: false, error: e.message })
-    if (currentPage) await capture(currentPage, 'FAILED').catch(() => {})
     console.log(`e2e: FAIL ${name}: ${e.message}`)
+    if (currentPage) {
+      await capture(currentPage, 'FAILED').catch(() => {})
+      // CI keeps only the log: say where the page was and what it showed.
+      const text = await currentPage.innerText('body', { timeout: 2_000 }).catch((err) => `(no text: ${err.message})`)
+      console.log(`e2e: the page was ${currentPage.url()}, showing: ${text.replace(/\s+/g, ' ').slice(0, 600)}`)
+    }
     throw e
   }
 }

@@ -80,21 +80,14 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 	const pw = "Gr1ll-Master-2026!"
 	ada, adaTok := e.realm.ConfirmedUser(t, "ada@example.com", pw, "Ada Org")
 	bea, _ := e.realm.ConfirmedUser(t, "bea@example.com", pw, "Bea Org")
-	pool := e.db.Pool()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := pool.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Ada belongs to acme only; Bea to acme, team and her personal tenant, which is her default. team has the
 	// name acme will be renamed to: organization names are unique in Keycloak.
-	exec(`INSERT INTO tenants (id, display_name, kind) VALUES ('acme', 'Acme Grills', 'declared'), ('bea-home', 'Bea', 'personal'),
+	e.sql(t, `INSERT INTO tenants (id, display_name, kind) VALUES ('acme', 'Acme Grills', 'declared'), ('bea-home', 'Bea', 'personal'),
 		('team', 'Acme BBQ', 'personal')`)
-	exec(`INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
+	e.sql(t, `INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
 		VALUES ($1, $3, 'ada@example.com', 'Ada Org', true, true, 'active', 'acme', 'admin'),
 			($2, $3, 'bea@example.com', 'Bea Org', true, true, 'active', 'bea-home', 'admin')`, ada, bea, e.realm.Name)
-	exec(`INSERT INTO memberships (tenant_id, user_id, role) VALUES ('acme', $1, 'admin'), ('acme', $2, 'member'), ('bea-home', $2, 'admin'),
+	e.sql(t, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ('acme', $1, 'admin'), ('acme', $2, 'member'), ('bea-home', $2, 'admin'),
 		('team', $2, 'admin')`, ada, bea)
 	e.requestSync(t, ada)
 	e.requestSync(t, bea)
@@ -115,16 +108,23 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 	if got := e.orgMembers(t, "bea-home"); !slices.Equal(got, []string{bea}) {
 		t.Errorf("bea-home's members %v; want Bea", got)
 	}
-	c, err := e.realm.Refresh(t, adaTok).Claims()
+	if c, _ := e.realm.Refresh(t, adaTok).Claims(); c["organization"] != nil {
+		t.Errorf("Ada's dashboard token: organization claim %v; want none (the dashboard does not ask for it)", c["organization"])
+	}
+	scoped, page := e.realm.TryLoginWithScopes(t, "ada@example.com", pw, "organization")
+	if scoped == nil {
+		t.Fatalf("Ada's sign-in asking for the organization scope: %s", snippet(page))
+	}
+	c, err := scoped.Claims()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !claimHas(c["organization"], "acme") {
-		t.Errorf("Ada's token: organization claim %v; want it to name acme", c["organization"])
+		t.Errorf("Ada's token with the organization scope: organization claim %v; want it to name acme", c["organization"])
 	}
 
 	// Doing every job again changes nothing in Keycloak, and two writers never take the same job.
-	exec(`INSERT INTO keycloak_org_sync (tenant_id, user_id) SELECT tenant_id, user_id FROM memberships
+	e.sql(t, `INSERT INTO keycloak_org_sync (tenant_id, user_id) SELECT tenant_id, user_id FROM memberships
 		UNION ALL SELECT id, '' FROM tenants`)
 	written := metric(t, reg, `bbq_users_keycloak_org_writes_total{outcome="written"}`)
 	reg2 := prometheus.NewRegistry()
@@ -197,6 +197,47 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 	}
 }
 
+// The journey's person A signs in to their personal tenant, shares it, and leaves it. A dashboard session
+// goes on: it does not ask for the organization scope, to which Keycloak binds a session (the organization
+// chosen at sign-in) and whose refresh it refuses once the person is no longer a member ("Invalid
+// organization"). A client that asks for the scope gets that binding: shown here too.
+func TestADashboardSessionOutlivesLeavingTheTenantItSignedInTo(t *testing.T) {
+	e := newEnv(t)
+	const pw = "Gr1ll-Master-2026!"
+	ada, _ := e.realm.ConfirmedUser(t, "ada@example.com", pw, "Ada Org")
+	e.sql(t, `INSERT INTO tenants (id, display_name, kind) VALUES ('ada-home', 'Ada', 'personal'), ('team', 'Team', 'declared')`)
+	e.sql(t, `INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
+		VALUES ($1, $2, 'ada@example.com', 'Ada Org', true, true, 'active', 'ada-home', 'admin')`, ada, e.realm.Name)
+	e.sql(t, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ('ada-home', $1, 'admin')`, ada)
+	w := e.orgWriter(t, prometheus.NewRegistry())
+	drain(t, e.db, w)
+
+	dashboard, page := e.realm.TryLogin(t, "ada@example.com", pw)
+	if dashboard == nil {
+		t.Fatalf("Ada's sign-in: %s", snippet(page))
+	}
+	scoped, page := e.realm.TryLoginWithScopes(t, "ada@example.com", pw, "organization")
+	if scoped == nil {
+		t.Fatalf("Ada's sign-in asking for the organization scope: %s", snippet(page))
+	}
+	// Ada joins team and leaves the tenant she signed in to; her default moves to team (the triggers queue
+	// the organization jobs, as for the API's leave).
+	e.sql(t, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ('team', $1, 'member')`, ada)
+	e.sql(t, `UPDATE users SET tenant_id = 'team', role = 'member' WHERE id = $1`, ada)
+	e.sql(t, `DELETE FROM memberships WHERE tenant_id = 'ada-home' AND user_id = $1`, ada)
+	drain(t, e.db, w)
+	if got := e.orgMembers(t, "ada-home"); len(got) != 0 {
+		t.Fatalf("ada-home's members after Ada left: %v; want none", got)
+	}
+
+	if _, err := e.realm.TryRefresh(*dashboard); err != nil {
+		t.Errorf("Ada's dashboard session after she left the tenant she signed in to: %v; want it refreshed", err)
+	}
+	if _, err := e.realm.TryRefresh(*scoped); err == nil || !strings.Contains(err.Error(), "Invalid organization") {
+		t.Errorf("Ada's organization-scoped session after she left its organization: %v; want Keycloak's Invalid organization", err)
+	}
+}
+
 func sorted(ids ...string) []string {
 	slices.Sort(ids)
 	return ids
@@ -243,17 +284,13 @@ func TestSuspendedTenantRefusesSignInThroughAnIdentityProvider(t *testing.T) {
 		t.Fatal("the first sign-in through the provider gave no token")
 	}
 	cat := tok.Subject()
-	pool := e.db.Pool()
 	for _, q := range []string{
 		`INSERT INTO tenants (id, display_name, kind) VALUES ('corp', 'Corp Inc', 'declared')`,
 		`INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
 			VALUES ($1, $2, 'cat@corp.example', 'Cat Corp', true, true, 'active', 'corp', 'member')`,
 		`INSERT INTO memberships (tenant_id, user_id, role) VALUES ('corp', $1, 'member')`,
 	} {
-		args := []any{cat, e.realm.Name}[:strings.Count(q, "$")]
-		if _, err := pool.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
+		e.sql(t, q, []any{cat, e.realm.Name}[:strings.Count(q, "$")]...)
 	}
 	e.requestSync(t, cat)
 	for e.writer(t, e.db, e.kc, prometheus.NewRegistry()).Round(ctx) > 0 {

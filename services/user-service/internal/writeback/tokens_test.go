@@ -16,19 +16,12 @@ func TestTokensCarryTheDefaultTenantAndRole(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id, tok := e.realm.ConfirmedUser(t, "pat@example.com", "Gr1ll-Master-2026!", "Pat Claims")
-	pool := e.db.Pool()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := pool.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Pat: admin of grill-a (the default), member of grill-b, whose admin is boss.
-	exec(`INSERT INTO tenants (id, display_name, kind) VALUES ('grill-a', 'A', 'personal'), ('grill-b', 'B', 'personal')`)
-	exec(`INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
+	e.sql(t, `INSERT INTO tenants (id, display_name, kind) VALUES ('grill-a', 'A', 'personal'), ('grill-b', 'B', 'personal')`)
+	e.sql(t, `INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
 		VALUES ($1, $2, 'pat@example.com', 'Pat Claims', true, true, 'active', 'grill-a', 'admin'),
 			('boss', $2, 'boss@example.com', 'Boss', true, true, 'active', 'grill-b', 'admin')`, id, e.realm.Name)
-	exec(`INSERT INTO memberships (tenant_id, user_id, role) VALUES ('grill-a', $1, 'admin'), ('grill-b', $1, 'member'), ('grill-b', 'boss', 'admin')`, id)
+	e.sql(t, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ('grill-a', $1, 'admin'), ('grill-b', $1, 'member'), ('grill-b', 'boss', 'admin')`, id)
 	e.requestSync(t, id)
 	w := e.writer(t, e.db, e.kc, prometheus.NewRegistry())
 	claimsAfterWriteBack := func(step string) (tenant, role any) {

@@ -70,6 +70,14 @@ func (e *env) open(t *testing.T) *store.Store {
 	return s
 }
 
+// sql runs one statement on the test's database as its owner.
+func (e *env) sql(t *testing.T, q string, args ...any) {
+	t.Helper()
+	if _, err := e.db.Pool().Exec(context.Background(), q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // kcUser creates a Keycloak user and returns its id.
 func (e *env) kcUser(t *testing.T, email, name string) string {
 	t.Helper()
