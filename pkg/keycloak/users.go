@@ -64,6 +64,12 @@ func (c *Client) GetUser(ctx context.Context, id string) (User, error) {
 	return u, err
 }
 
+// LogoutUser ends every session of the user: their refresh tokens are refused from now on.
+func (c *Client) LogoutUser(ctx context.Context, id string) error {
+	_, err := c.call(ctx, "POST", "/users/"+url.PathEscape(id)+"/logout", nil, nil, nil)
+	return err
+}
+
 // FederatedIdentities returns the user's links to identity providers.
 func (c *Client) FederatedIdentities(ctx context.Context, id string) ([]FederatedIdentity, error) {
 	var out []FederatedIdentity

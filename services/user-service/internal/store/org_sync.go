@@ -61,6 +61,22 @@ func (s *Store) ClaimOrgSyncs(ctx context.Context, limit int, lease time.Duratio
 	return jobs, nil
 }
 
+// Stranded returns the members of the tenant who are in no tenant that is not suspended: with it suspended,
+// they have nothing to sign in to (the sign-in refusal's rule, docs/tenancy.md).
+func (s *Store) Stranded(ctx context.Context, tenantID string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT m.user_id FROM memberships m WHERE m.tenant_id = $1 AND NOT EXISTS (
+			SELECT FROM memberships o JOIN tenants t ON t.id = o.tenant_id WHERE o.user_id = m.user_id AND NOT t.suspended)
+		ORDER BY m.user_id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("members of %s left without a tenant: %w", tenantID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("members of %s left without a tenant: %w", tenantID, err)
+	}
+	return ids, nil
+}
+
 // OrgSynced removes a finished job, unless it was requested again meanwhile: then it only gives up the claim.
 func (s *Store) OrgSynced(ctx context.Context, j OrgSync) error {
 	_, err := s.pool.Exec(ctx, `WITH done AS (

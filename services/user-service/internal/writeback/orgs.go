@@ -20,6 +20,7 @@ type Organizations interface {
 	DeleteOrganization(ctx context.Context, id string) error
 	AddOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
 	RemoveOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
+	LogoutUser(ctx context.Context, userID string) error
 }
 
 // OrgWriter mirrors tenants as Keycloak organizations (alias = the tenant id, disabled while suspended) and
@@ -110,13 +111,42 @@ func (w *OrgWriter) sync(ctx context.Context, j store.OrgSync) (string, error) {
 	case !found:
 		return "written", w.create(ctx, j)
 	}
+	outcome, err := w.update(ctx, j, org)
+	if err == nil && j.Suspended {
+		err = w.endStrandedSessions(ctx, j.TenantID)
+	}
+	return outcome, err
+}
+
+// endStrandedSessions signs out the members a suspension leaves without a tenant: sign-in is refused to them,
+// and their sessions end too, so a dashboard open at the time loses its session at its next token refresh
+// instead of living on until it expires. (The API refuses their calls at once: 403 tenant-suspended.) It
+// runs whenever a suspended tenant's job does; a person with nothing to sign in to has no session to lose.
+func (w *OrgWriter) endStrandedSessions(ctx context.Context, tenantID string) error {
+	ids, err := w.store.Stranded(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := w.orgs.LogoutUser(ctx, id); err != nil && !errors.Is(err, keycloak.ErrNotFound) {
+			return fmt.Errorf("end the sessions of %s: %w", id, err)
+		}
+	}
+	if len(ids) > 0 {
+		w.log.Info("suspension: ended the sessions of members left without a tenant", "tenant_id", tenantID, "users", len(ids))
+	}
+	return nil
+}
+
+// update brings an existing organization to the tenant's name and state.
+func (w *OrgWriter) update(ctx context.Context, j store.OrgSync, org keycloak.Organization) (string, error) {
 	want := organization(j, false)
 	if org.Enabled == want.Enabled && org.Description == want.Description &&
 		(org.Name == want.Name || org.Name == organization(j, true).Name) {
 		return "unchanged", nil
 	}
 	want.ID = org.ID
-	err = w.orgs.UpdateOrganization(ctx, want)
+	err := w.orgs.UpdateOrganization(ctx, want)
 	if errors.Is(err, keycloak.ErrConflict) { // the name is another organization's
 		want.Name = organization(j, true).Name
 		err = w.orgs.UpdateOrganization(ctx, want)

@@ -79,7 +79,7 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 	ctx := context.Background()
 	const pw = "Gr1ll-Master-2026!"
 	ada, adaTok := e.realm.ConfirmedUser(t, "ada@example.com", pw, "Ada Org")
-	bea, _ := e.realm.ConfirmedUser(t, "bea@example.com", pw, "Bea Org")
+	bea, beaTok := e.realm.ConfirmedUser(t, "bea@example.com", pw, "Bea Org")
 	// Ada belongs to acme only; Bea to acme, team and her personal tenant, which is her default. team has the
 	// name acme will be renamed to: organization names are unique in Keycloak.
 	e.sql(t, `INSERT INTO tenants (id, display_name, kind) VALUES ('acme', 'Acme Grills', 'declared'), ('bea-home', 'Bea', 'personal'),
@@ -163,6 +163,13 @@ func TestOrganizationsMirrorTenantsAndSuspensionRefusesSignIn(t *testing.T) {
 	}
 	if tok, _ := e.realm.TryLogin(t, "bea@example.com", pw); tok == nil {
 		t.Error("Bea, with another tenant, cannot sign in through the login page")
+	}
+	// Sessions open at the time: Ada's ended (her refresh is refused), Bea's goes on.
+	if _, err := e.realm.TryRefresh(adaTok); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("Ada's dashboard session after her only tenant was suspended: refresh %v; want invalid_grant", err)
+	}
+	if _, err := e.realm.TryRefresh(beaTok); err != nil {
+		t.Errorf("Bea's dashboard session after one of her tenants was suspended: %v; want it refreshed", err)
 	}
 
 	// Lifting the suspension restores the sign-in.
