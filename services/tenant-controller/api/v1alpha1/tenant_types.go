@@ -40,7 +40,8 @@ type TenantSpec struct {
 	// +kubebuilder:validation:items:Pattern=`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`
 	EmailDomains []string `json:"emailDomains,omitempty"`
 
-	// Admins are the email addresses of the tenant's administrators.
+	// Admins are the email addresses of the tenant's administrators: members with a verified listed email are
+	// made admins, and an admin whose email leaves the list becomes a member (never the tenant's last admin).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100

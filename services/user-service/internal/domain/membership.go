@@ -112,24 +112,47 @@ func setRole(r Roster, actor string, u *User, old, role Role) MemberChange {
 	return c
 }
 
-// PromoteListed makes admins of the roster's members whose verified email an operator lists as an admin
-// of the declared tenant (its Tenant resource), so admins listed after a person joined are promoted too.
-// Members whose emails are not listed keep their role. The changes come in user id order.
-func PromoteListed(r Roster, admins []string, people map[string]Person) []PersonChange {
-	listed := make(map[string]bool, len(admins))
-	for _, a := range admins {
-		listed[strings.ToLower(strings.TrimSpace(a))] = true
+// ApplyListedAdmins follows an operator's list of a declared tenant's admins (its Tenant resource) from before
+// to after: members whose verified email is listed become admins (so admins listed after a person joined are
+// promoted too), and admins whose email was listed before and is not any more become members, as far as the
+// tenant keeps an admin (the last one stays, as ErrLastAdmin says for people). Everybody else keeps their
+// role, so admins made in the dashboard are left alone. The changes come in user id order.
+func ApplyListedAdmins(r Roster, before, after []string, people map[string]Person) []PersonChange {
+	listed, unlisted := emailSet(after), emailSet(before)
+	for e := range listed {
+		delete(unlisted, e)
+	}
+	ids := slices.Sorted(maps.Keys(people))
+	promote := func(id string) bool {
+		u, role := people[id].User, r.Members[id]
+		return role != "" && role != Admin && u.EmailVerified && listed[strings.ToLower(u.Email)]
+	}
+	admins := r.admins()
+	for _, id := range ids {
+		if promote(id) {
+			admins++
+		}
 	}
 	var out []PersonChange
-	for _, id := range slices.Sorted(maps.Keys(people)) {
-		u := people[id].User
-		old, ok := r.Members[id]
-		if !ok || old == Admin || !u.EmailVerified || !listed[strings.ToLower(u.Email)] {
-			continue
+	for _, id := range ids {
+		u, old := people[id].User, r.Members[id]
+		switch {
+		case promote(id):
+			out = append(out, PersonChange{User: u, Change: setRole(r, "", u, old, Admin)})
+		case old == Admin && unlisted[strings.ToLower(u.Email)] && admins > 1:
+			out = append(out, PersonChange{User: u, Change: setRole(r, "", u, old, Member)})
+			admins--
 		}
-		out = append(out, PersonChange{User: u, Change: setRole(r, "", u, old, Admin)})
 	}
 	return out
+}
+
+func emailSet(emails []string) map[string]bool {
+	set := make(map[string]bool, len(emails))
+	for _, e := range emails {
+		set[strings.ToLower(strings.TrimSpace(e))] = true
+	}
+	return set
 }
 
 // Remove is an admin (actor) removing target from the roster's tenant.

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -165,7 +166,7 @@ func TestSuspendedTenantsPlaceNobody(t *testing.T) {
 	}
 }
 
-func TestPromoteListed(t *testing.T) {
+func TestApplyListedAdminsPromotes(t *testing.T) {
 	r := domain.Roster{TenantID: "t", Members: map[string]domain.Role{"ann": domain.Admin, "bob": domain.Member, "cat": domain.Member, "dan": domain.Member}}
 	people := map[string]domain.Person{}
 	for id, def := range map[string]string{"ann": "t", "bob": "t", "cat": "other", "dan": "t"} {
@@ -174,7 +175,7 @@ func TestPromoteListed(t *testing.T) {
 		people[id] = p
 	}
 	// bob's default is t: his token's role follows; cat's is not; dan's email is not verified; ann is admin.
-	got := domain.PromoteListed(r, []string{"ANN@acme.example", " bob@acme.example", "cat@acme.example", "dan@acme.example"}, people)
+	got := domain.ApplyListedAdmins(r, nil, []string{"ANN@acme.example", " bob@acme.example", "cat@acme.example", "dan@acme.example"}, people)
 	var who []string
 	var ks []string
 	for _, c := range got {
@@ -184,5 +185,47 @@ func TestPromoteListed(t *testing.T) {
 	want := types(events.TenantMemberRoleChanged, events.UserUpdated, events.TenantMemberRoleChanged)
 	if !slices.Equal(who, []string{"bob", "cat"}) || !slices.Equal(ks, want) || !got[0].Change.SyncKeycloak || got[1].Change.SyncKeycloak {
 		t.Errorf("promoted %v announcing %v; want bob and cat, %v, bob's tokens synced", who, ks, want)
+	}
+}
+
+func TestApplyListedAdminsDemotesWhomTheOperatorUnlisted(t *testing.T) {
+	roster := func(roles map[string]domain.Role) (domain.Roster, map[string]domain.Person) {
+		r := domain.Roster{TenantID: "t", Members: roles}
+		people := map[string]domain.Person{}
+		for id, role := range roles {
+			p := person(id, "t", map[string]domain.Role{"t": role}, true)
+			p.User.Email, p.User.EmailVerified = id+"@acme.example", true
+			people[id] = p
+		}
+		return r, people
+	}
+	A, M := domain.Admin, domain.Member
+	for _, tc := range []struct {
+		name          string
+		roles         map[string]domain.Role
+		before, after []string
+		want          map[string]domain.Role // the changed roles
+	}{
+		{name: "unlisted admin becomes member", roles: map[string]domain.Role{"ann": A, "bob": A},
+			before: []string{"ann@acme.example", "bob@acme.example"}, after: []string{"ann@acme.example"}, want: map[string]domain.Role{"bob": M}},
+		{name: "an admin made in the dashboard stays", roles: map[string]domain.Role{"ann": A, "bob": A},
+			before: []string{"ann@acme.example"}, after: []string{"ann@acme.example"}, want: map[string]domain.Role{}},
+		{name: "the last admin stays", roles: map[string]domain.Role{"ann": A, "bob": M},
+			before: []string{"ann@acme.example"}, after: nil, want: map[string]domain.Role{}},
+		{name: "one of two unlisted admins stays (the first by id goes)", roles: map[string]domain.Role{"ann": A, "bob": A},
+			before: []string{"ann@acme.example", "bob@acme.example"}, after: nil, want: map[string]domain.Role{"ann": M}},
+		{name: "handing over: the new admin is promoted, so the old one can go", roles: map[string]domain.Role{"ann": A, "zed": M},
+			before: []string{"ANN@acme.example"}, after: []string{"zed@acme.example"}, want: map[string]domain.Role{"ann": M, "zed": A}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, people := roster(tc.roles)
+			got := map[string]domain.Role{}
+			for _, c := range domain.ApplyListedAdmins(r, tc.before, tc.after, people) {
+				got[c.User.ID] = c.Change.SetRole.Role
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("changed roles %v; want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -86,6 +86,58 @@ func TestApplyBatchIsolatesAFailingEvent(t *testing.T) {
 	}
 }
 
+// The operator's admin list is followed both ways: listed admins are promoted, unlisted ones demoted, with
+// TenantMemberRoleChanged each time; an unchanged spec changes nothing, and the last admin stays.
+func TestTheDeclaredAdminListPromotesAndDemotes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	put := func(admins ...string) {
+		t.Helper()
+		if _, err := s.PutTenant(ctx, store.Tenant{ID: "acme", DisplayName: "Acme", EmailDomains: []string{"acme.example"}, Admins: admins}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roles := func() string {
+		t.Helper()
+		var got string
+		if err := s.Pool().QueryRow(ctx, `SELECT string_agg(user_id || '=' || role, ' ' ORDER BY user_id) FROM memberships
+			WHERE tenant_id = 'acme'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	changes := func() (n int) {
+		t.Helper()
+		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM outbox WHERE subject = $1`, events.TenantMemberRoleChanged.Subject).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	put("ann@acme.example", "bob@acme.example")
+	for _, u := range []string{"ann", "bob"} {
+		batch := []events.Decoded{event(t, events.UserRegistered, "reg-"+u, u, &eventsv1.UserRegistered{UserId: u, Email: u + "@acme.example", Realm: "bbq", EmailVerified: true})}
+		if _, errs, err := s.ApplyBatch(ctx, batch); err != nil || errs[0] != nil {
+			t.Fatal(err, errs[0])
+		}
+	}
+	for _, step := range []struct {
+		admins  []string
+		roles   string
+		changed int
+	}{
+		{[]string{"ann@acme.example", "bob@acme.example"}, "ann=admin bob=admin", 0},
+		{[]string{"ann@acme.example"}, "ann=admin bob=member", 1},
+		{[]string{"ann@acme.example"}, "ann=admin bob=member", 1},
+		{[]string{"BOB@acme.example"}, "ann=member bob=admin", 3},
+		{nil, "ann=member bob=admin", 3}, // bob is the last admin
+	} {
+		put(step.admins...)
+		if got := roles(); got != step.roles || changes() != step.changed {
+			t.Fatalf("after admins %v: %s with %d role changes announced; want %s and %d", step.admins, got, changes(), step.roles, step.changed)
+		}
+	}
+}
+
 // A confirmed user whose email domain a tenant claims joins it (as admin when listed); others get a
 // personal tenant, announced once.
 func TestActivationAssignsTheTenant(t *testing.T) {

@@ -34,8 +34,8 @@ var (
 )
 
 // PutTenant creates or updates a declared tenant and its domain rules: a new tenant is announced
-// (TenantCreated), a changed name or suspension too (TenantUpdated), and members whose emails are listed as
-// admins are promoted. The id of a personal tenant is refused (ErrNotDeclared).
+// (TenantCreated), a changed name or suspension too (TenantUpdated), members whose emails are listed as
+// admins are promoted, and admins whose emails were listed and are not any more are demoted. The id of a personal tenant is refused (ErrNotDeclared).
 func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err error) {
 	announced := false
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -47,6 +47,12 @@ func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err erro
 		if exists && old.Kind != domain.KindDeclared {
 			return fmt.Errorf("put tenant %s: %w", t.ID, ErrNotDeclared)
 		}
+		var listedBefore []string
+		if exists {
+			if err := tx.QueryRow(ctx, `SELECT admins FROM tenants WHERE id = $1`, t.ID).Scan(&listedBefore); err != nil {
+				return fmt.Errorf("put tenant %s: %w", t.ID, err)
+			}
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO tenants (id, display_name, kind, admins, suspended) VALUES ($1, $2, 'declared', $3, $4)
 			ON CONFLICT (id) DO UPDATE SET display_name = $2, admins = $3, suspended = $4, updated_at = now()
 			WHERE (tenants.display_name, tenants.admins, tenants.suspended) IS DISTINCT FROM ($2, $3, $4)`,
@@ -57,7 +63,7 @@ func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err erro
 		if err := replaceDomains(ctx, tx, t.ID, t.EmailDomains); err != nil {
 			return err
 		}
-		change, err := promoteListed(ctx, tx, t)
+		change, err := applyListedAdmins(ctx, tx, t, listedBefore)
 		if err != nil {
 			return err
 		}
@@ -90,11 +96,14 @@ func declaredChanges(old domain.Tenant, t Tenant, created bool) []domain.Announc
 	return []domain.Announcement{domain.TenantDeclaredUpdated(t.ID, t.DisplayName, t.Suspended, changed)}
 }
 
-// promoteListed promotes the members an operator lists as admins. Only the candidates (listed, not admin
-// yet) are locked and read, so a large tenant's unchanged spec costs one query.
-func promoteListed(ctx context.Context, tx pgx.Tx, t Tenant) (domain.TenantChange, error) {
+// applyListedAdmins follows the operator's admin list (domain.ApplyListedAdmins). Only the candidates are
+// locked and read (listed and not admin yet, or admin and no longer listed), so a large tenant's unchanged
+// spec costs one query.
+func applyListedAdmins(ctx context.Context, tx pgx.Tx, t Tenant, listedBefore []string) (domain.TenantChange, error) {
 	rows, err := tx.Query(ctx, `SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.tenant_id = $1 AND m.role <> 'admin' AND lower(u.email) = ANY($2) ORDER BY m.user_id`, t.ID, lowerAll(t.Admins))
+		WHERE m.tenant_id = $1 AND (m.role <> 'admin' AND lower(u.email) = ANY($2)
+			OR m.role = 'admin' AND lower(u.email) = ANY($3) AND NOT lower(u.email) = ANY($2))
+		ORDER BY m.user_id`, t.ID, lowerAll(t.Admins), lowerAll(listedBefore))
 	if err != nil {
 		return domain.TenantChange{}, fmt.Errorf("listed admins of %s: %w", t.ID, err)
 	}
@@ -117,7 +126,7 @@ func promoteListed(ctx context.Context, tx pgx.Tx, t Tenant) (domain.TenantChang
 		}
 		people[id] = p
 	}
-	return domain.TenantChange{Members: domain.PromoteListed(r, t.Admins, people)}, nil
+	return domain.TenantChange{Members: domain.ApplyListedAdmins(r, listedBefore, t.Admins, people)}, nil
 }
 
 func replaceDomains(ctx context.Context, tx pgx.Tx, tenantID string, domains []string) error {
