@@ -34,6 +34,7 @@ type outageResult struct {
 	recovered, duplicates int
 	laterNew, laterDup    int
 	hookCPU, usersCPU     float64 // CPU seconds of the reconciling idp-hook and of user-service during the catch-up
+	keycloakCPU           float64 // and of Keycloak (-1: not known, a reused KCTEST_URL server)
 }
 
 // outageSettle is how long the stage watches the reconciler's passes after the catch-up.
@@ -89,7 +90,7 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extra
 	if err != nil {
 		return r, err
 	}
-	usersCPU := cpuSeconds(e.p.UserService.Pid())
+	usersCPU, kcCPU := cpuSeconds(e.p.UserService.Pid()), keycloakCPU(kc)
 	start = time.Now()
 	if err := hook.Start(ctx); err != nil {
 		return r, err
@@ -100,6 +101,9 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extra
 	}
 	r.caughtUp = time.Since(start)
 	r.hookCPU, r.usersCPU = cpuSeconds(hook.Pid()), cpuSeconds(e.p.UserService.Pid())-usersCPU
+	if r.keycloakCPU = -1; kcCPU >= 0 {
+		r.keycloakCPU = keycloakCPU(kc) - kcCPU
+	}
 	ops := strings.TrimSuffix(strings.TrimPrefix(hook.Ready, "http://"), "/readyz")
 	if r.recovered, r.duplicates, err = reconciled(ctx, ops); err != nil {
 		return r, err
@@ -108,6 +112,15 @@ func (e *benchEnv) outage(ctx context.Context, kc *kctest.Keycloak, n int, extra
 	newAfter, dupAfter, err := reconciled(ctx, ops)
 	r.laterNew, r.laterDup = newAfter-r.recovered, dupAfter-r.duplicates
 	return r, err
+}
+
+// keycloakCPU is the CPU time of a Keycloak the bench started (its process tree: kc.sh and java), -1 if it
+// reuses one.
+func keycloakCPU(kc *kctest.Keycloak) float64 {
+	if kc.Pid() == 0 {
+		return -1
+	}
+	return treeCPU(allProcs(), kc.Pid()).Seconds()
 }
 
 // reconcilingHook is a second idp-hook on the bench's bus that reconciles the realm (passes every second,

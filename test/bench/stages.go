@@ -42,8 +42,8 @@ func (r *results) keycloakStages(ctx context.Context, env *benchEnv, o options, 
 		fmt.Fprintf(out, "outage: caught up %d users in %s: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8)%s\n",
 			k.users, k.caughtUp.Round(time.Millisecond), k.rate(), k.rate()/r.full.rate(), r.full.rate(), r.outageBeside())
 		fmt.Fprintf(out, "outage: the reconciler published %d new events and %d duplicates for %d users; in the %s after: %d new, %d duplicates; "+
-			"CPU during the catch-up: reconciling idp-hook %.1f s, user-service %.1f s\n",
-			k.recovered, k.duplicates, k.users, outageSettle, k.laterNew, k.laterDup, k.hookCPU, k.usersCPU)
+			"CPU during the catch-up: reconciling idp-hook %.1f s, user-service %.1f s, Keycloak %.1f s (-1: not known)\n",
+			k.recovered, k.duplicates, k.users, outageSettle, k.laterNew, k.laterDup, k.hookCPU, k.usersCPU, k.keycloakCPU)
 	}
 	return nil
 }

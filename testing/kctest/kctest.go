@@ -199,6 +199,15 @@ func (c Config) javaOpts() string {
 	return "-Dquarkus.otel.bsp.schedule.delay=200ms"
 }
 
+// Pid is the process (kc.sh, with java below it) of a server this process started; 0 for a reused one
+// (KCTEST_URL).
+func (k *Keycloak) Pid() int {
+	if k.cmd == nil || k.cmd.Process == nil {
+		return 0
+	}
+	return k.cmd.Process.Pid
+}
+
 // Stop ends a server this process started (SIGTERM, then SIGKILL after 20 s) and removes its directory. If the
 // test binary dies without calling it, keycloak.sh's watchdog (KC_WATCH_PID) stops Keycloak within seconds.
 func (k *Keycloak) Stop() {
