@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,6 +24,9 @@ type Organizations interface {
 	AddOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
 	RemoveOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
 	LogoutUser(ctx context.Context, userID string) error
+	OrganizationIdentityProviders(ctx context.Context, orgID string) ([]string, error)
+	LinkOrganizationIdentityProvider(ctx context.Context, orgID, idpAlias string) error
+	UnlinkOrganizationIdentityProvider(ctx context.Context, orgID, idpAlias string) (bool, error)
 }
 
 // OrgWriter mirrors tenants as Keycloak organizations (alias = the tenant id, disabled while suspended) and
@@ -109,13 +115,82 @@ func (w *OrgWriter) sync(ctx context.Context, j store.OrgSync) (string, error) {
 	case !j.TenantExists:
 		return "written", w.orgs.DeleteOrganization(ctx, org.ID)
 	case !found:
-		return "written", w.create(ctx, j)
+		id, err := w.create(ctx, j)
+		if err != nil {
+			return "", err
+		}
+		_, err = w.syncIdentityProvider(ctx, j, id)
+		return "written", err
 	}
 	outcome, err := w.update(ctx, j, org)
-	if err == nil && j.Suspended {
+	if err != nil {
+		return "", err
+	}
+	if linked, err := w.syncIdentityProvider(ctx, j, org.ID); err != nil {
+		return "", err
+	} else if linked {
+		outcome = "written"
+	}
+	if j.Suspended {
 		err = w.endStrandedSessions(ctx, j.TenantID)
 	}
 	return outcome, err
+}
+
+// syncIdentityProvider links the tenant's identity provider to its organization and unlinks any other. It
+// reports whether it wrote. Keycloak answers 400 for an alias it does not know (refused: the job is kept as
+// failed until the tenant changes); its 404 is made a refusal too, so such a job never counts as done.
+func (w *OrgWriter) syncIdentityProvider(ctx context.Context, j store.OrgSync, orgID string) (bool, error) {
+	linked, err := w.orgs.OrganizationIdentityProviders(ctx, orgID)
+	if err != nil {
+		return false, fmt.Errorf("identity providers of %s: %w", j.TenantID, err)
+	}
+	unlink, link := identityProviderChanges(linked, j.IdentityProvider)
+	for _, alias := range unlink {
+		if _, err := w.orgs.UnlinkOrganizationIdentityProvider(ctx, orgID, alias); err != nil {
+			return false, fmt.Errorf("unlink identity provider %s from %s: %w", alias, j.TenantID, err)
+		}
+	}
+	if link {
+		err := w.orgs.LinkOrganizationIdentityProvider(ctx, orgID, j.IdentityProvider)
+		if apiErr := (*keycloak.APIError)(nil); errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			err = &keycloak.APIError{Method: apiErr.Method, Path: apiErr.Path, Status: http.StatusBadRequest, Body: apiErr.Body}
+		}
+		if err != nil {
+			return false, fmt.Errorf("link identity provider %s to %s: %w", j.IdentityProvider, j.TenantID, err)
+		}
+	}
+	return link || len(unlink) > 0, nil
+}
+
+// identityProviderChanges is the rule of the links: the identity providers linked and not wanted go, and
+// the wanted one ("" for none) is linked unless it is already.
+func identityProviderChanges(linked []string, want string) (unlink []string, link bool) {
+	link = want != ""
+	for _, alias := range linked {
+		if alias == want {
+			link = false
+			continue
+		}
+		unlink = append(unlink, alias)
+	}
+	return unlink, link
+}
+
+// sameDomains reports whether the organization's domains are the tenant's (both compared in lower case, in
+// any order).
+func sameDomains(have []keycloak.OrganizationDomain, want []string) bool {
+	if len(have) != len(want) {
+		return false
+	}
+	names := make([]string, 0, len(have))
+	for _, d := range have {
+		names = append(names, strings.ToLower(d.Name))
+	}
+	slices.Sort(names)
+	wanted := slices.Clone(want)
+	slices.Sort(wanted)
+	return slices.Equal(names, wanted)
 }
 
 // endStrandedSessions signs out the members a suspension leaves without a tenant: sign-in is refused to them,
@@ -141,7 +216,7 @@ func (w *OrgWriter) endStrandedSessions(ctx context.Context, tenantID string) er
 // update brings an existing organization to the tenant's name and state.
 func (w *OrgWriter) update(ctx context.Context, j store.OrgSync, org keycloak.Organization) (string, error) {
 	want := organization(j, false)
-	if org.Enabled == want.Enabled && org.Description == want.Description &&
+	if org.Enabled == want.Enabled && org.Description == want.Description && sameDomains(org.Domains, j.Domains) &&
 		(org.Name == want.Name || org.Name == organization(j, true).Name) {
 		return "unchanged", nil
 	}
@@ -154,12 +229,13 @@ func (w *OrgWriter) update(ctx context.Context, j store.OrgSync, org keycloak.Or
 	return "written", err
 }
 
-func (w *OrgWriter) create(ctx context.Context, j store.OrgSync) error {
-	_, err := w.orgs.CreateOrganization(ctx, organization(j, false))
+// create creates the tenant's organization and returns its id.
+func (w *OrgWriter) create(ctx context.Context, j store.OrgSync) (string, error) {
+	id, err := w.orgs.CreateOrganization(ctx, organization(j, false))
 	if errors.Is(err, keycloak.ErrConflict) { // the name is another organization's (or a lost reply: then retried)
-		_, err = w.orgs.CreateOrganization(ctx, organization(j, true))
+		id, err = w.orgs.CreateOrganization(ctx, organization(j, true))
 	}
-	return err
+	return id, err
 }
 
 func (w *OrgWriter) syncMember(ctx context.Context, j store.OrgSync, org keycloak.Organization, found bool) (string, error) {
@@ -188,7 +264,11 @@ func organization(j store.OrgSync, unique bool) keycloak.Organization {
 	if unique || name == "" {
 		name = fmt.Sprintf("%s (%s)", j.TenantName, j.TenantID)
 	}
-	return keycloak.Organization{Name: name, Alias: j.TenantID, Enabled: !j.Suspended, Description: j.TenantName}
+	domains := make([]keycloak.OrganizationDomain, 0, len(j.Domains))
+	for _, d := range j.Domains {
+		domains = append(domains, keycloak.OrganizationDomain{Name: d})
+	}
+	return keycloak.Organization{Name: name, Alias: j.TenantID, Enabled: !j.Suspended, Description: j.TenantName, Domains: domains}
 }
 
 func (w *OrgWriter) release(ctx context.Context, jobs []store.OrgSync) {
