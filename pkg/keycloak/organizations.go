@@ -101,6 +101,32 @@ func (c *Client) RemoveOrganizationMember(ctx context.Context, orgID, userID str
 	return err == nil, err
 }
 
+// OrganizationMember is a member of an organization and how they joined.
+type OrganizationMember struct {
+	ID             string `json:"id"`
+	MembershipType string `json:"membershipType"` // MANAGED or UNMANAGED
+}
+
+// Managed reports whether Keycloak made the member through the organization's identity provider (its
+// first broker login's organization step). Removing a managed member from the organization, or deleting
+// the organization, deletes the account.
+func (m OrganizationMember) Managed() bool { return m.MembershipType == "MANAGED" }
+
+// OrganizationMember returns the user's membership of the organization (ErrNotFound when there is none).
+func (c *Client) OrganizationMember(ctx context.Context, orgID, userID string) (OrganizationMember, error) {
+	var m OrganizationMember
+	_, err := c.call(ctx, "GET", "/organizations/"+url.PathEscape(orgID)+"/members/"+url.PathEscape(userID), nil, nil, &m)
+	return m, err
+}
+
+// HasManagedMembers reports whether the organization has a managed member.
+func (c *Client) HasManagedMembers(ctx context.Context, orgID string) (bool, error) {
+	q := url.Values{"membershipType": {"MANAGED"}, "max": {"1"}, "briefRepresentation": {"true"}}
+	var out []OrganizationMember
+	_, err := c.call(ctx, "GET", "/organizations/"+url.PathEscape(orgID)+"/members", q, nil, &out)
+	return len(out) > 0, err
+}
+
 // OrganizationMembers lists an organization's members.
 func (c *Client) OrganizationMembers(ctx context.Context, orgID string, first, max int) ([]User, error) {
 	var out []User

@@ -7,58 +7,50 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 	"github.com/connectedbbq/platform/testing/kctest"
 )
 
-// Against the real Keycloak, a tenant's own identity provider (a second realm as the company's IdP): the
-// Tenant resource's path (PutTenant) with emailDomains corp.example and identityProvider corp links the
-// provider to the tenant's organization and gives it the domain; a person of corp.example signs in through
-// the provider's button with the link in place; another alias replaces the link, an empty one removes it,
-// doing the jobs again writes nothing, and an alias Keycloak does not know fails for good.
+// Against the real Keycloak, a tenant's own identity provider (a second realm as the company's IdP, its first
+// login flow the realm's "bbq first broker login"): the Tenant resource's path (PutTenant) with emailDomains
+// corp.example and identityProvider corp links the provider to the tenant's organization and gives it the
+// domain; a person of corp.example signs in through the provider's button with the link in place and becomes
+// an unmanaged member once the user service placed her; doing the jobs again writes nothing; another alias
+// replaces the link and an empty one removes it; an alias Keycloak does not know fails for good. A managed
+// member (made by Keycloak's own "first broker login") is never removed: Keycloak would delete the account.
 func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	const email, pw = "cat@corp.example", "Corp-Passw0rd-2026!"
-	p := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{TrustEmail: true})
-	p.AddUser(t, email, "Cat", "Corp", pw)
+	const pw = "Corp-Passw0rd-2026!"
+	p := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{TrustEmail: true, FirstLoginFlow: "bbq first broker login"})
+	p.AddUser(t, "cat@corp.example", "Cat", "Corp", pw)
+	p.AddUser(t, "dan@corp.example", "Dan", "Corp", pw)
 	e.identityProvider(t, "corp-new") // the company's next SSO: linked, never signed in through here
 	reg := prometheus.NewRegistry()
 	w := e.orgWriter(t, reg)
-
 	put := func(idp string, domains ...string) {
 		t.Helper()
 		if _, err := e.db.PutTenant(ctx, store.Tenant{ID: "corp", DisplayName: "Corp Inc", EmailDomains: domains, IdentityProvider: idp}); err != nil {
 			t.Fatal(err)
 		}
-		drain(t, e.db, w)
 	}
 	put("corp", "corp.example")
+	drain(t, e.db, w)
 	e.wantOrganization(t, "corp", []string{"corp.example"}, []string{"corp"})
 
-	_, tok := p.SignIn(t, email, pw)
+	_, tok := p.SignIn(t, "cat@corp.example", pw)
 	if tok == nil {
 		t.Fatal("Cat's sign-in through the provider's button gave no token")
 	}
 	cat := tok.Subject()
-	{ // PROBE
-		org, _ := e.kc.OrganizationByAlias(ctx, "corp")
-		var m map[string]any
-		err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+e.realm.Name+"/organizations/"+org.ID+"/members/"+cat, nil, &m)
-		t.Logf("PROBE member after broker sign-in: %v %v", m["membershipType"], err)
-		err = e.kc.LinkOrganizationIdentityProvider(ctx, org.ID, "corp")
-		t.Logf("PROBE link again: %v", err)
-		err = e.kc.LinkOrganizationIdentityProvider(ctx, org.ID, "nope")
-		t.Logf("PROBE link unknown: %v", err)
-	}
-	// The user service places Cat by the domain rule; her membership is mirrored like any other.
-	e.sql(t, `INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
-		VALUES ($1, $2, $3, 'Cat Corp', true, true, 'active', 'corp', 'member')`, cat, e.realm.Name, email)
-	e.sql(t, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ('corp', $1, 'member')`, cat)
+	e.join(t, cat, "cat@corp.example") // as the user service does by the domain rule
 	drain(t, e.db, w)
-	if got := e.orgMembers(t, "corp"); !slices.Equal(got, []string{cat}) {
-		t.Errorf("corp's members after Cat signed in: %v; want Cat", got)
+	org := e.organization(t, "corp")
+	if m, err := e.kc.OrganizationMember(ctx, org, cat); err != nil || m.Managed() {
+		t.Errorf("Cat's membership of corp's organization: %+v (%v); want an unmanaged member", m, err)
+	}
+	if tok, page := p.TrySignIn(t, "cat@corp.example", pw); tok == nil {
+		t.Errorf("Cat's second sign-in through the provider stopped at %q", snippet(page))
 	}
 
 	// Doing every job again writes nothing.
@@ -70,52 +62,58 @@ func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 		t.Errorf("the repeated jobs wrote to Keycloak %v times; want 0", again)
 	}
 
-	// Another alias replaces the link, and the domains follow the tenant's; an empty one unlinks.
+	// Another alias replaces the link and the domains follow the tenant's; an empty one unlinks.
 	put("corp-new", "corp.example", "corp-eu.example")
+	drain(t, e.db, w)
 	e.wantOrganization(t, "corp", []string{"corp-eu.example", "corp.example"}, []string{"corp-new"})
 	put("", "corp.example")
+	drain(t, e.db, w)
 	e.wantOrganization(t, "corp", []string{"corp.example"}, nil)
-	{ // PROBE
-		org, _ := e.kc.OrganizationByAlias(ctx, "corp")
-		var m map[string]any
-		err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+e.realm.Name+"/organizations/"+org.ID+"/members/"+cat, nil, &m)
-		t.Logf("PROBE member after unlink: %v %v", m["membershipType"], err)
-	}
-	if tok, page := p.TrySignIn(t, email, pw); tok == nil {
-		t.Errorf("Cat's sign-in through the provider after it was unlinked stopped at %q", snippet(page))
-	}
 
-	// An alias Keycloak does not know: the job is refused for good, and counted.
-	if _, err := e.db.PutTenant(ctx, store.Tenant{ID: "corp", DisplayName: "Corp Inc", EmailDomains: []string{"corp.example"},
-		IdentityProvider: "no-such-idp"}); err != nil {
-		t.Fatal(err)
-	}
+	// An alias Keycloak does not know: the job is refused for good (Keycloak's 400), and counted.
+	put("no-such-idp", "corp.example")
 	w.Round(ctx)
 	if _, failed, err := e.db.OrgSyncCounts(ctx); err != nil || failed != 1 {
 		t.Errorf("jobs failed for good after linking an unknown alias: %d (%v); want 1", failed, err)
 	}
 	if n := metric(t, reg, `bbq_users_org_sync_failures_total{reason="http_400"}`); n != 1 {
-		t.Errorf("bbq_users_org_sync_failures_total{reason=http_400} = %v; want 1", n)
+		t.Errorf(`bbq_users_org_sync_failures_total{reason="http_400"} = %v; want 1`, n)
 	}
-	e.wantOrganization(t, "corp", []string{"corp.example"}, nil)
-	{ // PROBE: relink, sign in again, then remove Cat from the tenant
-		put2 := func() {
-			if _, err := e.db.PutTenant(ctx, store.Tenant{ID: "corp", DisplayName: "Corp Inc", EmailDomains: []string{"corp.example"}, IdentityProvider: "corp"}); err != nil {
-				t.Fatal(err)
-			}
-			drain(t, e.db, w)
+	put("corp", "corp.example") // a new request revives the job
+	drain(t, e.db, w)
+	e.wantOrganization(t, "corp", []string{"corp.example"}, []string{"corp"})
+
+	// Keycloak's own first broker login makes Dan a managed member; his removal is refused, not mirrored.
+	e.firstLoginFlow(t, p.Alias, "first broker login")
+	if _, tok := p.SignIn(t, "dan@corp.example", pw); tok == nil {
+		t.Fatal("Dan's sign-in through the provider gave no token")
+	} else {
+		dan := tok.Subject()
+		if m, err := e.kc.OrganizationMember(ctx, org, dan); err != nil || !m.Managed() {
+			t.Fatalf("Dan after Keycloak's first broker login: %+v (%v); want a managed member", m, err)
 		}
-		put2()
-		org, _ := e.kc.OrganizationByAlias(ctx, "corp")
-		var m map[string]any
-		err := kc.AdminRequest(ctx, "GET", "/admin/realms/"+e.realm.Name+"/organizations/"+org.ID+"/members/"+cat, nil, &m)
-		t.Logf("PROBE member after relink: %v %v", m["membershipType"], err)
-		e.sql(t, `DELETE FROM memberships WHERE user_id = $1`, cat)
+		e.join(t, dan, "dan@corp.example")
 		drain(t, e.db, w)
-		var u map[string]any
-		err = kc.AdminRequest(ctx, "GET", "/admin/realms/"+e.realm.Name+"/users/"+cat, nil, &u)
-		t.Logf("PROBE user after removal: %v %v", u["username"], err)
+		e.sql(t, `DELETE FROM memberships WHERE user_id = $1`, dan)
+		w.Round(ctx)
+		if n := metric(t, reg, `bbq_users_org_sync_failures_total{reason="managed_member"}`); n != 1 {
+			t.Errorf(`bbq_users_org_sync_failures_total{reason="managed_member"} = %v; want 1`, n)
+		}
+		if _, err := e.kc.GetUser(ctx, dan); err != nil {
+			t.Errorf("Dan's account after his removal from the tenant: %v; want it kept", err)
+		}
 	}
+	if managed, err := e.kc.HasManagedMembers(ctx, org); err != nil || !managed {
+		t.Errorf("HasManagedMembers: %v (%v); want true", managed, err)
+	}
+}
+
+// join makes an active user of the test realm a member of corp, as the domain rule does at confirmation.
+func (e *env) join(t *testing.T, id, email string) {
+	t.Helper()
+	e.sql(t, `INSERT INTO users (id, realm, email, name, email_verified, registered, status, tenant_id, role)
+		VALUES ($1, $2, $3, $3, true, true, 'active', 'corp', 'member')`, id, e.realm.Name, email)
+	e.sql(t, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ('corp', $1, 'member')`, id)
 }
 
 // identityProvider registers an OIDC identity provider in the test realm that nobody signs in through.
@@ -127,6 +125,30 @@ func (e *env) identityProvider(t *testing.T, alias string) {
 	if err := kc.AdminRequest(context.Background(), "POST", "/admin/realms/"+e.realm.Name+"/identity-provider/instances", idp, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// firstLoginFlow sets an identity provider's first broker login flow.
+func (e *env) firstLoginFlow(t *testing.T, alias, flow string) {
+	t.Helper()
+	ctx := context.Background()
+	path := "/admin/realms/" + e.realm.Name + "/identity-provider/instances/" + alias
+	var idp map[string]any
+	if err := kc.AdminRequest(ctx, "GET", path, nil, &idp); err != nil {
+		t.Fatal(err)
+	}
+	idp["firstBrokerLoginFlowAlias"] = flow
+	if err := kc.AdminRequest(ctx, "PUT", path, idp, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) organization(t *testing.T, alias string) string {
+	t.Helper()
+	org, err := e.kc.OrganizationByAlias(context.Background(), alias)
+	if err != nil {
+		t.Fatalf("organization %s: %v", alias, err)
+	}
+	return org.ID
 }
 
 // wantOrganization checks the organization's domains and linked identity providers (both sorted).
@@ -154,5 +176,3 @@ func (e *env) wantOrganization(t *testing.T, alias string, domains, idps []strin
 		t.Errorf("organization %s's identity providers %v; want %v", alias, linked, idps)
 	}
 }
-
-var _ = keycloak.ErrNotFound

@@ -23,6 +23,8 @@ type Organizations interface {
 	DeleteOrganization(ctx context.Context, id string) error
 	AddOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
 	RemoveOrganizationMember(ctx context.Context, orgID, userID string) (bool, error)
+	OrganizationMember(ctx context.Context, orgID, userID string) (keycloak.OrganizationMember, error)
+	HasManagedMembers(ctx context.Context, orgID string) (bool, error)
 	LogoutUser(ctx context.Context, userID string) error
 	OrganizationIdentityProviders(ctx context.Context, orgID string) ([]string, error)
 	LinkOrganizationIdentityProvider(ctx context.Context, orgID, idpAlias string) error
@@ -45,6 +47,12 @@ type OrgWriter struct {
 // errNoOrganization: a membership job found no organization for a tenant that exists; the organization's
 // own job (claimed first) creates it, so the membership is retried.
 var errNoOrganization = errors.New("the tenant's organization does not exist yet")
+
+// errManagedMember: the job would remove a managed organization member (made by Keycloak's first broker
+// login through the organization's identity provider), or delete an organization that has one, and Keycloak
+// would delete their account with it. The job is kept as failed: the identity provider's first login flow
+// must be "bbq first broker login" (docs/tenancy.md).
+var errManagedMember = errors.New("a managed organization member: Keycloak would delete the account")
 
 // NewOrgWriter returns an OrgWriter.
 func NewOrgWriter(cfg Config, s *store.Store, orgs Organizations, log *slog.Logger, reg prometheus.Registerer) *OrgWriter {
@@ -76,14 +84,18 @@ func (w *OrgWriter) do(ctx, jobCtx context.Context, j store.OrgSync) {
 	ctx = context.WithoutCancel(ctx)
 	outcome, err := w.sync(jobCtx, j)
 	v, status := classify(err)
+	reason := fmt.Sprintf("http_%d", status)
+	if errors.Is(err, errManagedMember) {
+		v, reason = refused, "managed_member"
+	}
 	switch v {
 	case done, gone: // gone: the user (or organization) went meanwhile; nothing is left to do
 		err = w.store.OrgSynced(ctx, j)
 	case refused:
 		outcome = "failed"
-		w.m.failures.WithLabelValues(fmt.Sprintf("http_%d", status)).Inc()
+		w.m.failures.WithLabelValues(reason).Inc()
 		w.log.Error("keycloak refused an organization write-back; job kept as failed, not retried",
-			"tenant_id", j.TenantID, "user_id", j.UserID, "status", status, "error", err)
+			"tenant_id", j.TenantID, "user_id", j.UserID, "reason", reason, "error", err)
 		err = w.store.OrgSyncRefused(ctx, j, status, err)
 	case retry:
 		outcome = "retry"
@@ -113,6 +125,13 @@ func (w *OrgWriter) sync(ctx context.Context, j store.OrgSync) (string, error) {
 	case !j.TenantExists && !found:
 		return "unchanged", nil
 	case !j.TenantExists:
+		managed, err := w.orgs.HasManagedMembers(ctx, org.ID)
+		switch {
+		case err != nil:
+			return "", err
+		case managed:
+			return "", errManagedMember
+		}
 		return "written", w.orgs.DeleteOrganization(ctx, org.ID)
 	case !found:
 		id, err := w.create(ctx, j)
@@ -245,12 +264,30 @@ func (w *OrgWriter) syncMember(ctx context.Context, j store.OrgSync, org keycloa
 	case !found:
 		return "unchanged", nil // the organization is gone, and its memberships with it
 	}
-	change := w.orgs.RemoveOrganizationMember
-	if j.Member {
-		change = w.orgs.AddOrganizationMember
+	if !j.Member {
+		return w.removeMember(ctx, j, org.ID)
 	}
-	changed, err := change(ctx, org.ID, j.UserID)
-	if !changed {
+	added, err := w.orgs.AddOrganizationMember(ctx, org.ID, j.UserID)
+	if !added {
+		return "unchanged", err
+	}
+	return "written", err
+}
+
+// removeMember ends a membership, unless the member is managed (errManagedMember: removing them would
+// delete their account).
+func (w *OrgWriter) removeMember(ctx context.Context, j store.OrgSync, orgID string) (string, error) {
+	m, err := w.orgs.OrganizationMember(ctx, orgID, j.UserID)
+	switch {
+	case errors.Is(err, keycloak.ErrNotFound):
+		return "unchanged", nil
+	case err != nil:
+		return "", err
+	case m.Managed():
+		return "", errManagedMember
+	}
+	removed, err := w.orgs.RemoveOrganizationMember(ctx, orgID, j.UserID)
+	if !removed {
 		return "unchanged", err
 	}
 	return "written", err
