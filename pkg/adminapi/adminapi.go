@@ -30,9 +30,9 @@ type TenantSpec struct {
 	IdentityProvider string `json:"identityProvider,omitempty"`
 }
 
-// IdentityProviderAlias is the pattern of TenantSpec.IdentityProvider (the Tenant resource's CRD and the
-// admin API's document say the same).
-const IdentityProviderAlias = `^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$`
+// IdentityProviderAlias is the pattern of TenantSpec.IdentityProvider, empty included (the Tenant resource's
+// CRD and the admin API's document say the same).
+const IdentityProviderAlias = `^([A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)?$`
 
 // MarshalJSON writes absent lists as [] rather than null: the document's lists are never null.
 func (t TenantSpec) MarshalJSON() ([]byte, error) {

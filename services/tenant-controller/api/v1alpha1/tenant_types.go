@@ -58,7 +58,7 @@ type TenantSpec struct {
 	// emailDomains; an alias Keycloak does not know leaves the organization's job failed. Empty: none.
 	// +optional
 	// +kubebuilder:validation:MaxLength=100
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$`
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)?$`
 	IdentityProvider string `json:"identityProvider,omitempty"`
 }
 

@@ -93,7 +93,7 @@ func validate(b adminapi.TenantSpec) error {
 			errs = append(errs, errors.New("admins: "+e+" is not an email address"))
 		}
 	}
-	if b.IdentityProvider != "" && !idpAlias.MatchString(b.IdentityProvider) {
+	if !idpAlias.MatchString(b.IdentityProvider) {
 		errs = append(errs, errors.New("identityProvider: "+b.IdentityProvider+
 			" is not an identity provider alias (1..100 letters, digits, '.', '_', '-'; starting and ending with a letter or digit)"))
 	}
