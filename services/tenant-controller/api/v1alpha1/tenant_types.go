@@ -54,8 +54,9 @@ type TenantSpec struct {
 	Suspended bool `json:"suspended,omitempty"`
 
 	// IdentityProvider is the alias of an identity provider of the realm (the company's SSO, set up in
-	// Keycloak beforehand). It is linked to the tenant's Keycloak organization, whose domains become
-	// emailDomains; an alias Keycloak does not know leaves the organization's job failed. Empty: none.
+	// Keycloak beforehand, its first login flow "bbq first broker login"). It is linked to the tenant's
+	// Keycloak organization, whose domains become emailDomains; an alias Keycloak does not know leaves the
+	// organization's write-back failed. Empty: none. The pattern is adminapi.IdentityProviderAlias.
 	// +optional
 	// +kubebuilder:validation:MaxLength=100
 	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)?$`
