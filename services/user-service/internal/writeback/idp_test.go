@@ -84,7 +84,7 @@ func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	e.wantOrganization(t, "corp", []string{"corp.example"}, []string{"corp"})
 
 	// Keycloak's own first broker login makes Dan a managed member; his removal is refused, not mirrored.
-	e.firstLoginFlow(t, p.Alias, "first broker login")
+	e.setIdentityProvider(t, p.Alias, "firstBrokerLoginFlowAlias", "first broker login")
 	if _, tok := p.SignIn(t, "dan@corp.example", pw); tok == nil {
 		t.Fatal("Dan's sign-in through the provider gave no token")
 	} else {
@@ -127,8 +127,8 @@ func (e *env) identityProvider(t *testing.T, alias string) {
 	}
 }
 
-// firstLoginFlow sets an identity provider's first broker login flow.
-func (e *env) firstLoginFlow(t *testing.T, alias, flow string) {
+// setIdentityProvider sets one field of an identity provider's representation, e.g. a flow.
+func (e *env) setIdentityProvider(t *testing.T, alias, field, value string) {
 	t.Helper()
 	ctx := context.Background()
 	path := "/admin/realms/" + e.realm.Name + "/identity-provider/instances/" + alias
@@ -136,7 +136,7 @@ func (e *env) firstLoginFlow(t *testing.T, alias, flow string) {
 	if err := kc.AdminRequest(ctx, "GET", path, nil, &idp); err != nil {
 		t.Fatal(err)
 	}
-	idp["firstBrokerLoginFlowAlias"] = flow
+	idp[field] = value
 	if err := kc.AdminRequest(ctx, "PUT", path, idp, nil); err != nil {
 		t.Fatal(err)
 	}
