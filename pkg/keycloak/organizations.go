@@ -143,8 +143,9 @@ func (c *Client) UserOrganizations(ctx context.Context, userID string) ([]Organi
 }
 
 // LinkOrganizationIdentityProvider links an identity provider (by alias) to the organization, so that its
-// members sign in through it. Keycloak answers 409 when it is linked already, to this organization or
-// another (ErrConflict is returned: see OrganizationIdentityProviders), and 400 for an alias it does not know.
+// members sign in through it. Keycloak 26.7 answers 409 when it is linked to the organization already
+// (returned as ErrConflict: compare with OrganizationIdentityProviders first) and 400 for an alias it does
+// not know.
 func (c *Client) LinkOrganizationIdentityProvider(ctx context.Context, orgID, idpAlias string) error {
 	_, err := c.call(ctx, "POST", "/organizations/"+url.PathEscape(orgID)+"/identity-providers", nil, idpAlias, nil)
 	return err

@@ -1,6 +1,7 @@
 package writeback
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -59,6 +60,33 @@ func TestSameDomains(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := sameDomains(tt.have, tt.want); got != tt.same {
 				t.Errorf("sameDomains(%v, %v) = %v; want %v", tt.have, tt.want, got, tt.same)
+			}
+		})
+	}
+}
+
+func TestRetryDomainTaken(t *testing.T) {
+	taken := &keycloak.APIError{Method: "PUT", Path: "/organizations/x", Status: 400,
+		Body: `{"errorMessage":"Domain corp.example is already linked to organization Corp Inc in realm bbq"}`}
+	tests := []struct {
+		name  string
+		err   error
+		retry bool // errDomainTaken, which classify retries
+	}{
+		{"none", nil, false},
+		{"the domain is another organization's", taken, true},
+		{"another 400", &keycloak.APIError{Status: 400, Body: `{"errorMessage":"Identity provider not found with the given alias"}`}, false},
+		{"a 409 with the same words", &keycloak.APIError{Status: 409, Body: taken.Body}, false},
+		{"not Keycloak's", errors.New("is already linked to organization"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := retryDomainTaken(tt.err)
+			if got := errors.Is(err, errDomainTaken); got != tt.retry {
+				t.Fatalf("retryDomainTaken(%v) = %v; want errDomainTaken %v", tt.err, err, tt.retry)
+			}
+			if v, _ := classify(err); tt.retry && v != retry {
+				t.Errorf("classify(%v) = %v; want retry", err, v)
 			}
 		})
 	}

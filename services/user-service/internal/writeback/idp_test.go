@@ -16,7 +16,8 @@ import (
 // corp.example and identityProvider corp links the provider to the tenant's organization and gives it the
 // domain; a person of corp.example signs in through the provider's button with the link in place and becomes
 // an unmanaged member once the user service placed her; doing the jobs again writes nothing; another alias
-// replaces the link and an empty one removes it; an alias Keycloak does not know fails for good. A managed
+// replaces the link and an empty one removes it; a domain moved to another tenant follows; an alias Keycloak
+// does not know fails for good. A managed
 // member (made by Keycloak's own "first broker login") is never removed: Keycloak would delete the account.
 func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	e := newEnv(t)
@@ -53,9 +54,9 @@ func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 		t.Errorf("Cat's second sign-in through the provider stopped at %q", snippet(page))
 	}
 
-	// Doing every job again writes nothing.
+	// Doing every job again writes nothing (and so does removing someone who is no member).
 	e.sql(t, `INSERT INTO keycloak_org_sync (tenant_id, user_id) SELECT tenant_id, user_id FROM memberships
-		UNION ALL SELECT id, '' FROM tenants`)
+		UNION ALL SELECT id, '' FROM tenants UNION ALL SELECT 'corp', $1`, e.kcUser(t, "eve@corp.example", "Eve"))
 	written := metric(t, reg, `bbq_users_keycloak_org_writes_total{outcome="written"}`)
 	drain(t, e.db, w)
 	if again := metric(t, reg, `bbq_users_keycloak_org_writes_total{outcome="written"}`) - written; again != 0 {
@@ -66,9 +67,20 @@ func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	put("corp-new", "corp.example", "corp-eu.example")
 	drain(t, e.db, w)
 	e.wantOrganization(t, "corp", []string{"corp-eu.example", "corp.example"}, []string{"corp-new"})
+	// corp-eu.example moves to another tenant, whose job runs first: Keycloak's 400 (the domain is still
+	// corp's organization's) is retried, not refused, until corp's job lets it go.
 	put("", "corp.example")
+	if _, err := e.db.PutTenant(ctx, store.Tenant{ID: "corp-eu", DisplayName: "Corp EU", EmailDomains: []string{"corp-eu.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.sql(t, `UPDATE keycloak_org_sync SET next_attempt_at = now() + interval '1 second' WHERE tenant_id = 'corp'`)
+	w.Round(ctx) // corp-eu's job only
 	drain(t, e.db, w)
 	e.wantOrganization(t, "corp", []string{"corp.example"}, nil)
+	e.wantOrganization(t, "corp-eu", []string{"corp-eu.example"}, nil)
+	if n := metric(t, reg, `bbq_users_keycloak_org_writes_total{outcome="retry"}`); n < 1 {
+		t.Errorf("retried organization writes: %v; want the moved domain's conflict retried", n)
+	}
 
 	// An alias Keycloak does not know: the job is refused for good (Keycloak's 400), and counted.
 	put("no-such-idp", "corp.example")
@@ -84,6 +96,9 @@ func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	e.wantOrganization(t, "corp", []string{"corp.example"}, []string{"corp"})
 
 	// Keycloak's own first broker login makes Dan a managed member; his removal is refused, not mirrored.
+	if managed, err := e.kc.HasManagedMembers(ctx, org); err != nil || managed {
+		t.Errorf("HasManagedMembers with Cat, unmanaged: %v (%v); want false", managed, err)
+	}
 	e.setIdentityProvider(t, p.Alias, "firstBrokerLoginFlowAlias", "first broker login")
 	if _, tok := p.SignIn(t, "dan@corp.example", pw); tok == nil {
 		t.Fatal("Dan's sign-in through the provider gave no token")

@@ -54,6 +54,21 @@ var errNoOrganization = errors.New("the tenant's organization does not exist yet
 // must be "bbq first broker login" (docs/tenancy.md).
 var errManagedMember = errors.New("a managed organization member: Keycloak would delete the account")
 
+// errDomainTaken: a domain of the tenant is still another organization's (Keycloak's 400 "Domain ... is
+// already linked to organization ..."): the other tenant let it go, and its own job releases it. Retried,
+// not refused.
+var errDomainTaken = errors.New("a domain of the tenant is still another organization's in Keycloak")
+
+// retryDomainTaken makes Keycloak's refusal of a domain that another organization has errDomainTaken
+// (Keycloak tells it by its message only).
+func retryDomainTaken(err error) error {
+	var apiErr *keycloak.APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest && strings.Contains(apiErr.Body, "is already linked to organization") {
+		return fmt.Errorf("%w: %s", errDomainTaken, err.Error())
+	}
+	return err
+}
+
 // NewOrgWriter returns an OrgWriter.
 func NewOrgWriter(cfg Config, s *store.Store, orgs Organizations, log *slog.Logger, reg prometheus.Registerer) *OrgWriter {
 	m := newMetrics(reg, metricNames{
@@ -157,8 +172,8 @@ func (w *OrgWriter) sync(ctx context.Context, j store.OrgSync) (string, error) {
 }
 
 // syncIdentityProvider links the tenant's identity provider to its organization and unlinks any other. It
-// reports whether it wrote. Keycloak answers 400 for an alias it does not know (refused: the job is kept as
-// failed until the tenant changes); its 404 is made a refusal too, so such a job never counts as done.
+// reports whether it wrote. Keycloak answers 400 for an alias it does not know: refused, the job is kept as
+// failed until the tenant changes.
 func (w *OrgWriter) syncIdentityProvider(ctx context.Context, j store.OrgSync, orgID string) (bool, error) {
 	linked, err := w.orgs.OrganizationIdentityProviders(ctx, orgID)
 	if err != nil {
@@ -171,11 +186,7 @@ func (w *OrgWriter) syncIdentityProvider(ctx context.Context, j store.OrgSync, o
 		}
 	}
 	if link {
-		err := w.orgs.LinkOrganizationIdentityProvider(ctx, orgID, j.IdentityProvider)
-		if apiErr := (*keycloak.APIError)(nil); errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
-			err = &keycloak.APIError{Method: apiErr.Method, Path: apiErr.Path, Status: http.StatusBadRequest, Body: apiErr.Body}
-		}
-		if err != nil {
+		if err := w.orgs.LinkOrganizationIdentityProvider(ctx, orgID, j.IdentityProvider); err != nil {
 			return false, fmt.Errorf("link identity provider %s to %s: %w", j.IdentityProvider, j.TenantID, err)
 		}
 	}
@@ -245,7 +256,7 @@ func (w *OrgWriter) update(ctx context.Context, j store.OrgSync, org keycloak.Or
 		want.Name = organization(j, true).Name
 		err = w.orgs.UpdateOrganization(ctx, want)
 	}
-	return "written", err
+	return "written", retryDomainTaken(err)
 }
 
 // create creates the tenant's organization and returns its id.
@@ -254,7 +265,7 @@ func (w *OrgWriter) create(ctx context.Context, j store.OrgSync) (string, error)
 	if errors.Is(err, keycloak.ErrConflict) { // the name is another organization's (or a lost reply: then retried)
 		id, err = w.orgs.CreateOrganization(ctx, organization(j, true))
 	}
-	return id, err
+	return id, retryDomainTaken(err)
 }
 
 func (w *OrgWriter) syncMember(ctx context.Context, j store.OrgSync, org keycloak.Organization, found bool) (string, error) {
