@@ -18,7 +18,8 @@ import (
 // an unmanaged member once the user service placed her; doing the jobs again writes nothing; another alias
 // replaces the link and an empty one removes it; a domain moved to another tenant follows; an alias Keycloak
 // does not know fails for good. A managed
-// member (made by Keycloak's own "first broker login") is never removed: Keycloak would delete the account.
+// member (made by Keycloak's own "first broker login") is never removed, nor its organization deleted:
+// Keycloak would delete the account.
 func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -120,6 +121,18 @@ func TestATenantsIdentityProviderIsLinkedToItsOrganization(t *testing.T) {
 	}
 	if managed, err := e.kc.HasManagedMembers(ctx, org); err != nil || !managed {
 		t.Errorf("HasManagedMembers: %v (%v); want true", managed, err)
+	}
+
+	// Nor is the organization deleted with the tenant while it has a managed member.
+	e.sql(t, `DELETE FROM memberships WHERE tenant_id = 'corp'`)
+	e.sql(t, `DELETE FROM users WHERE tenant_id = 'corp'`)
+	e.sql(t, `DELETE FROM tenants WHERE id = 'corp'`)
+	w.Round(ctx)
+	if n := metric(t, reg, `bbq_users_org_sync_failures_total{reason="managed_member"}`); n != 2 {
+		t.Errorf(`bbq_users_org_sync_failures_total{reason="managed_member"} after deleting the tenant = %v; want 2`, n)
+	}
+	if _, err := e.kc.OrganizationByAlias(ctx, "corp"); err != nil {
+		t.Errorf("corp's organization, with a managed member, after the tenant was deleted: %v; want it kept", err)
 	}
 }
 
