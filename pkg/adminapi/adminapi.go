@@ -25,7 +25,14 @@ type TenantSpec struct {
 	EmailDomains []string `json:"emailDomains"`
 	Admins       []string `json:"admins"`
 	Suspended    bool     `json:"suspended"`
+	// IdentityProvider is the alias of a Keycloak identity provider linked to the tenant's organization
+	// ("" for none); IdentityProviderAlias is its pattern.
+	IdentityProvider string `json:"identityProvider,omitempty"`
 }
+
+// IdentityProviderAlias is the pattern of TenantSpec.IdentityProvider, empty included (the Tenant resource's
+// CRD and the admin API's document say the same).
+const IdentityProviderAlias = `^([A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?)?$`
 
 // MarshalJSON writes absent lists as [] rather than null: the document's lists are never null.
 func (t TenantSpec) MarshalJSON() ([]byte, error) {

@@ -2,7 +2,9 @@ package keycloak
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,12 +18,15 @@ const adminToken = "kce2e-admin-token-0123456789"
 // People sign in through a second realm registered as an OIDC identity provider (real Keycloak on both
 // sides): through one that Keycloak trusts for emails (no verification mail) and one it does not (Keycloak
 // mails a verification link, followed here). Each becomes active exactly once, with the provider's name and
-// email, in the declared tenant of their domain (its listed admin as admin) or a personal one.
+// email, in the declared tenant of their domain (its listed admin as admin) or a personal one. The tenant
+// names the trusted one as its own identity provider: it is linked to the tenant's organization, and the
+// people of the company who sign in through it are (unmanaged) members of the organization.
 func TestSignInThroughAnIdentityProviderActivatesOnce(t *testing.T) {
 	e := newEnv(t, options{webhook: true})
-	e.declareTenant("corp", `{"displayName":"Corp","emailDomains":["corp.example"],"admins":["boss@corp.example"],"suspended":false}`)
-	trusted := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{Alias: "corp", TrustEmail: true})
+	trusted := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{Alias: "corp", TrustEmail: true, FirstLoginFlow: "bbq first broker login"})
 	untrusted := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{Alias: "partner", TrustEmail: false})
+	e.declareTenant("corp", `{"displayName":"Corp","emailDomains":["corp.example"],"admins":["boss@corp.example"],"suspended":false,
+		"identityProvider":"corp"}`)
 	people := []struct {
 		via                    *kctest.ProviderRealm
 		email, first, last     string
@@ -85,6 +90,39 @@ func TestSignInThroughAnIdentityProviderActivatesOnce(t *testing.T) {
 		if n := created[ids[p.email]]; n != 1 {
 			t.Errorf("%s: %d UserCreated, want 1", p.email, n)
 		}
+	}
+	e.wantCorpOrganization(ids["alice@corp.example"], ids["boss@corp.example"])
+}
+
+// wantCorpOrganization waits for corp's organization to have the provider corp linked and these people as
+// members, none of them managed.
+func (e *env) wantCorpOrganization(members ...string) {
+	e.t.Helper()
+	ctx := context.Background()
+	kc := e.realm.Admin(e.t)
+	var state string
+	ok := waitFor(30*time.Second, func() bool {
+		org, err := kc.OrganizationByAlias(ctx, "corp")
+		if err != nil {
+			state = err.Error()
+			return false
+		}
+		linked, err := kc.OrganizationIdentityProviders(ctx, org.ID)
+		state = fmt.Sprintf("linked %v (%v)", linked, err)
+		if err != nil || !slices.Equal(linked, []string{"corp"}) {
+			return false
+		}
+		for _, id := range members {
+			m, err := kc.OrganizationMember(ctx, org.ID, id)
+			state = fmt.Sprintf("member %s: %+v (%v)", id, m, err)
+			if err != nil || m.Managed() {
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		e.t.Errorf("corp's organization: %s; want the provider corp linked and %v unmanaged members", state, members)
 	}
 }
 

@@ -16,6 +16,9 @@ type BrokerOptions struct {
 	Alias      string // the identity provider's alias in the test realm; default "corp"
 	TrustEmail bool   // Keycloak takes the provider's email as verified (no verification mail)
 	SyncMode   string // IMPORT (default), FORCE or LEGACY
+	// FirstLoginFlow is the provider's first broker login flow: default Keycloak's "first broker login" (the
+	// shipped realm's "bbq first broker login" leaves out its organization step).
+	FirstLoginFlow string
 }
 
 // ProviderRealm is a second realm of the same Keycloak, registered as an OIDC identity provider of a test
@@ -41,6 +44,9 @@ func NewProviderRealm(t testing.TB, target *Realm, opts BrokerOptions) *Provider
 	if opts.SyncMode == "" {
 		opts.SyncMode = "IMPORT"
 	}
+	if opts.FirstLoginFlow == "" {
+		opts.FirstLoginFlow = "first broker login"
+	}
 	kc := target.KC
 	p := &ProviderRealm{KC: kc, Name: realmName("idp-" + t.Name()), Alias: opts.Alias, Target: target}
 	p.Issuer = kc.URL + "/realms/" + p.Name
@@ -57,7 +63,7 @@ func NewProviderRealm(t testing.TB, target *Realm, opts BrokerOptions) *Provider
 	kc.deleteRealmAtCleanup(t, p.Name)
 	oidc := p.Issuer + "/protocol/openid-connect"
 	idp := map[string]any{"alias": opts.Alias, "displayName": "Corp SSO", "providerId": "oidc", "enabled": true,
-		"trustEmail": opts.TrustEmail, "firstBrokerLoginFlowAlias": "first broker login",
+		"trustEmail": opts.TrustEmail, "firstBrokerLoginFlowAlias": opts.FirstLoginFlow,
 		"config": map[string]string{"clientId": "bbq-broker", "clientSecret": secret,
 			"authorizationUrl": oidc + "/auth", "tokenUrl": oidc + "/token", "userInfoUrl": oidc + "/userinfo",
 			"jwksUrl": oidc + "/certs", "issuer": p.Issuer, "validateSignature": "true", "useJwksUrl": "true",

@@ -90,7 +90,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 func (r *TenantReconciler) syncUserService(ctx context.Context, t *v1.Tenant) error {
 	err := r.UserService.PutTenant(ctx, t.Name, adminapi.TenantSpec{DisplayName: t.Spec.DisplayName,
-		EmailDomains: t.Spec.EmailDomains, Admins: t.Spec.Admins, Suspended: t.Spec.Suspended})
+		EmailDomains: t.Spec.EmailDomains, Admins: t.Spec.Admins, Suspended: t.Spec.Suspended, IdentityProvider: t.Spec.IdentityProvider})
 	c := metav1.Condition{Type: v1.ConditionUserServiceSynced, Status: metav1.ConditionTrue,
 		Reason: v1.ReasonReconciled, Message: "the user service holds the tenant", ObservedGeneration: t.Generation}
 	switch {

@@ -218,6 +218,7 @@ func TestTenantLifecycle(t *testing.T) {
 	got.Spec.DisplayName = "ACME Smokers"
 	got.Spec.Suspended = true
 	got.Spec.EmailDomains = []string{"acme.com", "acme.org"}
+	got.Spec.IdentityProvider = "acme-sso"
 	if err := h.k8s.Update(ctx, got); err != nil {
 		t.Fatalf("update: %v", err)
 	}
@@ -226,7 +227,7 @@ func TestTenantLifecycle(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		if !us.Suspended || us.DisplayName != "ACME Smokers" || len(us.EmailDomains) != 2 {
+		if !us.Suspended || us.DisplayName != "ACME Smokers" || len(us.EmailDomains) != 2 || us.IdentityProvider != "acme-sso" {
 			return false, "user service still has " + us.DisplayName
 		}
 		g, err := h.admin.GetGroup(ctx, groupID)
@@ -298,6 +299,8 @@ func TestTenantValidation(t *testing.T) {
 		{"bad domain", "invalid", v1.TenantSpec{DisplayName: "x", EmailDomains: []string{"not a domain"}}},
 		{"bad admin", "invalid", v1.TenantSpec{DisplayName: "x", Admins: []string{"nobody"}}},
 		{"duplicate domain", "invalid", v1.TenantSpec{DisplayName: "x", EmailDomains: []string{"a.com", "a.com"}}},
+		{"identity provider alias with a space", "invalid", v1.TenantSpec{DisplayName: "x", IdentityProvider: "corp sso"}},
+		{"identity provider alias starting with '-'", "invalid", v1.TenantSpec{DisplayName: "x", IdentityProvider: "-corp"}},
 		{"name not a DNS label", "acme.example", ok}, // the tenant id user-service accepts
 	}
 	for _, tc := range tests {

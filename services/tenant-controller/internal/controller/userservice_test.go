@@ -105,6 +105,8 @@ type tenant struct {
 	EmailDomains []string `json:"emailDomains"`
 	Admins       []string `json:"admins"`
 	Suspended    bool     `json:"suspended"`
+	// IdentityProvider is the alias passed through from spec.identityProvider.
+	IdentityProvider string `json:"identityProvider"`
 }
 
 // get reads a tenant through the real admin API; ok is false on 404.

@@ -49,6 +49,7 @@ func (a *API) authed(h http.HandlerFunc) http.Handler {
 var (
 	tenantID = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	domain   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	idpAlias = regexp.MustCompile(adminapi.IdentityProviderAlias)
 )
 
 // rejection is a request refused before the store sees it.
@@ -92,6 +93,10 @@ func validate(b adminapi.TenantSpec) error {
 			errs = append(errs, errors.New("admins: "+e+" is not an email address"))
 		}
 	}
+	if !idpAlias.MatchString(b.IdentityProvider) {
+		errs = append(errs, errors.New("identityProvider: "+b.IdentityProvider+
+			" is not an identity provider alias (1..100 letters, digits, '.', '_', '-'; starting and ending with a letter or digit)"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -103,7 +108,7 @@ func (a *API) putTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	created, err := a.store.PutTenant(r.Context(), store.Tenant{ID: id, DisplayName: strings.TrimSpace(b.DisplayName),
-		EmailDomains: b.EmailDomains, Admins: b.Admins, Suspended: b.Suspended})
+		EmailDomains: b.EmailDomains, Admins: b.Admins, Suspended: b.Suspended, IdentityProvider: b.IdentityProvider})
 	if typ := conflictType(err); typ != "" {
 		writeProblem(w, http.StatusConflict, typ, err.Error())
 		return

@@ -185,3 +185,55 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// A declared tenant's identity provider: stored and shown; an alias that is no alias is refused with the
+// reason (422, as every rule of the spec); a changed alias or domain list requests the organization's job
+// (migration 00012's triggers), the same spec again does not.
+func TestIdentityProviderOfADeclaredTenant(t *testing.T) {
+	e := newEnv(t)
+	const path = "/admin/v1/tenants/corp"
+	put := func(body string, want int) map[string]any {
+		t.Helper()
+		status, answer := e.do(http.MethodPut, path, token, body)
+		if status != want {
+			t.Fatalf("PUT %s = %d %v, want %d", body, status, answer, want)
+		}
+		return answer
+	}
+	jobs := func() int {
+		return e.scalar(`SELECT count(*) FROM keycloak_org_sync WHERE tenant_id = 'corp' AND user_id = ''`)
+	}
+	clearJobs := func() { e.scalar(`WITH d AS (DELETE FROM keycloak_org_sync RETURNING 1) SELECT count(*) FROM d`) }
+
+	if got := put(`{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp"}`, http.StatusCreated); got["identityProvider"] != "corp" {
+		t.Errorf("PUT answer's identityProvider %v; want corp", got["identityProvider"])
+	}
+	if _, got := e.do(http.MethodGet, path, token, ""); got["identityProvider"] != "corp" {
+		t.Errorf("GET identityProvider %v; want corp", got["identityProvider"])
+	}
+	for _, bad := range []string{"corp sso", "-corp", "corp/../x", strings.Repeat("c", 101)} {
+		answer := put(`{"displayName":"Corp","identityProvider":"`+bad+`"}`, http.StatusUnprocessableEntity)
+		if detail, _ := answer["detail"].(string); !strings.Contains(detail, "identityProvider: "+bad+" is not an identity provider alias") {
+			t.Errorf("refusal of %q: detail %q; want it to name the field and the rule", bad, detail)
+		}
+	}
+	clearJobs()
+	for _, s := range []struct {
+		name, body string
+		jobs       int
+	}{
+		{"the same spec", `{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp"}`, 0},
+		{"another alias", `{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp-new"}`, 1},
+		{"cleared", `{"displayName":"Corp","emailDomains":["corp.example"]}`, 1},
+		{"a domain added", `{"displayName":"Corp","emailDomains":["corp.example","corp-eu.example"]}`, 1},
+	} {
+		put(s.body, http.StatusOK)
+		if n := jobs(); n != s.jobs {
+			t.Errorf("%s: %d organization jobs requested; want %d", s.name, n, s.jobs)
+		}
+		clearJobs()
+	}
+	if _, got := e.do(http.MethodGet, path, token, ""); got["identityProvider"] != "" {
+		t.Errorf("GET identityProvider after clearing %v; want empty", got["identityProvider"])
+	}
+}

@@ -64,7 +64,10 @@ func TestPutBodiesAgreeWithTheDocument(t *testing.T) {
 	}{
 		{"what the controller sends, lists absent", "acme", marshal(adminapi.TenantSpec{DisplayName: "Acme"}), 0},
 		{"what the controller sends, all fields", "acme-eu", marshal(adminapi.TenantSpec{DisplayName: "  Acme EU ",
-			EmailDomains: []string{"acme.test", "EU.Acme.test"}, Admins: []string{"ops@acme.test"}, Suspended: true}), 0},
+			EmailDomains: []string{"acme.test", "EU.Acme.test"}, Admins: []string{"ops@acme.test"}, Suspended: true,
+			IdentityProvider: "acme-sso"}), 0},
+		{"an identity provider alias with dots and underscores", "acme", `{"displayName":"Acme","identityProvider":"Acme_SSO.eu-1"}`, 0},
+		{"an empty identity provider", "acme", `{"displayName":"Acme","identityProvider":""}`, 0},
 		{"only a name", "a1", `{"displayName":"Acme"}`, 0},
 		{"id not a DNS label", "Acme_1", `{"displayName":"Acme"}`, http.StatusBadRequest},
 		{"unknown field", "acme", `{"displayName":"Acme","owner":"x"}`, http.StatusBadRequest},
@@ -75,6 +78,9 @@ func TestPutBodiesAgreeWithTheDocument(t *testing.T) {
 		{"name too long", "acme", marshal(adminapi.TenantSpec{DisplayName: strings.Repeat("n", 201)}), http.StatusUnprocessableEntity},
 		{"not a domain", "acme", `{"displayName":"Acme","emailDomains":["acme"]}`, http.StatusUnprocessableEntity},
 		{"not an email", "acme", `{"displayName":"Acme","admins":["ops.acme.test"]}`, http.StatusUnprocessableEntity},
+		{"an identity provider alias with a space", "acme", `{"displayName":"Acme","identityProvider":"acme sso"}`, http.StatusUnprocessableEntity},
+		{"an identity provider alias starting with '-'", "acme", `{"displayName":"Acme","identityProvider":"-acme"}`, http.StatusUnprocessableEntity},
+		{"an identity provider alias too long", "acme", marshal(adminapi.TenantSpec{DisplayName: "Acme", IdentityProvider: strings.Repeat("a", 101)}), http.StatusUnprocessableEntity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +142,7 @@ func storedTenant(t *testing.T, id, body string) []byte {
 		t.Fatal(err)
 	}
 	b, err := json.Marshal(store.Tenant{ID: id, DisplayName: strings.TrimSpace(spec.DisplayName), EmailDomains: nonNil(spec.EmailDomains),
-		Admins: nonNil(spec.Admins), Suspended: spec.Suspended, Kind: "declared", UpdatedAt: time.Now()})
+		Admins: nonNil(spec.Admins), Suspended: spec.Suspended, IdentityProvider: spec.IdentityProvider, Kind: "declared", UpdatedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

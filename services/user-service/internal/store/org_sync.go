@@ -17,10 +17,12 @@ type OrgSync struct {
 	Attempts int
 	// RequestedAt and Claim identify this request and this claim (as in KeycloakSync).
 	RequestedAt, Claim time.Time
-	TenantExists       bool   // the tenant exists (else its organization goes)
-	TenantName         string // its display name
-	Suspended          bool   // the organization is disabled while the tenant is suspended
-	Member             bool   // for a membership job: the person is a member now (else they are removed)
+	TenantExists       bool     // the tenant exists (else its organization goes)
+	TenantName         string   // its display name
+	Suspended          bool     // the organization is disabled while the tenant is suspended
+	Member             bool     // for a membership job: the person is a member now (else they are removed)
+	IdentityProvider   string   // the alias of the identity provider linked to the organization ("" for none)
+	Domains            []string // the tenant's email domains, sorted: the organization's domains
 }
 
 // Organization reports whether the job is about the organization itself rather than a membership.
@@ -40,7 +42,9 @@ func (s *Store) ClaimOrgSyncs(ctx context.Context, limit int, lease time.Duratio
 			LEFT JOIN memberships m ON m.tenant_id = due.tenant_id AND m.user_id = due.user_id
 		WHERE k.tenant_id = due.tenant_id AND k.user_id = due.user_id
 		RETURNING k.tenant_id, k.user_id, k.attempts, k.requested_at, k.claimed_until,
-			t.id IS NOT NULL, COALESCE(t.display_name, ''), COALESCE(t.suspended, false), m.user_id IS NOT NULL`,
+			t.id IS NOT NULL, COALESCE(t.display_name, ''), COALESCE(t.suspended, false), m.user_id IS NOT NULL,
+			COALESCE(t.identity_provider, ''),
+			COALESCE((SELECT array_agg(d.domain ORDER BY d.domain) FROM tenant_domains d WHERE d.tenant_id = k.tenant_id), '{}')`,
 		limit, lease.String())
 	if err != nil {
 		return nil, fmt.Errorf("claim organization syncs: %w", err)

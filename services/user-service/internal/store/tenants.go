@@ -14,14 +14,16 @@ import (
 
 // Tenant is a declared tenant, as the admin API and the Kubernetes controller see it.
 type Tenant struct {
-	ID           string    `json:"id"`
-	DisplayName  string    `json:"displayName"`
-	EmailDomains []string  `json:"emailDomains"`
-	Admins       []string  `json:"admins"`
-	Suspended    bool      `json:"suspended"`
-	Kind         string    `json:"kind"`
-	Members      int       `json:"members"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	ID           string   `json:"id"`
+	DisplayName  string   `json:"displayName"`
+	EmailDomains []string `json:"emailDomains"`
+	Admins       []string `json:"admins"`
+	Suspended    bool     `json:"suspended"`
+	// IdentityProvider is the alias of the Keycloak identity provider linked to the tenant's organization.
+	IdentityProvider string    `json:"identityProvider"`
+	Kind             string    `json:"kind"`
+	Members          int       `json:"members"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // Errors of the tenant operations.
@@ -35,7 +37,8 @@ var (
 
 // PutTenant creates or updates a declared tenant and its domain rules: a new tenant is announced
 // (TenantCreated), a changed name or suspension too (TenantUpdated), members whose emails are listed as
-// admins are promoted, and admins whose emails were listed and are not any more are demoted. The id of a personal tenant is refused (ErrNotDeclared).
+// admins are promoted, and admins whose emails were listed and are not any more are demoted. A changed identity
+// provider or domain list is no announcement: it asks the organization write-back (triggers, migration 00012). The id of a personal tenant is refused (ErrNotDeclared).
 func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err error) {
 	announced := false
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -53,10 +56,11 @@ func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err erro
 				return fmt.Errorf("put tenant %s: %w", t.ID, err)
 			}
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO tenants (id, display_name, kind, admins, suspended) VALUES ($1, $2, 'declared', $3, $4)
-			ON CONFLICT (id) DO UPDATE SET display_name = $2, admins = $3, suspended = $4, updated_at = now()
-			WHERE (tenants.display_name, tenants.admins, tenants.suspended) IS DISTINCT FROM ($2, $3, $4)`,
-			t.ID, t.DisplayName, lowerAll(t.Admins), t.Suspended)
+		_, err = tx.Exec(ctx, `INSERT INTO tenants (id, display_name, kind, admins, suspended, identity_provider)
+			VALUES ($1, $2, 'declared', $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET display_name = $2, admins = $3, suspended = $4, identity_provider = $5, updated_at = now()
+			WHERE (tenants.display_name, tenants.admins, tenants.suspended, tenants.identity_provider) IS DISTINCT FROM ($2, $3, $4, $5)`,
+			t.ID, t.DisplayName, lowerAll(t.Admins), t.Suspended, t.IdentityProvider)
 		if err != nil {
 			return fmt.Errorf("put tenant %s: %w", t.ID, err)
 		}
@@ -150,10 +154,10 @@ func replaceDomains(ctx context.Context, tx pgx.Tx, tenantID string, domains []s
 // GetTenant reads a tenant with its domain rules and member count.
 func (s *Store) GetTenant(ctx context.Context, id string) (Tenant, error) {
 	t := Tenant{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT display_name, kind, admins, suspended, updated_at,
+	err := s.pool.QueryRow(ctx, `SELECT display_name, kind, admins, suspended, identity_provider, updated_at,
 		COALESCE((SELECT array_agg(domain ORDER BY domain) FROM tenant_domains WHERE tenant_id = $1), '{}'),
 		(SELECT count(*) FROM memberships WHERE tenant_id = $1)
-		FROM tenants WHERE id = $1`, id).Scan(&t.DisplayName, &t.Kind, &t.Admins, &t.Suspended, &t.UpdatedAt, &t.EmailDomains, &t.Members)
+		FROM tenants WHERE id = $1`, id).Scan(&t.DisplayName, &t.Kind, &t.Admins, &t.Suspended, &t.IdentityProvider, &t.UpdatedAt, &t.EmailDomains, &t.Members)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
 	}

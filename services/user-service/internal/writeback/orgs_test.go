@@ -277,15 +277,7 @@ func TestSuspendedTenantRefusesSignInThroughAnIdentityProvider(t *testing.T) {
 	const email, pw = "cat@corp.example", "Corp-Passw0rd-2026!"
 	p := kctest.NewProviderRealm(t, e.realm, kctest.BrokerOptions{TrustEmail: true})
 	p.AddUser(t, email, "Cat", "Corp", pw)
-	idpPath := "/admin/realms/" + e.realm.Name + "/identity-provider/instances/" + p.Alias
-	var idp map[string]any
-	if err := kc.AdminRequest(ctx, "GET", idpPath, nil, &idp); err != nil {
-		t.Fatal(err)
-	}
-	idp["postBrokerLoginFlowAlias"] = "bbq post broker login"
-	if err := kc.AdminRequest(ctx, "PUT", idpPath, idp, nil); err != nil {
-		t.Fatal(err)
-	}
+	e.setIdentityProvider(t, p.Alias, "postBrokerLoginFlowAlias", "bbq post broker login")
 	_, tok := p.SignIn(t, email, pw)
 	if tok == nil {
 		t.Fatal("the first sign-in through the provider gave no token")
