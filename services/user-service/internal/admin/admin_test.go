@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,22 @@ func toStrings(v any) []string {
 // A declared tenant's identity provider: stored and shown; an alias that is no alias is refused with the
 // reason (422, as every rule of the spec); a changed alias or domain list requests the organization's job
 // (migration 00012's triggers), the same spec again does not.
+// lastTenantUpdated decodes the newest TenantUpdated in the outbox.
+func (e *env) lastTenantUpdated(t *testing.T) *eventsv1.TenantUpdated {
+	t.Helper()
+	var raw []byte
+	if err := e.store.Pool().QueryRow(context.Background(), `SELECT event FROM outbox WHERE subject = $1 ORDER BY id DESC LIMIT 1`,
+		events.TenantUpdated.Subject).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	d, err := events.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := d.Data.(*eventsv1.TenantUpdated)
+	return u
+}
+
 func TestIdentityProviderOfADeclaredTenant(t *testing.T) {
 	e := newEnv(t)
 	const path = "/admin/v1/tenants/corp"
@@ -221,17 +238,29 @@ func TestIdentityProviderOfADeclaredTenant(t *testing.T) {
 	for _, s := range []struct {
 		name, body string
 		jobs       int
+		announced  string // the identity_provider of the TenantUpdated announced, "-" for none
 	}{
-		{"the same spec", `{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp"}`, 0},
-		{"another alias", `{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp-new"}`, 1},
-		{"cleared", `{"displayName":"Corp","emailDomains":["corp.example"]}`, 1},
-		{"a domain added", `{"displayName":"Corp","emailDomains":["corp.example","corp-eu.example"]}`, 1},
+		{"the same spec", `{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp"}`, 0, "-"},
+		{"another alias", `{"displayName":"Corp","emailDomains":["corp.example"],"identityProvider":"corp-new"}`, 1, "corp-new"},
+		{"cleared", `{"displayName":"Corp","emailDomains":["corp.example"]}`, 1, ""},
+		{"a domain added", `{"displayName":"Corp","emailDomains":["corp.example","corp-eu.example"]}`, 1, "-"},
 	} {
+		before := e.scalar(`SELECT count(*) FROM outbox WHERE subject = $1`, events.TenantUpdated.Subject)
 		put(s.body, http.StatusOK)
 		if n := jobs(); n != s.jobs {
 			t.Errorf("%s: %d organization jobs requested; want %d", s.name, n, s.jobs)
 		}
 		clearJobs()
+		n := e.scalar(`SELECT count(*) FROM outbox WHERE subject = $1`, events.TenantUpdated.Subject) - before
+		if s.announced == "-" {
+			if n != 0 {
+				t.Errorf("%s: %d TenantUpdated announced; want none", s.name, n)
+			}
+			continue
+		}
+		if u := e.lastTenantUpdated(t); n != 1 || u.GetIdentityProvider() != s.announced || !slices.Equal(u.GetChangedFields(), []string{"identity_provider"}) {
+			t.Errorf("%s: %d TenantUpdated, the last %v; want one with identity_provider %q, changed [identity_provider]", s.name, n, u, s.announced)
+		}
 	}
 	if _, got := e.do(http.MethodGet, path, token, ""); got["identityProvider"] != "" {
 		t.Errorf("GET identityProvider after clearing %v; want empty", got["identityProvider"])

@@ -70,19 +70,20 @@ func memberRemoved(tenantID, userID string, role Role, why Reason, actor string)
 		Data: &eventsv1.TenantMemberRemoved{TenantId: tenantID, UserId: userID, Role: role.Proto(), Reason: why.Proto(), ActorUserId: actor}}
 }
 
-func tenantUpdated(id, name string, suspended bool, actor string, changed []string) Announcement {
-	return Announcement{Kind: events.TenantUpdated, Subject: id,
-		Data: &eventsv1.TenantUpdated{TenantId: id, Name: name, Suspended: suspended, ActorUserId: actor, ChangedFields: changed}}
+func tenantUpdated(t Tenant, actor string, changed []string) Announcement {
+	return Announcement{Kind: events.TenantUpdated, Subject: t.ID,
+		Data: &eventsv1.TenantUpdated{TenantId: t.ID, Name: t.Name, Suspended: t.Suspended, IdentityProvider: t.IdentityProvider,
+			ActorUserId: actor, ChangedFields: changed}}
 }
 
 func tenantDeleted(id, name, actor string) Announcement {
 	return Announcement{Kind: events.TenantDeleted, Subject: id, Data: &eventsv1.TenantDeleted{TenantId: id, Name: name, ActorUserId: actor}}
 }
 
-// TenantDeclaredUpdated announces an operator's change to a declared tenant (the admin API); changed names
-// the fields ("name", "suspended").
-func TenantDeclaredUpdated(id, name string, suspended bool, changed []string) Announcement {
-	return tenantUpdated(id, name, suspended, "", changed)
+// TenantDeclaredUpdated announces an operator's change to a declared tenant (the admin API), t as it is now;
+// changed names the fields ("name", "suspended", "identity_provider").
+func TenantDeclaredUpdated(t Tenant, changed []string) Announcement {
+	return tenantUpdated(t, "", changed)
 }
 
 // TenantDeclaredDeleted announces the deletion of a declared tenant (the admin API).

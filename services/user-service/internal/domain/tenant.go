@@ -29,8 +29,9 @@ const (
 
 // Tenant is a tenant as the tenant rules see it (locked by the repository while a rule runs).
 type Tenant struct {
-	ID, Name, Kind string
-	Suspended      bool
+	ID, Name, Kind   string
+	Suspended        bool
+	IdentityProvider string // the alias of the tenant's own identity provider, "" for none
 }
 
 // TenantName checks and normalises a tenant's display name: trimmed, 1..100 characters, no control characters.
@@ -72,7 +73,7 @@ func Rename(r Roster, actor string, t Tenant, name string) (TenantChange, error)
 	if name == t.Name {
 		return TenantChange{}, nil
 	}
-	return TenantChange{Rename: name, Announce: []Announcement{tenantUpdated(t.ID, name, t.Suspended, actor, []string{"name"})}}, nil
+	return TenantChange{Rename: name, Announce: []Announcement{tenantUpdated(Tenant{ID: t.ID, Name: name, Suspended: t.Suspended, IdentityProvider: t.IdentityProvider}, actor, []string{"name"})}}, nil
 }
 
 // DeleteTenant is an admin (actor) deleting the roster's tenant. Every member's membership ends (reason

@@ -16,7 +16,8 @@ import (
 // so a tenant deleted a moment ago looks like one the caller left.
 func lockTenant(ctx context.Context, tx pgx.Tx, id, lock string) (domain.Tenant, error) {
 	var t domain.Tenant
-	err := tx.QueryRow(ctx, `SELECT id, display_name, kind, suspended FROM tenants WHERE id = $1 `+lock, id).Scan(&t.ID, &t.Name, &t.Kind, &t.Suspended)
+	err := tx.QueryRow(ctx, `SELECT id, display_name, kind, suspended, identity_provider FROM tenants WHERE id = $1 `+lock, id).Scan(
+		&t.ID, &t.Name, &t.Kind, &t.Suspended, &t.IdentityProvider)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotInTenant)
 	}

@@ -36,9 +36,10 @@ var (
 )
 
 // PutTenant creates or updates a declared tenant and its domain rules: a new tenant is announced
-// (TenantCreated), a changed name or suspension too (TenantUpdated), members whose emails are listed as
-// admins are promoted, and admins whose emails were listed and are not any more are demoted. A changed identity
-// provider or domain list is no announcement: it asks the organization write-back (triggers, migration 00012). The id of a personal tenant is refused (ErrNotDeclared).
+// (TenantCreated), a changed name, suspension or identity provider too (TenantUpdated), members whose emails
+// are listed as admins are promoted, and admins whose emails were listed and are not any more are demoted. A
+// changed identity provider or domain list also asks the organization write-back (triggers, migration 00012).
+// The id of a personal tenant is refused (ErrNotDeclared).
 func (s *Store) PutTenant(ctx context.Context, t Tenant) (created bool, err error) {
 	announced := false
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
@@ -94,10 +95,14 @@ func declaredChanges(old domain.Tenant, t Tenant, created bool) []domain.Announc
 	if old.Suspended != t.Suspended {
 		changed = append(changed, "suspended")
 	}
+	if old.IdentityProvider != t.IdentityProvider {
+		changed = append(changed, "identity_provider")
+	}
 	if len(changed) == 0 {
 		return nil
 	}
-	return []domain.Announcement{domain.TenantDeclaredUpdated(t.ID, t.DisplayName, t.Suspended, changed)}
+	return []domain.Announcement{domain.TenantDeclaredUpdated(domain.Tenant{ID: t.ID, Name: t.DisplayName, Suspended: t.Suspended,
+		IdentityProvider: t.IdentityProvider}, changed)}
 }
 
 // applyListedAdmins follows the operator's admin list (domain.ApplyListedAdmins). Only the candidates are

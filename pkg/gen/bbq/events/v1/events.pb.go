@@ -1689,10 +1689,12 @@ type TenantUpdated struct {
 	Suspended bool                   `protobuf:"varint,3,opt,name=suspended,proto3" json:"suspended,omitempty"`
 	// Who changed it; empty when an operator did (the Tenant resource, through the admin API).
 	ActorUserId string `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
-	// The fields that changed: "name", "suspended".
+	// The fields that changed: "name", "suspended", "identity_provider".
 	ChangedFields []string `protobuf:"bytes,5,rep,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The alias of the tenant's own identity provider (its Tenant resource's spec.identityProvider); empty for none.
+	IdentityProvider string `protobuf:"bytes,6,opt,name=identity_provider,json=identityProvider,proto3" json:"identity_provider,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *TenantUpdated) Reset() {
@@ -1758,6 +1760,13 @@ func (x *TenantUpdated) GetChangedFields() []string {
 		return x.ChangedFields
 	}
 	return nil
+}
+
+func (x *TenantUpdated) GetIdentityProvider() string {
+	if x != nil {
+		return x.IdentityProvider
+	}
+	return ""
 }
 
 // events.users.tenant.deleted: a tenant no longer exists. Its members' TenantMemberRemoved (reason
@@ -1938,13 +1947,14 @@ const file_bbq_events_v1_events_proto_rawDesc = "" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x129\n" +
 	"\n" +
-	"expired_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiredAt\"\xa9\x01\n" +
+	"expired_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiredAt\"\xd6\x01\n" +
 	"\rTenantUpdated\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
 	"\tsuspended\x18\x03 \x01(\bR\tsuspended\x12\"\n" +
 	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\x12%\n" +
-	"\x0echanged_fields\x18\x05 \x03(\tR\rchangedFields\"d\n" +
+	"\x0echanged_fields\x18\x05 \x03(\tR\rchangedFields\x12+\n" +
+	"\x11identity_provider\x18\x06 \x01(\tR\x10identityProvider\"d\n" +
 	"\rTenantDeleted\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
