@@ -10,6 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,15 +91,42 @@ func migrate(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
+	// The group roles (00002, 00010) are the cluster's, made by whichever database migrates first. Two databases
+	// of one cluster migrating at once (two releases on one Postgres, parallel tests) can race on them: the
+	// loser's migration fails and is rolled back whole, so it is run again.
 	var names []string
-	for _, r := range results {
-		names = append(names, r.Source.Path)
+	for attempt := 1; ; attempt++ {
+		results, err := p.Up(ctx)
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			results = partial.Applied
+		}
+		for _, r := range results {
+			names = append(names, r.Source.Path)
+		}
+		if err == nil {
+			return names, nil
+		}
+		if attempt == 3 || !roleRace(err) {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 	}
-	return names, nil
+}
+
+// roleRace says whether a migration failed on a role another database's migration was making at that moment.
+func roleRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "42704", "42710": // undefined_object, duplicate_object
+		return strings.HasPrefix(pgErr.Message, "role ")
+	case "23505": // unique_violation
+		return pgErr.ConstraintName == "pg_authid_rolname_index"
+	}
+	return false
 }
 
 // inTx runs f in a transaction, retrying serialization failures a few times.
