@@ -150,10 +150,9 @@ func (w *OrgWriter) sync(ctx context.Context, j store.OrgSync) (string, error) {
 		return "written", w.orgs.DeleteOrganization(ctx, org.ID)
 	case !found:
 		id, err := w.create(ctx, j)
-		if err != nil {
-			return "", err
+		if err == nil && j.IdentityProvider != "" { // a new organization has no links: nothing to list or unlink
+			err = w.link(ctx, j, id)
 		}
-		_, err = w.syncIdentityProvider(ctx, j, id)
 		return "written", err
 	}
 	outcome, err := w.update(ctx, j, org)
@@ -186,11 +185,19 @@ func (w *OrgWriter) syncIdentityProvider(ctx context.Context, j store.OrgSync, o
 		}
 	}
 	if link {
-		if err := w.orgs.LinkOrganizationIdentityProvider(ctx, orgID, j.IdentityProvider); err != nil {
-			return false, fmt.Errorf("link identity provider %s to %s: %w", j.IdentityProvider, j.TenantID, err)
+		if err := w.link(ctx, j, orgID); err != nil {
+			return false, err
 		}
 	}
 	return link || len(unlink) > 0, nil
+}
+
+// link links the tenant's identity provider to its organization.
+func (w *OrgWriter) link(ctx context.Context, j store.OrgSync, orgID string) error {
+	if err := w.orgs.LinkOrganizationIdentityProvider(ctx, orgID, j.IdentityProvider); err != nil {
+		return fmt.Errorf("link identity provider %s to %s: %w", j.IdentityProvider, j.TenantID, err)
+	}
+	return nil
 }
 
 // identityProviderChanges is the rule of the links: the identity providers linked and not wanted go, and
