@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -209,6 +210,21 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.info(sess))
+}
+
+// sessionScript is /session's answer as a JSON data block for index.html, so that the app's first page does
+// not wait for a round trip to ask it (the app reads it once, then asks /session). json.Marshal escapes <, >
+// and &, so no value can end the element; a data block is not run, so the CSP's script-src still holds.
+func (s *Server) sessionScript(w http.ResponseWriter, r *http.Request) []byte {
+	info := sessionInfo{}
+	if sess := s.current(w, r); sess != nil {
+		info = s.info(sess)
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil
+	}
+	return fmt.Appendf(nil, `<script id="bbq-session" type="application/json">%s</script>`, b)
 }
 
 func (s *Server) info(sess *session.Session) sessionInfo {

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,7 +92,7 @@ func New(cfg config.Config, d Deps) (*Server, error) {
 	mux.HandleFunc("POST /session/refresh", s.handleRefresh)
 	mux.Handle("/api/", tracing.Handler(d.Tracer, s.apiProxy(userSvc)))
 	mux.Handle("/auth/", s.authProxy(kc))
-	mux.Handle("/", spa(d.UI))
+	mux.Handle("/", spa(d.UI, s.sessionScript))
 	s.handler = s.observe(mux)
 	s.ops = ops.Handler(d.Registry,
 		ops.Check{Name: "keycloak", Func: func(ctx context.Context) error { _, err := s.oidc.get(ctx); return err }},
@@ -182,8 +185,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 
 // spa serves the built app: real files as they are (hashed assets cached for a year), every other path
 // gets index.html so client-side routes like /profile work on reload.
-func spa(ui fs.FS) http.Handler {
+func spa(ui fs.FS, session func(http.ResponseWriter, *http.Request) []byte) http.Handler {
 	files := http.FileServerFS(ui)
+	index, _ := fs.ReadFile(ui, "index.html") // embedded: read once
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -202,9 +206,22 @@ func spa(ui fs.FS) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-cache")
-		http.ServeFileFS(w, r, ui, "index.html")
+		page := withSession(index, session(w, r))
+		w.Header().Set("Cache-Control", "no-store") // it carries the caller's session
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		_, _ = w.Write(page)
 	})
+}
+
+// withSession puts the session's data block into the page's head.
+func withSession(index, script []byte) []byte {
+	head := []byte("</head>")
+	i := bytes.Index(index, head)
+	if i < 0 || len(script) == 0 {
+		return index
+	}
+	return slices.Concat(index[:i], script, index[i:])
 }
 
 type bearerKey struct{}

@@ -117,7 +117,7 @@ func newServer(t *testing.T, cfg config.Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>app</title>")}, "assets/app.js": {Data: []byte("//")}}
+	ui := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><head><title>app</title></head><body></body>")}, "assets/app.js": {Data: []byte("//")}}
 	srv, err := New(cfg, Deps{
 		Log: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), Codec: codec, UI: ui,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}, Registry: prometheus.NewRegistry(),
@@ -242,6 +242,57 @@ func TestLoginSessionAndAPIProxy(t *testing.T) {
 		if strings.HasPrefix(ck.Name, sessionCookie) && strings.Contains(ck.Value, "eyJ") {
 			t.Fatalf("cookie %s carries a readable JWT", ck.Name)
 		}
+	}
+}
+
+// The app's page carries /session's answer, so its first render needs no round trip to ask it.
+func TestThePageCarriesTheSession(t *testing.T) {
+	h := newHarness(t, 300)
+	page := func(c *http.Client) (sessionInfo, *http.Response) {
+		t.Helper()
+		resp, err := c.Get(h.url + "/profile")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		const open, end = `<script id="bbq-session" type="application/json">`, "</script></head>"
+		_, rest, ok := strings.Cut(string(body), open)
+		data, _, ok2 := strings.Cut(rest, end)
+		if !ok || !ok2 {
+			t.Fatalf("no session data block in the head of %q", body)
+		}
+		var si sessionInfo
+		if err := json.Unmarshal([]byte(data), &si); err != nil {
+			t.Fatalf("session data block %q: %v", data, err)
+		}
+		return si, resp
+	}
+	out, resp := page(&http.Client{})
+	if out.Authenticated || out.CSRFToken != "" || out.User != nil {
+		t.Fatalf("signed out, the page says %+v", out)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control %q: a page with a session in it must not be stored", cc)
+	}
+	c := h.login(t)
+	in, _ := page(c)
+	if want := getSession(t, c, h.url); !in.Authenticated || in.CSRFToken != want.CSRFToken || *in.User != *want.User {
+		t.Fatalf("the page says %+v, /session %+v", in, want)
+	}
+}
+
+// Whatever a person's name holds, it cannot end the data block: json.Marshal escapes <, > and &.
+func TestTheSessionDataBlockCannotBeClosedByItsValues(t *testing.T) {
+	b, err := json.Marshal(sessionInfo{Authenticated: true, User: &userInfo{ID: "u", Name: `</script><script>alert(1)</script>`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToLower(string(b)), "</script") {
+		t.Fatalf("%s can close its element", b)
+	}
+	if got := string(withSession([]byte("<html><body>"), []byte("<script></script>"))); got != "<html><body>" {
+		t.Fatalf("a page without a head changed: %q", got)
 	}
 }
 

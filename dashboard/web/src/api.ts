@@ -57,7 +57,20 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T
 }
 
+/**
+ * The session: the first time, as the server put it into the page (saving the first render a round trip),
+ * afterwards /session's answer. The dev server's page has none: then /session from the start.
+ */
 export function getSession(): Promise<SessionInfo> {
+  const inline = document.getElementById('bbq-session')
+  if (inline) {
+    inline.remove()
+    try {
+      return Promise.resolve(JSON.parse(inline.textContent ?? '') as SessionInfo)
+    } catch {
+      // not readable: ask the server
+    }
+  }
   return request<SessionInfo>('/session')
 }
 
