@@ -188,6 +188,7 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 func spa(ui fs.FS, session func(http.ResponseWriter, *http.Request) []byte) http.Handler {
 	files := http.FileServerFS(ui)
 	index, _ := fs.ReadFile(ui, "index.html") // embedded: read once
+	compressed := compressAssets(ui)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -199,7 +200,9 @@ func spa(ui fs.FS, session func(http.ResponseWriter, *http.Request) []byte) http
 			if strings.HasPrefix(name, "assets/") {
 				w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 			}
-			files.ServeHTTP(w, r)
+			if !compressed.serve(w, r, name) {
+				files.ServeHTTP(w, r)
+			}
 			return
 		}
 		if path.Ext(name) != "" && name != "index.html" {
