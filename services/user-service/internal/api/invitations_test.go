@@ -218,6 +218,48 @@ func TestInvitationHappyPath(t *testing.T) {
 	}
 }
 
+// Accepting (or revoking) while the invitation's mail is being sent waits for the send and then succeeds;
+// it never deadlocks with the sender, which holds the mail's row during SMTP and then writes the invitation.
+// (It did: Postgres broke the cycle after its deadlock_timeout, 1 s, aborting one of the two.)
+func TestAcceptingWhileTheMailIsBeingSent(t *testing.T) {
+	t.Parallel()
+	e, _ := sharedTenant(t)
+	id := e.invite("eve@elsewhere.example", "member")
+	e.activate("eve", "eve@elsewhere.example")
+	tokens, release := make(chan string, 1), make(chan struct{})
+	slowSMTP := func(_ context.Context, m store.InvitationMail) error {
+		tokens <- m.Token
+		<-release
+		return nil
+	}
+	w := mail.NewWorker(mail.WorkerConfig{Poll: time.Hour}, e.s, slowSMTP, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	sent := make(chan int, 1)
+	go func() { sent <- w.Drain(context.Background()) }()
+	token := <-tokens
+	accepted := make(chan int, 1)
+	go func() {
+		status, _ := e.call("POST", "/v1/invitations/"+token+"/accept", e.token("eve", ""), "", "")
+		accepted <- status
+	}()
+	time.Sleep(200 * time.Millisecond) // the accept is at the database now
+	start := time.Now()
+	close(release)
+	if n := <-sent; n != 1 {
+		t.Errorf("the sender sent %d, want 1", n)
+	}
+	if status := <-accepted; status != 200 {
+		t.Errorf("accept during the send: %d, want 200", status)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("both done %s after the send ended: a lock wait (deadlock_timeout is 1 s)", d)
+	}
+	var left, sentCount int
+	if err := e.db.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM invitation_mails), sent_count FROM invitations WHERE id = $1`, id).
+		Scan(&left, &sentCount); err != nil || left != 0 || sentCount != 1 {
+		t.Errorf("after both: %d queued mails, sent_count %d (%v)", left, sentCount, err)
+	}
+}
+
 // A mail the SMTP server does not take stays queued and goes out once it does: never lost.
 func TestInvitationMailRetried(t *testing.T) {
 	t.Parallel()

@@ -31,6 +31,10 @@ const (
 // and, in the same transaction, sends it and deletes it. A failed send stays queued with a later attempt
 // (retry(attempt) from now); a crash or a lost commit leaves the row, to be sent again: at least once, and a
 // second copy only if the process dies between the SMTP server's acceptance and the commit.
+//
+// The claim locks the invitation too, before the mail's row is held through SMTP: accept, revoke and resend
+// lock the invitation first and then the mail, so they wait for a send in progress instead of closing a
+// cycle with the sender's closing write of the invitation (which Postgres broke after deadlock_timeout).
 func (s *Store) SendInvitationMail(ctx context.Context, send func(context.Context, InvitationMail) error, retry func(attempt int) time.Duration) (MailOutcome, error) {
 	outcome, sendErr := MailNone, error(nil)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -40,7 +44,7 @@ func (s *Store) SendInvitationMail(ctx context.Context, send func(context.Contex
 				i.expires_at, m.attempts + 1, i.status = 'pending' AND i.expires_at > now()
 			FROM invitation_mails m JOIN invitations i ON i.id = m.invitation_id JOIN tenants t ON t.id = i.tenant_id
 				LEFT JOIN users u ON u.id = i.invited_by
-			WHERE m.next_attempt_at <= now() ORDER BY m.next_attempt_at LIMIT 1 FOR UPDATE OF m SKIP LOCKED`).
+			WHERE m.next_attempt_at <= now() ORDER BY m.next_attempt_at LIMIT 1 FOR UPDATE OF i, m SKIP LOCKED`).
 			Scan(&m.InvitationID, &m.Token, &m.Email, &m.Role, &m.TenantName, &m.InvitedByName, &m.ExpiresAt, &m.Attempt, &pending)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
