@@ -95,20 +95,7 @@ func TestASecondPassOverTheSameWindowPublishesNothing(t *testing.T) {
 	signedUp, _ := realm.ConfirmedUser(t, "self@example.com", "Pa55word-long-enough", "Self Service")
 	users[signedUp] = true
 
-	b := natstest.New(t)
-	kv, err := reconcile.EnsureBucket(ctx, b.JS, "idp-hook", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reqs := &counting{rt: http.DefaultTransport, n: map[string]int{}}
-	client, err := keycloak.New(keycloak.Config{BaseURL: kc.URL, Realm: realm.Name, ClientID: "idp-hook",
-		ClientSecret: realm.Secrets["idp-hook"], HTTPClient: &http.Client{Transport: reqs, Timeout: 15 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := &recording{pub: bus.NewPublisher(b.JS)}
-	r := reconcile.New(reconcile.Config{Overlap: time.Minute, MaxSeen: 5}, client, pub, kv,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), reconcile.NewMetrics(prometheus.NewRegistry()))
+	r, pub, reqs := countedReconciler(t, realm, reconcile.Config{Overlap: time.Minute, MaxSeen: 5}, nil)
 
 	if _, err := r.Pass(ctx); err != nil {
 		t.Fatal(err)
@@ -130,8 +117,10 @@ func TestASecondPassOverTheSameWindowPublishesNothing(t *testing.T) {
 			len(evs), fresh, len(states), 2*len(users), len(users))
 	}
 	first := reqs.take()
-	if first["GET users/{id}"] != len(users) {
-		t.Errorf("first pass read %d users for %d users (requests: %v)", first["GET users/{id}"], len(users), first)
+	// The users are read in bulk (the provider's POST bbq/users/states), a request per page of events at most.
+	if first["GET users/{id}"] != 0 || first["POST bbq"] < 1 || first["POST bbq"] > len(users) {
+		t.Errorf("first pass: %d single reads and %d bulk reads for %d users, want none and a few (requests: %v)",
+			first["GET users/{id}"], first["POST bbq"], len(users), first)
 	}
 	t.Logf("first pass: %d events for %d users; Keycloak requests %v", len(evs), len(users), first)
 
@@ -142,8 +131,8 @@ func TestASecondPassOverTheSameWindowPublishesNothing(t *testing.T) {
 		if evs, _ := pub.take(); len(evs) != 0 {
 			t.Fatalf("pass %d published %d events (first %s), want none", pass, len(evs), evs[0].ID())
 		}
-		if n := reqs.take(); n["GET users/{id}"] != 0 {
-			t.Fatalf("pass %d read %d users, want none (requests: %v)", pass, n["GET users/{id}"], n)
+		if n := reqs.take(); n["GET users/{id}"] != 0 || n["POST bbq"] != 0 {
+			t.Fatalf("pass %d read users (requests: %v), want none", pass, n)
 		}
 	}
 }
@@ -166,4 +155,57 @@ func createUsers(t *testing.T, realm *kctest.Realm, n int) map[string]bool {
 		ids[id] = true
 	}
 	return ids
+}
+
+// olderProvider is a Keycloak whose bbq provider predates the bulk read of users.
+type olderProvider struct{ *keycloak.Client }
+
+func (olderProvider) UserStates(context.Context, []string) ([]keycloak.User, error) {
+	return nil, fmt.Errorf("%w: HTTP 404", keycloak.ErrNoStatesEndpoint)
+}
+
+// Without the bulk read (an older provider), the pass reads each user with GET users/{id} and publishes the same.
+func TestAPassReadsUsersOneByOneWithoutTheBulkRead(t *testing.T) {
+	ctx := context.Background()
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	users := createUsers(t, realm, 3)
+	r, pub, reqs := countedReconciler(t, realm, reconcile.Config{Overlap: time.Minute},
+		func(c *keycloak.Client) reconcile.Keycloak { return olderProvider{c} })
+	if _, err := r.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := pub.take()
+	states := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type() == events.UserStateChanged.Type {
+			states[ev.Subject()] = true
+		}
+	}
+	if n := reqs.take(); len(states) != len(users) || n["GET users/{id}"] != len(users) {
+		t.Fatalf("states of %d users, %d single reads, for %d users (requests: %v)", len(states), n["GET users/{id}"], len(users), n)
+	}
+}
+
+// countedReconciler is a reconciler of realm as idp-hook, on its own bus, whose Keycloak requests are counted;
+// wrap (nil: none) changes the Keycloak it sees.
+func countedReconciler(t *testing.T, realm *kctest.Realm, cfg reconcile.Config, wrap func(*keycloak.Client) reconcile.Keycloak) (*reconcile.Reconciler, *recording, *counting) {
+	t.Helper()
+	b := natstest.New(t)
+	kv, err := reconcile.EnsureBucket(context.Background(), b.JS, "idp-hook", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := &counting{rt: http.DefaultTransport, n: map[string]int{}}
+	client, err := keycloak.New(keycloak.Config{BaseURL: kc.URL, Realm: realm.Name, ClientID: "idp-hook",
+		ClientSecret: realm.Secrets["idp-hook"], HTTPClient: &http.Client{Transport: reqs, Timeout: 15 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen reconcile.Keycloak = client
+	if wrap != nil {
+		seen = wrap(client)
+	}
+	pub := &recording{pub: bus.NewPublisher(b.JS)}
+	r := reconcile.New(cfg, seen, pub, kv, slog.New(slog.NewTextHandler(io.Discard, nil)), reconcile.NewMetrics(prometheus.NewRegistry()))
+	return r, pub, reqs
 }

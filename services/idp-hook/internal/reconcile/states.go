@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	eventsv1 "github.com/connectedbbq/platform/pkg/gen/bbq/events/v1"
 	"github.com/connectedbbq/platform/pkg/keycloak"
@@ -28,7 +32,18 @@ type states struct {
 	newest map[string]string              // user -> id of its newest event in the page being replayed
 	asked  map[string]bool                // asked for by get in this page (prefetch reads ahead of it)
 	gone   map[string]bool                // reported as deleted in this pass
+	single bool                           // the bulk read is missing (an older provider): one read per user
 }
+
+// StateReader reads many users in one request (keycloak.Client is one, through the bbq provider's
+// POST bbq/users/states); an absent user is gone.
+type StateReader interface {
+	UserStates(ctx context.Context, ids []string) ([]keycloak.User, error)
+}
+
+// stateChunk is how many users one bulk read asks for: after an outage a page's users cost Keycloak one
+// request instead of one each (whose token check and permission evaluation cost it more than the read).
+const stateChunk = 100
 
 func newStates(kc Keycloak, now func() time.Time) *states {
 	return &states{kc: kc, now: now, got: map[string]*eventsv1.UserState{}, newest: map[string]string{},
@@ -84,7 +99,11 @@ func (s *states) prefetch(ctx context.Context, userIDs []string) {
 			todo[id] = true
 		}
 	}
+	single := s.single
 	s.mu.Unlock()
+	if sr, ok := s.kc.(StateReader); ok && !single && s.prefetchBulk(ctx, sr, slices.Collect(maps.Keys(todo))) {
+		return
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, prefetchReaders)
 	for id := range todo {
@@ -99,6 +118,44 @@ func (s *states) prefetch(ctx context.Context, userIDs []string) {
 		})
 	}
 	wg.Wait()
+}
+
+// prefetchBulk reads the users stateChunk at a time, prefetchReaders chunks at once; false when the
+// Keycloak has no bulk read (then, and for the rest of the pass, users are read one by one). A chunk whose
+// read fails is left to get, as prefetch leaves a user.
+func (s *states) prefetchBulk(ctx context.Context, sr StateReader, ids []string) bool {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(prefetchReaders)
+	for chunk := range slices.Chunk(ids, stateChunk) {
+		g.Go(func() error {
+			users, err := sr.UserStates(gctx, chunk)
+			if errors.Is(err, keycloak.ErrNoStatesEndpoint) {
+				return err
+			}
+			if err != nil {
+				return nil
+			}
+			at := s.now().Add(-readMargin)
+			found := make(map[string]*eventsv1.UserState, len(users))
+			for _, u := range users {
+				user := userOf(u)
+				found[u.ID] = user.State(at)
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, id := range chunk {
+				s.got[id] = found[id] // nil: gone
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		s.mu.Lock()
+		s.single = true
+		s.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 const readMargin = 2 * time.Second

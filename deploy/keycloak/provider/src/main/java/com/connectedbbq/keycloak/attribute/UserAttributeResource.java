@@ -1,9 +1,11 @@
 package com.connectedbbq.keycloak.attribute;
 
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.HashMap;
@@ -56,6 +58,15 @@ public final class UserAttributeResource {
         this.auth = auth;
         this.adminEvent = adminEvent.resource(ResourceType.USER);
         this.writable = writable;
+    }
+
+    /** {@code POST users/states}: the states of many users in one request (see {@link UserStates}). */
+    @POST
+    @Path("users/states")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response states(List<String> ids) {
+        return UserStates.read(session, realm, auth, ids);
     }
 
     @PUT
@@ -132,7 +143,7 @@ public final class UserAttributeResource {
         }
     }
 
-    private static Response error(Response.Status status, String error, String message) {
+    static Response error(Response.Status status, String error, String message) {
         return Response.status(status).type(MediaType.APPLICATION_JSON)
                 .entity(Map.of("error", error, "errorMessage", message)).build();
     }

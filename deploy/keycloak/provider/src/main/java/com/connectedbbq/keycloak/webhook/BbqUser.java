@@ -28,6 +28,11 @@ public final class BbqUser {
         if (u == null) {
             return null;
         }
+        return read(session, realm, u);
+    }
+
+    /** @return the fields of a user already found. */
+    public static Map<String, Object> read(KeycloakSession session, RealmModel realm, UserModel u) {
         List<String> aliases = session.users().getFederatedIdentitiesStream(realm, u)
                 .map(FederatedIdentityModel::getIdentityProvider).sorted().toList();
         return of(u, aliases);
