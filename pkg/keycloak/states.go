@@ -38,9 +38,8 @@ func (c *Client) UserStates(ctx context.Context, ids []string) ([]User, error) {
 		return nil, err
 	}
 	users := make([]User, len(out.Users))
-	for i, u := range out.Users {
+	for i, u := range out.Users { // the endpoint lists links by alias; the outer field takes them from User's
 		users[i] = u.User
-		users[i].FederatedIdentities = nil
 		for _, alias := range u.FederatedIdentities {
 			users[i].FederatedIdentities = append(users[i].FederatedIdentities, FederatedIdentity{IdentityProvider: alias})
 		}
