@@ -98,14 +98,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 		it.Drain()
 	}()
 	msgs := make(chan jetstream.Msg, c.cfg.BatchSize)
+	batches := make(chan []jetstream.Msg)
+	done := make(chan struct{}, c.cfg.Workers) // a worker never blocks on it, even after the dispatcher ends
 	var wg sync.WaitGroup
 	for range c.cfg.Workers {
 		wg.Go(func() {
-			for batch := c.nextBatch(msgs); len(batch) > 0; batch = c.nextBatch(msgs) {
+			for batch := range batches {
 				c.handleBatch(ctx, batch)
+				done <- struct{}{}
 			}
 		})
 	}
+	wg.Go(func() { dispatch(msgs, batches, done, c.cfg.Workers, c.cfg.BatchSize) })
 	go c.watchLag(ctx, cons)
 	for {
 		msg, err := it.Next()
@@ -121,26 +125,39 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// nextBatch waits for one message, then takes whatever else is already waiting, up to BatchSize:
-// batches grow with the load and a lone message is never delayed.
-func (c *Consumer) nextBatch(msgs <-chan jetstream.Msg) []jetstream.Msg {
-	first, ok := <-msgs
-	if !ok {
-		return nil
-	}
-	batch := []jetstream.Msg{first}
-	for len(batch) < c.cfg.BatchSize {
+// dispatch forms batches from in and hands them to the workers (out), learning from done that one finished.
+// With no batch in flight, whatever waits goes at once: a lone event is never delayed. With some in flight,
+// another starts only once a quarter of a batch waits (or the input has ended), so that at a moderate load
+// events gather into a few larger transactions instead of many of one event each (each costs Postgres a
+// commit, and the relay a drain), and under a high load every worker has a batch.
+func dispatch[M any](in <-chan M, out chan<- []M, done <-chan struct{}, workers, size int) {
+	defer close(out)
+	var waiting []M
+	inFlight, closed := 0, false
+	for !closed || len(waiting) > 0 || inFlight > 0 {
+		var send chan<- []M
+		var next []M
+		if len(waiting) > 0 && inFlight < workers && (inFlight == 0 || closed || len(waiting) >= max(size/4, 1)) {
+			send, next = out, waiting[:min(len(waiting), size)]
+		}
+		var recv <-chan M
+		if !closed && len(waiting) < workers*size {
+			recv = in
+		}
 		select {
-		case m, ok := <-msgs:
+		case m, ok := <-recv:
 			if !ok {
-				return batch
+				closed = true
+				continue
 			}
-			batch = append(batch, m)
-		default:
-			return batch
+			waiting = append(waiting, m)
+		case send <- next:
+			waiting = waiting[len(next):] // never written again: the batch is the worker's
+			inFlight++
+		case <-done:
+			inFlight--
 		}
 	}
-	return batch
 }
 
 // pending is a message being handled, in the context of its span.
