@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	osexec "os/exec"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/keycloak"
@@ -84,17 +85,44 @@ func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (
 	cmd.Stdout = io.MultiWriter(out, &buf) // the progress lines show while it runs
 	cmd.Stderr = cmd.Stdout
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 0, "", 0, fmt.Errorf("idp-hook backfill: %w", err)
+	}
+	rss := watchPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
 	took := time.Since(start)
-	b := buf.Bytes()
-	var rss float64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
-	}
 	if err != nil {
-		return took, string(b), rss, fmt.Errorf("idp-hook backfill: %w", err)
+		return took, buf.String(), rss(), fmt.Errorf("idp-hook backfill: %w", err)
 	}
-	return took, string(b), rss, nil
+	return took, buf.String(), rss(), nil
+}
+
+// watchPeakRSS reads the process's VmHWM every 20 ms until it ends; the returned function gives the last
+// value read. Not the rusage of the ended child: Linux counts in it the high-water mark of the memory the
+// child shared with this process before its exec (os/exec forks with CLONE_VM), i.e. the bench's own,
+// which holds the embedded NATS server.
+func watchPeakRSS(pid int) func() float64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			if v := peakRSS(pid); v > 0 {
+				peak.Store(math.Float64bits(v))
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		<-ended
+		return math.Float64frombits(peak.Load())
+	}
 }
 
 // createServiceRealm makes a realm with the idp-hook client and the roles its service account has in the
