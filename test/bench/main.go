@@ -250,8 +250,11 @@ type pushResult struct {
 	// The same latency in two parts, at the time UserCreated carries (user-service's, once it has read and
 	// locked the user): the consumer's part (stream -> transaction) and the rest (commit, relay, delivery).
 	applyP50, applyP99, relayP50, relayP99 time.Duration
-	offeredRate                            int
-	failedResponses                        int64
+	// The p99 of each second of sending (by the time each verification was accepted): the median second's
+	// and the worst second's tell a steady latency from a stall that a few seconds had.
+	secondP99Median, secondP99Worst time.Duration
+	offeredRate                     int
+	failedResponses                 int64
 }
 
 // push signs up n users: REGISTER then VERIFY_EMAIL for each, by conc senders, at rate users/s
@@ -321,15 +324,41 @@ func (e *benchEnv) pushCounting(ctx context.Context, prefix string, n, conc, rat
 	select {
 	case <-done:
 	case <-time.After(5 * time.Minute):
-		return pushResult{}, fmt.Errorf("only %d of %d UserCreated after 2 minutes", seen.Load(), n)
+		return pushResult{}, fmt.Errorf("only %d of %d UserCreated after 5 minutes", seen.Load(), n)
 	case <-ctx.Done():
 		return pushResult{}, ctx.Err()
 	}
 	last := slices.MaxFunc(created, func(a, b time.Time) int { return a.Compare(b) })
 	lat, apply, relay := latencies(accepted, created), latencies(accepted, announced), latencies(announced, created)
+	median, worst := perSecondP99(start, accepted, created)
 	return pushResult{users: n, webhooks: 2 * n, sendTime: sendTime, e2eTime: last.Sub(start), p50: lat(0.50), p99: lat(0.99), p999: lat(0.999),
 		applyP50: apply(0.50), applyP99: apply(0.99), relayP50: relay(0.50), relayP99: relay(0.99),
-		offeredRate: rate, failedResponses: failed.Load()}, nil
+		secondP99Median: median, secondP99Worst: worst, offeredRate: rate, failedResponses: failed.Load()}, nil
+}
+
+// perSecondP99 groups users by the second of the run their verification was accepted in and returns the
+// median and the largest of the seconds' p99 latencies.
+func perSecondP99(start time.Time, accepted, created []time.Time) (median, worst time.Duration) {
+	var seconds [][]time.Duration // latencies by second of the run
+	for i, t := range accepted {
+		s := max(int(t.Sub(start)/time.Second), 0)
+		for len(seconds) <= s {
+			seconds = append(seconds, nil)
+		}
+		seconds[s] = append(seconds[s], max(created[i].Sub(t), 0))
+	}
+	var p99s []time.Duration
+	for _, lat := range seconds {
+		if len(lat) > 0 {
+			slices.Sort(lat)
+			p99s = append(p99s, lat[min(int(0.99*float64(len(lat))), len(lat)-1)])
+		}
+	}
+	if len(p99s) == 0 {
+		return 0, 0
+	}
+	slices.Sort(p99s)
+	return p99s[len(p99s)/2], p99s[len(p99s)-1]
 }
 
 // latencies returns the quantiles of to[i] - from[i] (negative ones, from clocks a little apart, count as 0).
@@ -496,6 +525,7 @@ func (r results) markdown(o options) string {
 			q.offeredRate, q.users, ms(targetQuarterP99), ms(q.p50), ms(q.p99), ms(q.p999))
 		fmt.Fprintf(&b, "| … of which accepted → user-service has locked the user (p50 / p99) | %s / %s |\n", ms(q.applyP50), ms(q.applyP99))
 		fmt.Fprintf(&b, "| … of which locked → UserCreated received (commit, relay, delivery; p50 / p99) | %s / %s |\n", ms(q.relayP50), ms(q.relayP99))
+		fmt.Fprintf(&b, "| … p99 of each second of it: the median second / the worst | %s / %s |\n", ms(q.secondP99Median), ms(q.secondP99Worst))
 	}
 	x := r.fixed
 	fmt.Fprintf(&b, "| Latency at %d users/s for %d users (p50 / p99 / p99.9) | %s / %s / %s |\n", x.offeredRate, x.users, ms(x.p50), ms(x.p99), ms(x.p999))

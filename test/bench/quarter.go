@@ -37,8 +37,9 @@ func (r *results) targetLines() string {
 			r.full.rate(), r.pgInsert, ratio, targetPostgresRatio, met(ratio >= targetPostgresRatio))
 	}
 	if q := r.quarter; q != nil {
-		fmt.Fprintf(&b, "p99 at a quarter of full speed (%d users/s): %s (target < %s: %s); to the lock %s, from it %s",
-			q.offeredRate, ms(q.p99), ms(targetQuarterP99), met(q.p99 < targetQuarterP99), ms(q.applyP99), ms(q.relayP99))
+		fmt.Fprintf(&b, "p99 at a quarter of full speed (%d users/s): %s (target < %s: %s); to the lock %s, from it %s; per second: median %s, worst %s",
+			q.offeredRate, ms(q.p99), ms(targetQuarterP99), met(q.p99 < targetQuarterP99), ms(q.applyP99), ms(q.relayP99),
+			ms(q.secondP99Median), ms(q.secondP99Worst))
 	}
 	return b.String()
 }
