@@ -536,7 +536,7 @@ func (r results) markdown(o options) string {
 			k.users, k.rate(), k.rate()/r.full.rate())
 		fmt.Fprintf(&b, "| Backfill publishing only (the command's run) | %.0f users/s |\n", k.publishRate())
 		fmt.Fprintf(&b, "| Backfill again, nothing new (%d users) | %s |\n", k.users, k.second.Round(time.Millisecond))
-		fmt.Fprintf(&b, "| Backfill peak memory (idp-hook backfill, max RSS) | %.0f MiB |\n", k.maxRSS)
+		fmt.Fprintf(&b, "| Backfill peak memory (idp-hook backfill, its own VmHWM) | %.0f MiB |\n", k.maxRSS)
 	}
 	if k := r.outage; k != nil {
 		fmt.Fprintf(&b, "| Reconciler after an outage (%d users created in Keycloak while idp-hook was down, idp-hook start → every UserCreated) | %.0f users/s, %.2f × end-to-end (target ≥ 0.8)%s |\n",

@@ -28,7 +28,7 @@ func (r *results) keycloakStages(ctx context.Context, env *benchEnv, o options, 
 		}
 		r.backfill = &b
 		fmt.Fprintf(out, "backfill: %d users adopted (active in Postgres) in %s: %.0f users/s, %.2f × end-to-end %.0f users/s (target ≥ 0.8); "+
-			"published in %s (%.0f users/s); raw JetStream async %.0f msg/s; second run %s; max RSS %.0f MiB\n",
+			"published in %s (%.0f users/s); raw JetStream async %.0f msg/s; second run %s; peak RSS %.0f MiB\n",
 			b.users, b.adopted.Round(time.Millisecond), b.rate(), b.rate()/r.full.rate(), r.full.rate(), b.first.Round(time.Millisecond), b.publishRate(),
 			r.jsAsync, b.second.Round(time.Millisecond), b.maxRSS)
 	}
