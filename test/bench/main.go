@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.soak, "soak", 0, "length of the soak at -soak-rate (0: no soak)")
 	fs.IntVar(&o.soakRate, "soak-rate", 300, "users per second during the soak")
 	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
-	fs.IntVar(&o.backfill, "backfill", 10000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
+	fs.IntVar(&o.backfill, "backfill", 100000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
 	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
 	fs.IntVar(&o.outage, "outage", 10000, "users created in Keycloak while idp-hook is down, caught up by its reconciler (0: no outage stage)")
 	fs.StringVar(&o.outageEnv, "outage-env", "", "extra environment of the reconciling idp-hook, e.g. RECONCILE_OVERLAP=10s (comma-separated)")
@@ -111,13 +111,31 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err := r.quarterRate(ctx, env, o.rateFor, o.concurrency, out); err != nil {
 			return err
 		}
+		if err := r.latencyStages(ctx, env, o, out); err != nil {
+			return err
+		}
+		r.memHook, r.memUsers = peakRSS(env.p.IdPHook.Pid()), peakRSS(env.p.UserService.Pid())
 	}
+	// Last of the pipeline's stages: they add the backfill's and the outage's users (110,000 by default), whose
+	// rows the latency stages should not run on.
 	if err := r.keycloakStages(ctx, env, o, out); err != nil {
 		return err
 	}
 	if o.only != "" {
 		return nil
 	}
+	feelErr := feelStage(ctx, o, out) // its own section: the pipeline's report is written even if it fails
+	report := r.markdown(o)
+	fmt.Fprintln(out, report)
+	if o.out != "" {
+		return errors.Join(writeSection(o.out, report), feelErr)
+	}
+	return feelErr
+}
+
+// latencyStages are the fixed rate, the sustainable-rate search and the soak.
+func (r *results) latencyStages(ctx context.Context, env *benchEnv, o options, out io.Writer) error {
+	var err error
 	n := int(float64(o.rate) * o.rateFor.Seconds())
 	fmt.Fprintf(out, "fixed rate: %d users/s for %s…\n", o.rate, o.rateFor)
 	if r.fixed, err = env.push(ctx, "r", n, o.concurrency, o.rate); err != nil {
@@ -137,14 +155,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		r.soak = &s
 	}
-	r.memHook, r.memUsers = peakRSS(env.p.IdPHook.Pid()), peakRSS(env.p.UserService.Pid())
-	feelErr := feelStage(ctx, o, out) // its own section: the pipeline's report is written even if it fails
-	report := r.markdown(o)
-	fmt.Fprintln(out, report)
-	if o.out != "" {
-		return errors.Join(writeSection(o.out, report), feelErr)
-	}
-	return feelErr
+	return nil
 }
 
 // benchEnv is the system under test.
@@ -250,11 +261,11 @@ type pushResult struct {
 	// The same latency in two parts, at the time UserCreated carries (user-service's, once it has read and
 	// locked the user): the consumer's part (stream -> transaction) and the rest (commit, relay, delivery).
 	applyP50, applyP99, relayP50, relayP99 time.Duration
-	// The p99 of each second of sending (by the time each verification was accepted): the median second's
-	// and the worst second's tell a steady latency from a stall that a few seconds had.
-	secondP99Median, secondP99Worst time.Duration
-	offeredRate                     int
-	failedResponses                 int64
+	// The p99 of each second of sending (by the time each verification was accepted), in order: the median
+	// second's and the worst second's tell a steady latency from a stall that a few seconds had.
+	secondP99s      []time.Duration
+	offeredRate     int
+	failedResponses int64
 }
 
 // push signs up n users: REGISTER then VERIFY_EMAIL for each, by conc senders, at rate users/s
@@ -330,15 +341,14 @@ func (e *benchEnv) pushCounting(ctx context.Context, prefix string, n, conc, rat
 	}
 	last := slices.MaxFunc(created, func(a, b time.Time) int { return a.Compare(b) })
 	lat, apply, relay := latencies(accepted, created), latencies(accepted, announced), latencies(announced, created)
-	median, worst := perSecondP99(start, accepted, created)
 	return pushResult{users: n, webhooks: 2 * n, sendTime: sendTime, e2eTime: last.Sub(start), p50: lat(0.50), p99: lat(0.99), p999: lat(0.999),
 		applyP50: apply(0.50), applyP99: apply(0.99), relayP50: relay(0.50), relayP99: relay(0.99),
-		secondP99Median: median, secondP99Worst: worst, offeredRate: rate, failedResponses: failed.Load()}, nil
+		secondP99s: perSecondP99(start, accepted, created), offeredRate: rate, failedResponses: failed.Load()}, nil
 }
 
-// perSecondP99 groups users by the second of the run their verification was accepted in and returns the
-// median and the largest of the seconds' p99 latencies.
-func perSecondP99(start time.Time, accepted, created []time.Time) (median, worst time.Duration) {
+// perSecondP99 groups users by the second of the run their verification was accepted in and returns each
+// second's p99 latency, in order (a second without users is left out).
+func perSecondP99(start time.Time, accepted, created []time.Time) []time.Duration {
 	var seconds [][]time.Duration // latencies by second of the run
 	for i, t := range accepted {
 		s := max(int(t.Sub(start)/time.Second), 0)
@@ -354,11 +364,16 @@ func perSecondP99(start time.Time, accepted, created []time.Time) (median, worst
 			p99s = append(p99s, lat[min(int(0.99*float64(len(lat))), len(lat)-1)])
 		}
 	}
-	if len(p99s) == 0 {
+	return p99s
+}
+
+// medianAndWorst of per-second figures (0, 0 for none).
+func medianAndWorst(ds []time.Duration) (median, worst time.Duration) {
+	if len(ds) == 0 {
 		return 0, 0
 	}
-	slices.Sort(p99s)
-	return p99s[len(p99s)/2], p99s[len(p99s)-1]
+	sorted := slices.Sorted(slices.Values(ds))
+	return sorted[len(sorted)/2], sorted[len(sorted)-1]
 }
 
 // latencies returns the quantiles of to[i] - from[i] (negative ones, from clocks a little apart, count as 0).
@@ -525,7 +540,8 @@ func (r results) markdown(o options) string {
 			q.offeredRate, q.users, ms(targetQuarterP99), ms(q.p50), ms(q.p99), ms(q.p999))
 		fmt.Fprintf(&b, "| … of which accepted → user-service has locked the user (p50 / p99) | %s / %s |\n", ms(q.applyP50), ms(q.applyP99))
 		fmt.Fprintf(&b, "| … of which locked → UserCreated received (commit, relay, delivery; p50 / p99) | %s / %s |\n", ms(q.relayP50), ms(q.relayP99))
-		fmt.Fprintf(&b, "| … p99 of each second of it: the median second / the worst | %s / %s |\n", ms(q.secondP99Median), ms(q.secondP99Worst))
+		median, worst := medianAndWorst(q.secondP99s)
+		fmt.Fprintf(&b, "| … p99 of each second of it: the median second / the worst | %s / %s |\n", ms(median), ms(worst))
 	}
 	x := r.fixed
 	fmt.Fprintf(&b, "| Latency at %d users/s for %d users (p50 / p99 / p99.9) | %s / %s / %s |\n", x.offeredRate, x.users, ms(x.p50), ms(x.p99), ms(x.p999))

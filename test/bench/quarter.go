@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,11 +38,21 @@ func (r *results) targetLines() string {
 			r.full.rate(), r.pgInsert, ratio, targetPostgresRatio, met(ratio >= targetPostgresRatio))
 	}
 	if q := r.quarter; q != nil {
-		fmt.Fprintf(&b, "p99 at a quarter of full speed (%d users/s): %s (target < %s: %s); to the lock %s, from it %s; per second: median %s, worst %s",
+		median, worst := medianAndWorst(q.secondP99s)
+		fmt.Fprintf(&b, "p99 at a quarter of full speed (%d users/s): %s (target < %s: %s); to the lock %s, from it %s; per second: median %s, worst %s (each second: %s)",
 			q.offeredRate, ms(q.p99), ms(targetQuarterP99), met(q.p99 < targetQuarterP99), ms(q.applyP99), ms(q.relayP99),
-			ms(q.secondP99Median), ms(q.secondP99Worst))
+			ms(median), ms(worst), wholeMs(q.secondP99s))
 	}
 	return b.String()
+}
+
+// wholeMs lists durations in whole milliseconds.
+func wholeMs(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10)
+	}
+	return strings.Join(parts, " ")
 }
 
 func met(ok bool) string {
