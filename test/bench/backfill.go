@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"os"
 	osexec "os/exec"
-	"sync/atomic"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/keycloak"
@@ -97,19 +95,18 @@ func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (
 	return took, buf.String(), rss(), nil
 }
 
-// watchPeakRSS reads the process's VmHWM every 20 ms until it ends; the returned function gives the last
-// value read. Not the rusage of the ended child: Linux counts in it the high-water mark of the memory the
-// child shared with this process before its exec (os/exec forks with CLONE_VM), i.e. the bench's own,
-// which holds the embedded NATS server.
+// watchPeakRSS reads the process's VmHWM every 20 ms until it ends; the returned function stops the watch
+// and gives the last value read (VmHWM is itself the peak). Not the rusage of the ended child: Linux counts
+// in it the high-water mark of the memory the child shared with this process before its exec (os/exec
+// forks with CLONE_VM), i.e. the bench's own, which holds the embedded NATS server.
 func watchPeakRSS(pid int) func() float64 {
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	ended := make(chan struct{})
+	var peak float64 // written by the watch only; read once it has ended
+	stop, ended := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(ended)
 		for {
 			if v := peakRSS(pid); v > 0 {
-				peak.Store(math.Float64bits(v))
+				peak = v
 			}
 			select {
 			case <-stop:
@@ -121,7 +118,7 @@ func watchPeakRSS(pid int) func() float64 {
 	return func() float64 {
 		close(stop)
 		<-ended
-		return math.Float64frombits(peak.Load())
+		return peak
 	}
 }
 

@@ -349,19 +349,22 @@ func (e *benchEnv) pushCounting(ctx context.Context, prefix string, n, conc, rat
 // perSecondP99 groups users by the second of the run their verification was accepted in and returns each
 // second's p99 latency, in order (a second without users is left out).
 func perSecondP99(start time.Time, accepted, created []time.Time) []time.Duration {
-	var seconds [][]time.Duration // latencies by second of the run
+	var seconds [][]int // users by second of the run
 	for i, t := range accepted {
 		s := max(int(t.Sub(start)/time.Second), 0)
 		for len(seconds) <= s {
 			seconds = append(seconds, nil)
 		}
-		seconds[s] = append(seconds[s], max(created[i].Sub(t), 0))
+		seconds[s] = append(seconds[s], i)
 	}
 	var p99s []time.Duration
-	for _, lat := range seconds {
-		if len(lat) > 0 {
-			slices.Sort(lat)
-			p99s = append(p99s, lat[min(int(0.99*float64(len(lat))), len(lat)-1)])
+	for _, users := range seconds {
+		if len(users) > 0 {
+			from, to := make([]time.Time, len(users)), make([]time.Time, len(users))
+			for j, i := range users {
+				from[j], to[j] = accepted[i], created[i]
+			}
+			p99s = append(p99s, latencies(from, to)(0.99))
 		}
 	}
 	return p99s

@@ -31,6 +31,14 @@ func (d dispatcher) next(t *testing.T) []int {
 	}
 }
 
+// want fails unless the next batch is exactly want.
+func (d dispatcher) want(t *testing.T, want ...int) {
+	t.Helper()
+	if b := d.next(t); !slices.Equal(b, want) {
+		t.Fatalf("batch %v, want %v", b, want)
+	}
+}
+
 func (d dispatcher) none(t *testing.T) {
 	t.Helper()
 	select {
@@ -49,9 +57,7 @@ func (d dispatcher) send(ms ...int) {
 func TestALoneEventGoesAtOnce(t *testing.T) {
 	d := startDispatch(t)
 	d.send(1)
-	if b := d.next(t); !slices.Equal(b, []int{1}) {
-		t.Fatalf("batch %v, want [1]", b)
-	}
+	d.want(t, 1)
 }
 
 func TestEventsGatherWhileABatchIsInFlight(t *testing.T) {
@@ -61,9 +67,7 @@ func TestEventsGatherWhileABatchIsInFlight(t *testing.T) {
 	d.send(2) // less than a quarter of a batch: waits for the one in flight
 	d.none(t)
 	d.done <- struct{}{}
-	if b := d.next(t); !slices.Equal(b, []int{2}) {
-		t.Fatalf("batch %v, want [2]", b)
-	}
+	d.want(t, 2)
 }
 
 func TestASecondBatchStartsOnceAQuarterWaits(t *testing.T) {
@@ -71,15 +75,11 @@ func TestASecondBatchStartsOnceAQuarterWaits(t *testing.T) {
 	d.send(1)
 	d.next(t)
 	d.send(2, 3)
-	if b := d.next(t); !slices.Equal(b, []int{2, 3}) {
-		t.Fatalf("batch %v, want [2 3]", b)
-	}
+	d.want(t, 2, 3)
 	d.send(4, 5, 6) // both workers busy: nothing starts until one is done
 	d.none(t)
 	d.done <- struct{}{}
-	if b := d.next(t); !slices.Equal(b, []int{4, 5, 6}) {
-		t.Fatalf("batch %v, want [4 5 6]", b)
-	}
+	d.want(t, 4, 5, 6)
 }
 
 func TestBatchesAreAtMostTheBatchSize(t *testing.T) {
@@ -91,9 +91,7 @@ func TestBatchesAreAtMostTheBatchSize(t *testing.T) {
 	go d.send(4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 	time.Sleep(50 * time.Millisecond)
 	d.done <- struct{}{}
-	if b := d.next(t); !slices.Equal(b, []int{4, 5, 6, 7, 8, 9, 10, 11}) {
-		t.Fatalf("batch %v, want the first 8 waiting", b)
-	}
+	d.want(t, 4, 5, 6, 7, 8, 9, 10, 11)
 }
 
 func TestTheEndDispatchesWhatWaitsThenCloses(t *testing.T) {
@@ -102,9 +100,7 @@ func TestTheEndDispatchesWhatWaitsThenCloses(t *testing.T) {
 	d.next(t)
 	d.send(2)
 	close(d.in) // the input ended: what waits goes even below a quarter
-	if b := d.next(t); !slices.Equal(b, []int{2}) {
-		t.Fatalf("batch %v, want [2]", b)
-	}
+	d.want(t, 2)
 	d.done <- struct{}{}
 	d.done <- struct{}{}
 	select {
