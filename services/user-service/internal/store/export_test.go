@@ -11,3 +11,9 @@ import (
 func (s *Store) ApplyEventByEvent(ctx context.Context, ds []events.Decoded) ([]Outcome, []error, error) {
 	return s.applyOrdered(ctx, ds, byUser(ds), true)
 }
+
+// The statements of the placement's lookups, for their plans.
+const (
+	HasDeclaredTenants = hasDeclaredTenants
+	DeclaredTenantsOf  = declaredTenantsOf
+)

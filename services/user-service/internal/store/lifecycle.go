@@ -244,6 +244,13 @@ func release(ctx context.Context, tx pgx.Tx, isolate bool) error {
 // batched path places without asking (one round trip less per activation). Keep it in line with that query.
 const hasDeclaredTenants = `SELECT EXISTS (SELECT 1 FROM tenants WHERE kind = 'declared')`
 
+// declaredTenantsOf is the declared tenants an address ($1) or its domain ($2) places in.
+const declaredTenantsOf = `SELECT t.id, t.display_name, t.admins, t.suspended,
+		COALESCE((SELECT array_agg(domain ORDER BY domain) FROM tenant_domains WHERE tenant_id = t.id), '{}')
+	FROM tenants t WHERE t.kind = 'declared'
+		AND (t.id IN (SELECT tenant_id FROM tenant_domains WHERE domain = $2) OR $1 = ANY(t.admins))
+	ORDER BY t.id`
+
 // directory looks up declared tenants for the domain's placement rule, in the applying transaction.
 type directory struct{ tx querier }
 
@@ -256,11 +263,7 @@ type querier interface {
 func (d directory) DeclaredTenants(ctx context.Context, email string) ([]domain.DeclaredTenant, error) {
 	email = strings.ToLower(email)
 	_, dom, _ := strings.Cut(email, "@")
-	rows, err := d.tx.Query(ctx, `SELECT t.id, t.display_name, t.admins, t.suspended,
-			COALESCE((SELECT array_agg(domain ORDER BY domain) FROM tenant_domains WHERE tenant_id = t.id), '{}')
-		FROM tenants t WHERE t.kind = 'declared'
-			AND (t.id IN (SELECT tenant_id FROM tenant_domains WHERE domain = $2) OR $1 = ANY(t.admins))
-		ORDER BY t.id`, email, dom)
+	rows, err := d.tx.Query(ctx, declaredTenantsOf, email, dom)
 	if err != nil {
 		return nil, fmt.Errorf("declared tenants of %s: %w", email, err)
 	}
