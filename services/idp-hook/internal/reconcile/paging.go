@@ -150,10 +150,11 @@ func (w walker[E]) recheck(ctx context.Context, from int64, cp *Checkpoint) erro
 	return nil
 }
 
-// each reads every event of [from, to] once, oldest first, in pages of ten walker pages (only listed).
+// each reads every event of [from, to] once, oldest first, in pages of ten walker pages, at most 1,000 events
+// unless the walker's own pages are larger (only listed).
 func (w walker[E]) each(ctx context.Context, from, to int64, fn func([]E) error) error {
 	lw := w
-	lw.page = 10 * w.page
+	lw.page = max(w.page, min(10*w.page, 1000))
 	for from <= to {
 		evs, err := lw.fetch(ctx, from, to, lw.page)
 		if err != nil {
