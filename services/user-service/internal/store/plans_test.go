@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/connectedbbq/platform/services/user-service/internal/store"
 )
 
@@ -29,23 +31,16 @@ func TestThePlacementLookupsReadNoPersonalTenant(t *testing.T) {
 		"any declared tenant":        {store.HasDeclaredTenants, nil},
 		"declared tenants of a user": {store.DeclaredTenantsOf, []any{"boss@acme.example", "acme.example"}},
 	} {
-		var plan strings.Builder
 		rows, err := s.Pool().Query(ctx, "EXPLAIN "+q.sql, q.args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(line + "\n")
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(plan.String(), "Seq Scan on tenants") || !strings.Contains(plan.String(), "tenants_declared") {
-			t.Errorf("%s reads tenants without the partial index of declared ones:\n%s", name, plan.String())
+		if plan := strings.Join(lines, "\n"); strings.Contains(plan, "Seq Scan on tenants") || !strings.Contains(plan, "tenants_declared") {
+			t.Errorf("%s reads tenants without the partial index of declared ones:\n%s", name, plan)
 		}
 	}
 }

@@ -40,28 +40,31 @@ final class UserStates {
             return UserAttributeResource.error(Response.Status.BAD_REQUEST, "too_many_ids", "at most " + MAX_IDS + " ids per request");
         }
         auth.users().requireQuery();
+        EntityManager em = entityManager(session);
+        if (em == null) {
+            return states(session, realm, auth, ids);
+        }
+        FlushModeType flushMode = em.getFlushMode();
+        em.setFlushMode(FlushModeType.COMMIT);
+        try {
+            return states(session, realm, auth, ids);
+        } finally {
+            em.setFlushMode(flushMode);
+        }
+    }
+
+    private static Response states(KeycloakSession session, RealmModel realm, AdminPermissionEvaluator auth, List<String> ids) {
         boolean viewAll = auth.users().canView();
         List<Map<String, Object>> users = new ArrayList<>();
-        EntityManager em = entityManager(session);
-        FlushModeType flushMode = em == null ? null : em.getFlushMode();
-        if (em != null) {
-            em.setFlushMode(FlushModeType.COMMIT);
-        }
-        try {
-            for (String id : new LinkedHashSet<>(ids)) {
-                UserModel u = session.users().getUserById(realm, id);
-                if (u == null) {
-                    continue;
-                }
-                if (!viewAll) {
-                    auth.users().requireView(u);
-                }
-                users.add(BbqUser.read(session, realm, u));
+        for (String id : new LinkedHashSet<>(ids)) {
+            UserModel u = session.users().getUserById(realm, id);
+            if (u == null) {
+                continue;
             }
-        } finally {
-            if (em != null) {
-                em.setFlushMode(flushMode);
+            if (!viewAll) {
+                auth.users().requireView(u);
             }
+            users.add(BbqUser.read(session, realm, u));
         }
         return Response.ok(Map.of("users", users), MediaType.APPLICATION_JSON_TYPE).build();
     }
