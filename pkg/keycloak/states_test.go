@@ -62,6 +62,15 @@ func TestUserStatesReadManyUsersAsGetUserDoes(t *testing.T) {
 	if got, err := hook.UserStates(ctx, []string{gone}); err != nil || len(got) != 0 {
 		t.Errorf("only a missing id: %+v, %v", got, err)
 	}
+	// Another realm's user is not this realm's: left out, as GET users/{id} answers 404.
+	other := kctest.NewRealm(t, kc, kctest.Options{})
+	stranger, err := other.ServiceClient(t, "user-service").CreateUser(ctx, keycloak.User{Username: "eve@example.com", Email: "eve@example.com", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := hook.UserStates(ctx, []string{stranger, ids[1]}); err != nil || len(got) != 1 || got[0].ID != ids[1] {
+		t.Errorf("another realm's user beside one of ours: %+v, %v", got, err)
+	}
 
 	if _, err := hook.UserStates(ctx, slices.Repeat([]string{ids[0]}, keycloak.MaxUserStates+1)); err == nil {
 		t.Error("more than MaxUserStates ids: no error")

@@ -6,6 +6,7 @@ import jakarta.persistence.FlushModeType;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -40,23 +41,32 @@ final class UserStates {
             return UserAttributeResource.error(Response.Status.BAD_REQUEST, "too_many_ids", "at most " + MAX_IDS + " ids per request");
         }
         auth.users().requireQuery();
+        List<String> unique = List.copyOf(new LinkedHashSet<>(ids));
         EntityManager em = entityManager(session);
         if (em == null) {
-            return states(session, realm, auth, ids);
+            return Response.ok(Map.of("users", states(session, realm, auth, unique, Map.of())), MediaType.APPLICATION_JSON_TYPE).build();
         }
         FlushModeType flushMode = em.getFlushMode();
         em.setFlushMode(FlushModeType.COMMIT);
         try {
-            return states(session, realm, auth, ids);
+            Map<String, Map<String, Object>> stored = auth.users().canView() ? stored(em, realm, unique) : Map.of();
+            return Response.ok(Map.of("users", states(session, realm, auth, unique, stored)), MediaType.APPLICATION_JSON_TYPE).build();
         } finally {
             em.setFlushMode(flushMode);
         }
     }
 
-    private static Response states(KeycloakSession session, RealmModel realm, AdminPermissionEvaluator auth, List<String> ids) {
+    /** Each id's state: read already from the database, or through Keycloak's user model. */
+    private static List<Map<String, Object>> states(KeycloakSession session, RealmModel realm, AdminPermissionEvaluator auth,
+            List<String> ids, Map<String, Map<String, Object>> stored) {
         boolean viewAll = auth.users().canView();
         List<Map<String, Object>> users = new ArrayList<>();
-        for (String id : new LinkedHashSet<>(ids)) {
+        for (String id : ids) {
+            Map<String, Object> state = stored.get(id);
+            if (state != null) {
+                users.add(state);
+                continue;
+            }
             UserModel u = session.users().getUserById(realm, id);
             if (u == null) {
                 continue;
@@ -66,7 +76,36 @@ final class UserStates {
             }
             users.add(BbqUser.read(session, realm, u));
         }
-        return Response.ok(Map.of("users", users), MediaType.APPLICATION_JSON_TYPE).build();
+        return users;
+    }
+
+    /**
+     * The states of the realm's local users among {@code ids}, read in two queries. Why: through the user model,
+     * each user is a cache lookup and insertion and a query of its identity-provider links (half of Keycloak's
+     * CPU while a reconciler caught up, by a JFR profile). Users of a user-storage provider (LDAP, say) are left
+     * to the model, which lets the provider answer for them; so is every id not found (deleted).
+     */
+    private static Map<String, Map<String, Object>> stored(EntityManager em, RealmModel realm, List<String> ids) {
+        List<Object[]> rows = em.createQuery("select u.id, u.username, u.email, u.emailVerified, u.firstName, u.lastName,"
+                + " u.enabled, u.createdTimestamp from UserEntity u"
+                + " where u.realmId = :realm and u.federationLink is null and u.id in :ids", Object[].class)
+                .setParameter("realm", realm.getId()).setParameter("ids", ids).getResultList();
+        if (rows.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, List<String>> links = new HashMap<>();
+        em.createQuery("select l.user.id, l.identityProvider from FederatedIdentityEntity l"
+                + " where l.user.id in :ids", Object[].class)
+                .setParameter("ids", rows.stream().map(r -> (String) r[0]).toList()).getResultList()
+                .forEach(l -> links.computeIfAbsent((String) l[0], k -> new ArrayList<>()).add((String) l[1]));
+        Map<String, Map<String, Object>> states = new HashMap<>();
+        for (Object[] r : rows) {
+            String id = (String) r[0];
+            List<String> aliases = links.getOrDefault(id, List.of()).stream().sorted().toList();
+            states.put(id, BbqUser.of(id, (String) r[1], (String) r[2], (Boolean) r[3], (String) r[4], (String) r[5],
+                    (Boolean) r[6], (Long) r[7], aliases));
+        }
+        return states;
     }
 
     /**

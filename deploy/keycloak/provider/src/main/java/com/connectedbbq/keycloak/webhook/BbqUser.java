@@ -39,15 +39,22 @@ public final class BbqUser {
     }
 
     static Map<String, Object> of(UserModel u, List<String> federatedIdentities) {
+        return of(u.getId(), u.getUsername(), u.getEmail(), u.isEmailVerified(), u.getFirstName(), u.getLastName(),
+                u.isEnabled(), u.getCreatedTimestamp(), federatedIdentities);
+    }
+
+    /** The fields from their stored columns; {@code federatedIdentities} sorted by alias. */
+    public static Map<String, Object> of(String id, String username, String email, boolean emailVerified, String firstName,
+            String lastName, boolean enabled, Long createdTimestamp, List<String> federatedIdentities) {
         Map<String, Object> m = new LinkedHashMap<>();
-        put(m, "id", u.getId());
-        put(m, "username", u.getUsername());
-        put(m, "email", u.getEmail());
-        put(m, "emailVerified", u.isEmailVerified());
-        put(m, "firstName", u.getFirstName());
-        put(m, "lastName", u.getLastName());
-        put(m, "enabled", u.isEnabled());
-        put(m, "createdTimestamp", u.getCreatedTimestamp());
+        put(m, "id", id);
+        put(m, "username", username);
+        put(m, "email", email);
+        put(m, "emailVerified", emailVerified);
+        put(m, "firstName", firstName);
+        put(m, "lastName", lastName);
+        put(m, "enabled", enabled);
+        put(m, "createdTimestamp", createdTimestamp);
         put(m, "federatedIdentities", federatedIdentities);
         return m;
     }
