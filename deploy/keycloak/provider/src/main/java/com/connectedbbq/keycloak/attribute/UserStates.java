@@ -42,24 +42,27 @@ final class UserStates {
         }
         auth.users().requireQuery();
         List<String> unique = List.copyOf(new LinkedHashSet<>(ids));
+        boolean viewAll = auth.users().canView();
         EntityManager em = entityManager(session);
         if (em == null) {
-            return Response.ok(Map.of("users", states(session, realm, auth, unique, Map.of())), MediaType.APPLICATION_JSON_TYPE).build();
+            return ok(states(session, realm, auth, viewAll, unique, Map.of()));
         }
         FlushModeType flushMode = em.getFlushMode();
         em.setFlushMode(FlushModeType.COMMIT);
         try {
-            Map<String, Map<String, Object>> stored = auth.users().canView() ? stored(em, realm, unique) : Map.of();
-            return Response.ok(Map.of("users", states(session, realm, auth, unique, stored)), MediaType.APPLICATION_JSON_TYPE).build();
+            return ok(states(session, realm, auth, viewAll, unique, viewAll ? stored(em, realm, unique) : Map.of()));
         } finally {
             em.setFlushMode(flushMode);
         }
     }
 
+    private static Response ok(List<Map<String, Object>> users) {
+        return Response.ok(Map.of("users", users), MediaType.APPLICATION_JSON_TYPE).build();
+    }
+
     /** Each id's state: read already from the database, or through Keycloak's user model. */
     private static List<Map<String, Object>> states(KeycloakSession session, RealmModel realm, AdminPermissionEvaluator auth,
-            List<String> ids, Map<String, Map<String, Object>> stored) {
-        boolean viewAll = auth.users().canView();
+            boolean viewAll, List<String> ids, Map<String, Map<String, Object>> stored) {
         List<Map<String, Object>> users = new ArrayList<>();
         for (String id : ids) {
             Map<String, Object> state = stored.get(id);
