@@ -3,9 +3,11 @@ package keycloak_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connectedbbq/platform/pkg/keycloak"
 	"github.com/connectedbbq/platform/testing/kctest"
@@ -86,5 +88,72 @@ func TestUserStatesReadManyUsersAsGetUserDoes(t *testing.T) {
 	}
 	if _, err := cy.UserStates(ctx, ids); !errors.Is(err, keycloak.ErrUnauthorized) {
 		t.Errorf("a person's token: %v, want 403", err)
+	}
+}
+
+// StoredAdminEvents lists what Keycloak's AdminEvents lists for users (every operation, oldest first, the same
+// time bounds), with the fields the reconciler reads; refuses a wrong query with 400 and a caller without
+// view-events with 403.
+func TestStoredAdminEventsListAsKeycloaksListDoes(t *testing.T) {
+	realm := kctest.NewRealm(t, kc, kctest.Options{})
+	ctx := context.Background()
+	admin := realm.Admin(t)
+	start := time.Now().Add(-time.Second)
+	var ids []string
+	for i := range 3 {
+		email := fmt.Sprintf("stored%d@example.com", i)
+		id, err := admin.CreateUser(ctx, keycloak.User{Username: email, Email: email, Enabled: true, FirstName: "Stored"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := admin.DeleteUser(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	hook := realm.ServiceClient(t, "idp-hook")
+	want, err := hook.AdminEvents(ctx, keycloak.AdminEventQuery{Since: start, ResourceTypes: []string{"USER"},
+		OperationTypes: []string{"CREATE", "UPDATE", "DELETE", "ACTION"}, Max: 100, Ascending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := hook.StoredAdminEvents(ctx, start, time.Time{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 4 || len(got) != len(want) {
+		t.Fatalf("%d stored events, Keycloak lists %d (3 creates and a delete at least)", len(got), len(want))
+	}
+	byID := map[string]keycloak.AdminEvent{}
+	for _, e := range want {
+		byID[e.ID] = e
+	}
+	for i, e := range got {
+		w := byID[e.ID]
+		if e.Time != w.Time || e.RealmID != w.RealmID || e.OperationType != w.OperationType || e.ResourceType != w.ResourceType ||
+			e.ResourcePath != w.ResourcePath || e.Representation != w.Representation || e.Error != w.Error {
+			t.Errorf("stored %+v, Keycloak's %+v", e, w)
+		}
+		if i > 0 && e.Time < got[i-1].Time {
+			t.Errorf("not oldest first at %d", i)
+		}
+	}
+	// Both bounds inclusive, as Keycloak's: one millisecond alone.
+	if one, err := hook.StoredAdminEvents(ctx, time.UnixMilli(got[0].Time), time.UnixMilli(got[0].Time), 100); err != nil || len(one) < 1 || one[0].Time != got[0].Time {
+		t.Errorf("dateFrom = dateTo = the first event's time: %+v, %v", one, err)
+	}
+	if page, err := hook.StoredAdminEvents(ctx, start, time.Time{}, 2); err != nil || len(page) != 2 {
+		t.Errorf("max 2: %d events, %v", len(page), err)
+	}
+
+	path := "/admin/realms/" + realm.Name + "/bbq/admin-events"
+	for _, q := range []string{"", "?max=0", "?max=10001", "?max=x", "?max=5&dateFrom=soon", "?max=5&dateFrom=2&dateTo=1"} {
+		if err := kc.AdminRequest(ctx, "GET", path+q, nil, nil); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Errorf("GET bbq/admin-events%s: %v, want HTTP 400", q, err)
+		}
+	}
+	// user-service may manage users but not view events: refused, as Keycloak's list refuses it.
+	if _, err := realm.ServiceClient(t, "user-service").StoredAdminEvents(ctx, start, time.Time{}, 10); !errors.Is(err, keycloak.ErrUnauthorized) {
+		t.Errorf("user-service's token: %v, want 403", err)
 	}
 }

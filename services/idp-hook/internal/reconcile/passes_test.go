@@ -68,8 +68,12 @@ func requestKind(req *http.Request) string {
 	_, rest, _ := strings.Cut(req.URL.Path, "/admin/realms/")
 	_, rest, _ = strings.Cut(rest, "/")
 	what, id, _ := strings.Cut(rest, "/")
-	if what == "users" && id != "" {
+	switch {
+	case what == "users" && id != "":
 		return req.Method + " users/{id}"
+	case what == "bbq":
+		seg, _, _ := strings.Cut(id, "/")
+		return req.Method + " bbq/" + seg
 	}
 	return req.Method + " " + what
 }
@@ -117,10 +121,12 @@ func TestASecondPassOverTheSameWindowPublishesNothing(t *testing.T) {
 			len(evs), fresh, len(states), 2*len(users), len(users))
 	}
 	first := reqs.take()
-	// The users are read in bulk (the provider's POST bbq/users/states), a request per page of events at most.
-	if first["GET users/{id}"] != 0 || first["POST bbq"] < 1 || first["POST bbq"] > len(users) {
-		t.Errorf("first pass: %d single reads and %d bulk reads for %d users, want none and a few (requests: %v)",
-			first["GET users/{id}"], first["POST bbq"], len(users), first)
+	// The users are read in bulk (the provider's POST bbq/users/states), a request per page of events at most;
+	// admin events are listed by the provider (GET bbq/admin-events), not by Keycloak's list.
+	if first["GET users/{id}"] != 0 || first["POST bbq/users"] < 1 || first["POST bbq/users"] > len(users) ||
+		first["GET bbq/admin-events"] < 1 || first["GET admin-events"] != 0 {
+		t.Errorf("first pass: %d single reads and %d bulk reads for %d users, want none and a few; admin events listed by the provider (requests: %v)",
+			first["GET users/{id}"], first["POST bbq/users"], len(users), first)
 	}
 	t.Logf("first pass: %d events for %d users; Keycloak requests %v", len(evs), len(users), first)
 
@@ -131,7 +137,7 @@ func TestASecondPassOverTheSameWindowPublishesNothing(t *testing.T) {
 		if evs, _ := pub.take(); len(evs) != 0 {
 			t.Fatalf("pass %d published %d events (first %s), want none", pass, len(evs), evs[0].ID())
 		}
-		if n := reqs.take(); n["GET users/{id}"] != 0 || n["POST bbq"] != 0 {
+		if n := reqs.take(); n["GET users/{id}"] != 0 || n["POST bbq/users"] != 0 {
 			t.Fatalf("pass %d read users (requests: %v), want none", pass, n)
 		}
 	}
@@ -157,32 +163,54 @@ func createUsers(t *testing.T, realm *kctest.Realm, n int) map[string]bool {
 	return ids
 }
 
-// olderProvider is a Keycloak whose bbq provider predates the bulk read of users.
-type olderProvider struct{ *keycloak.Client }
+// withoutLister is a Keycloak whose bbq provider predates its list of admin events.
+type withoutLister struct{ *keycloak.Client }
+
+func (withoutLister) StoredAdminEvents(context.Context, time.Time, time.Time, int) ([]keycloak.AdminEvent, error) {
+	return nil, fmt.Errorf("%w: HTTP 404", keycloak.ErrNoAdminEventsEndpoint)
+}
+
+// olderProvider is a Keycloak whose bbq provider predates the bulk read of users too.
+type olderProvider struct{ withoutLister }
 
 func (olderProvider) UserStates(context.Context, []string) ([]keycloak.User, error) {
 	return nil, fmt.Errorf("%w: HTTP 404", keycloak.ErrNoStatesEndpoint)
 }
 
-// Without the bulk read (an older provider), the pass reads each user with GET users/{id} and publishes the same.
-func TestAPassReadsUsersOneByOneWithoutTheBulkRead(t *testing.T) {
-	ctx := context.Background()
-	realm := kctest.NewRealm(t, kc, kctest.Options{})
-	users := createUsers(t, realm, 3)
-	r, pub, reqs := countedReconciler(t, realm, reconcile.Config{Overlap: time.Minute},
-		func(c *keycloak.Client) reconcile.Keycloak { return olderProvider{c} })
-	if _, err := r.Pass(ctx); err != nil {
-		t.Fatal(err)
-	}
-	evs, _ := pub.take()
-	states := map[string]bool{}
-	for _, ev := range evs {
-		if ev.Type() == events.UserStateChanged.Type {
-			states[ev.Subject()] = true
-		}
-	}
-	if n := reqs.take(); len(states) != len(users) || n["GET users/{id}"] != len(users) {
-		t.Fatalf("states of %d users, %d single reads, for %d users (requests: %v)", len(states), n["GET users/{id}"], len(users), n)
+// With an older provider, the pass lists Keycloak's own admin events and reads the users in bulk (POST
+// bbq/users/states), or without that either, each with GET users/{id}; it publishes the same.
+func TestAPassReadsUsersWithAnOlderProvider(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		wrap        func(*keycloak.Client) reconcile.Keycloak
+		read, reads string
+	}{
+		{"without the list of admin events", func(c *keycloak.Client) reconcile.Keycloak { return withoutLister{c} }, "POST bbq/users", "bulk"},
+		{"without the bulk read either", func(c *keycloak.Client) reconcile.Keycloak { return olderProvider{withoutLister{c}} }, "GET users/{id}", "single"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			realm := kctest.NewRealm(t, kc, kctest.Options{})
+			users := createUsers(t, realm, 3)
+			r, pub, reqs := countedReconciler(t, realm, reconcile.Config{Overlap: time.Minute}, c.wrap)
+			if _, err := r.Pass(ctx); err != nil {
+				t.Fatal(err)
+			}
+			evs, _ := pub.take()
+			states := map[string]bool{}
+			for _, ev := range evs {
+				if ev.Type() == events.UserStateChanged.Type {
+					states[ev.Subject()] = true
+				}
+			}
+			n := reqs.take()
+			if len(states) != len(users) || n[c.read] < 1 || n["GET admin-events"] < 1 {
+				t.Fatalf("states of %d users for %d, %d %s reads (requests: %v)", len(states), len(users), n[c.read], c.reads, n)
+			}
+			if c.reads == "single" && n[c.read] != len(users) {
+				t.Fatalf("%d single reads for %d users (requests: %v)", n[c.read], len(users), n)
+			}
+		})
 	}
 }
 

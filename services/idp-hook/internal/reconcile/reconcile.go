@@ -146,15 +146,8 @@ func (r *Reconciler) passUserEvents(ctx context.Context, st *states) (int, error
 func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, error) {
 	q := newPageReplay()
 	w := walker[keycloak.AdminEvent]{page: r.page, overlap: r.overlap, until: r.until(), maxSeen: r.maxSeen,
-		fetch: func(ctx context.Context, from, to int64, max int) ([]keycloak.AdminEvent, error) {
-			evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: time.UnixMilli(from), Until: until(to),
-				ResourceTypes: []string{"USER"}, OperationTypes: []string{"CREATE", "UPDATE", "DELETE", "ACTION"}, Max: max, Ascending: true})
-			if err != nil {
-				return nil, fmt.Errorf("read stored admin events: %w", err)
-			}
-			return evs, nil
-		},
-		key: func(e keycloak.AdminEvent) (string, int64) { return e.ID, e.Time },
+		fetch: r.adminEvents(),
+		key:   func(e keycloak.AdminEvent) (string, int64) { return e.ID, e.Time },
 		ahead: func(evs []keycloak.AdminEvent) {
 			st.page(ctx, collect(evs, func(e keycloak.AdminEvent) (stamped, bool) {
 				user, stateless := adminEventUser(e)
@@ -170,6 +163,38 @@ func (r *Reconciler) passAdminEvents(ctx context.Context, st *states) (int, erro
 	}
 	err := r.walk(ctx, "admin-events."+r.kc.Realm(), w.walk)
 	return q.published, err
+}
+
+// AdminEventLister lists stored admin events on users as their columns (keycloak.Client is one, through the bbq
+// provider's GET bbq/admin-events): Keycloak's own list builds each through its model, which cost it more than
+// anything else the reconciler asks after an outage.
+type AdminEventLister interface {
+	StoredAdminEvents(ctx context.Context, since, until time.Time, max int) ([]keycloak.AdminEvent, error)
+}
+
+// adminEvents lists stored admin events on users for one pass: through the provider's list, or Keycloak's where
+// the provider has none (an older one; asked again next pass) or the page is larger than it serves.
+func (r *Reconciler) adminEvents() fetchFunc[keycloak.AdminEvent] {
+	lister, lean := r.kc.(AdminEventLister)
+	return func(ctx context.Context, from, to int64, max int) ([]keycloak.AdminEvent, error) {
+		since, upTo := time.UnixMilli(from), until(to)
+		if lean && max <= keycloak.MaxStoredAdminEvents {
+			evs, err := lister.StoredAdminEvents(ctx, since, upTo, max)
+			if err == nil {
+				return evs, nil
+			}
+			if !errors.Is(err, keycloak.ErrNoAdminEventsEndpoint) {
+				return nil, fmt.Errorf("read stored admin events: %w", err)
+			}
+			lean = false
+		}
+		evs, err := r.kc.AdminEvents(ctx, keycloak.AdminEventQuery{Since: since, Until: upTo,
+			ResourceTypes: []string{"USER"}, OperationTypes: []string{"CREATE", "UPDATE", "DELETE", "ACTION"}, Max: max, Ascending: true})
+		if err != nil {
+			return nil, fmt.Errorf("read stored admin events: %w", err)
+		}
+		return evs, nil
+	}
 }
 
 // pageSenders is how many users' replays of a page run at once: each publish waits for its PubAck, so one

@@ -1,11 +1,13 @@
 package com.connectedbbq.keycloak.attribute;
 
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.HashMap;
@@ -67,6 +69,14 @@ public final class UserAttributeResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Response states(List<String> ids) {
         return UserStates.read(session, realm, auth, ids);
+    }
+
+    /** {@code GET admin-events}: stored admin events on users, read as columns (see {@link StoredAdminEvents}). */
+    @GET
+    @Path("admin-events")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response adminEvents(@QueryParam("dateFrom") String from, @QueryParam("dateTo") String to, @QueryParam("max") String max) {
+        return StoredAdminEvents.list(session, realm, auth, from, to, max);
     }
 
     @PUT

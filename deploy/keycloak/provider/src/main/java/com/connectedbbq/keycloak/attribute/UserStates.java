@@ -121,7 +121,7 @@ final class UserStates {
      * (keycloak-model-pom) the package registry our builds use does not serve, so the provider compiles
      * without it. Keycloak always has it; were it gone, the read would only be slower.
      */
-    private static EntityManager entityManager(KeycloakSession session) {
+    static EntityManager entityManager(KeycloakSession session) {
         try {
             Class<? extends Provider> jpa = Class.forName("org.keycloak.connections.jpa.JpaConnectionProvider").asSubclass(Provider.class);
             Provider p = session.getProvider(jpa);
