@@ -147,9 +147,15 @@ func (c *Client) StoredAdminEvents(ctx context.Context, since, until time.Time, 
 	timeRange(v, since, until)
 	var out []AdminEvent
 	_, err := c.call(ctx, "GET", "/bbq/admin-events", v, nil, &out)
+	return out, missingExtension(err, ErrNoAdminEventsEndpoint)
+}
+
+// missingExtension is err, marked with missing when Keycloak has no such bbq endpoint (404 or 405: a provider
+// older than it, or none).
+func missingExtension(err, missing error) error {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Status == http.StatusMethodNotAllowed) {
-		return nil, fmt.Errorf("%w: %w", ErrNoAdminEventsEndpoint, err)
+		return fmt.Errorf("%w: %w", missing, err)
 	}
-	return out, err
+	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // MaxUserStates is how many ids one UserStates request may carry (the extension refuses more).
@@ -30,12 +29,8 @@ func (c *Client) UserStates(ctx context.Context, ids []string) ([]User, error) {
 		} `json:"users"`
 	}
 	_, err := c.call(ctx, "POST", "/bbq/users/states", nil, ids, &out)
-	var apiErr *APIError
-	if errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Status == http.StatusMethodNotAllowed) {
-		return nil, fmt.Errorf("%w: %w", ErrNoStatesEndpoint, err)
-	}
 	if err != nil {
-		return nil, err
+		return nil, missingExtension(err, ErrNoStatesEndpoint)
 	}
 	users := make([]User, len(out.Users))
 	for i, u := range out.Users { // the endpoint lists links by alias; the outer field takes them from User's

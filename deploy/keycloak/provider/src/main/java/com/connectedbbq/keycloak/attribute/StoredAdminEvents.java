@@ -1,18 +1,12 @@
 package com.connectedbbq.keycloak.attribute;
 
 import jakarta.persistence.EntityManager;
-import jakarta.persistence.FlushModeType;
 import jakarta.persistence.TypedQuery;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
-import org.keycloak.events.EventStoreProvider;
-import org.keycloak.events.admin.AdminEvent;
-import org.keycloak.events.admin.AdminEventQuery;
-import org.keycloak.events.admin.ResourceType;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.services.resources.admin.fgap.AdminPermissionEvaluator;
@@ -30,7 +24,8 @@ import org.keycloak.services.resources.admin.fgap.AdminPermissionEvaluator;
  * builds its representation through the admin event model, and writing those pages was about half of Keycloak's
  * CPU while 10,000 missed users were caught up (JFR). Here the rows are read as the columns sent.
  *
- * <p>The caller needs view-events, as for Keycloak's list. 400 {@code invalid_query} names what is wrong.
+ * <p>The caller needs view-events, as for Keycloak's list. 400 {@code invalid_query} names what is wrong; 404
+ * {@code not_available} without Keycloak's JPA event store, for the caller to use Keycloak's list.
  */
 final class StoredAdminEvents {
     static final int MAX_EVENTS = 10_000;
@@ -46,9 +41,11 @@ final class StoredAdminEvents {
             return UserAttributeResource.error(Response.Status.BAD_REQUEST, "invalid_query", e.getMessage());
         }
         auth.realm().requireViewEvents();
-        EntityManager em = UserStates.entityManager(session);
-        List<Map<String, Object>> events = em == null ? fromStore(session, realm, page) : fromColumns(em, realm, page);
-        return Response.ok(events, MediaType.APPLICATION_JSON_TYPE).build();
+        EntityManager em = Jpa.entityManager(session);
+        if (em == null) { // the caller lists through Keycloak's /admin-events instead, as from an older provider
+            return UserAttributeResource.error(Response.Status.NOT_FOUND, "not_available", "no JPA event store to read");
+        }
+        return Response.ok(Jpa.read(em, m -> columns(m, realm, page)), MediaType.APPLICATION_JSON_TYPE).build();
     }
 
     /** The query's page: dateFrom and dateTo (null: open) and max. */
@@ -77,8 +74,8 @@ final class StoredAdminEvents {
         }
     }
 
-    /** The rows as columns, by entity name (see UserStates.entityManager for why not by class). */
-    private static List<Map<String, Object>> fromColumns(EntityManager em, RealmModel realm, Page page) {
+    /** The rows as the columns sent, by entity name (see Jpa.entityManager for why not by class). */
+    private static List<Map<String, Object>> columns(EntityManager em, RealmModel realm, Page page) {
         StringBuilder jpql = new StringBuilder("select e.id, e.time, e.realmId, e.operationType, e.resourceType, e.resourcePath,"
                 + " e.representation, e.error from AdminEventEntity e where e.realmId = :realm and e.resourceType = 'USER'");
         if (page.from() != null) {
@@ -87,38 +84,16 @@ final class StoredAdminEvents {
         if (page.to() != null) {
             jpql.append(" and e.time <= :to");
         }
-        FlushModeType flushMode = em.getFlushMode();
-        em.setFlushMode(FlushModeType.COMMIT); // it only reads: no flush to check for
-        try {
-            TypedQuery<Object[]> q = em.createQuery(jpql.append(" order by e.time").toString(), Object[].class)
-                    .setParameter("realm", realm.getId()).setMaxResults(page.max());
-            if (page.from() != null) {
-                q.setParameter("from", page.from());
-            }
-            if (page.to() != null) {
-                q.setParameter("to", page.to());
-            }
-            return q.getResultList().stream().map(r -> event((String) r[0], (Long) r[1], (String) r[2], (String) r[3],
-                    (String) r[4], (String) r[5], (String) r[6], (String) r[7])).toList();
-        } finally {
-            em.setFlushMode(flushMode);
-        }
-    }
-
-    /** Through Keycloak's event store, should it not be JPA's. */
-    private static List<Map<String, Object>> fromStore(KeycloakSession session, RealmModel realm, Page page) {
-        AdminEventQuery q = session.getProvider(EventStoreProvider.class).createAdminQuery().realm(realm.getId())
-                .resourceType(ResourceType.USER).orderByAscTime().maxResults(page.max());
+        TypedQuery<Object[]> q = em.createQuery(jpql.append(" order by e.time").toString(), Object[].class)
+                .setParameter("realm", realm.getId()).setMaxResults(page.max());
         if (page.from() != null) {
-            q.fromTime(page.from());
+            q.setParameter("from", page.from());
         }
         if (page.to() != null) {
-            q.toTime(page.to());
+            q.setParameter("to", page.to());
         }
-        try (Stream<AdminEvent> s = q.getResultStream()) {
-            return s.map(e -> event(e.getId(), e.getTime(), e.getRealmId(), e.getOperationType().toString(),
-                    e.getResourceTypeAsString(), e.getResourcePath(), e.getRepresentation(), e.getError())).toList();
-        }
+        return q.getResultList().stream().map(r -> event((String) r[0], (Long) r[1], (String) r[2], (String) r[3],
+                (String) r[4], (String) r[5], (String) r[6], (String) r[7])).toList();
     }
 
     private static Map<String, Object> event(String id, long time, String realmId, String operationType, String resourceType,

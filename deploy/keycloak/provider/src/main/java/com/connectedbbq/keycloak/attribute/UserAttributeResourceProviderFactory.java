@@ -17,7 +17,7 @@ import org.keycloak.services.resources.admin.fgap.AdminPermissionEvaluator;
 
 /**
  * Registers {@code /admin/realms/{realm}/bbq}: an admin REST extension that writes one user attribute and
- * nothing else (see {@link UserAttributeResource}). Which attributes it may write is configured with
+ * nothing else, and reads what idp-hook's reconciler needs in bulk (see {@link UserAttributeResource}). Which attributes it may write is configured with
  * {@code --spi-admin-realm-restapi-extension--bbq--attributes} (comma separated; default {@code tenant,tenant_role}:
  * the user's default tenant and their role in it, both mapped into tokens).
  */

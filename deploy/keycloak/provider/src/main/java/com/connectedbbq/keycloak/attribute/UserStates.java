@@ -2,7 +2,6 @@ package com.connectedbbq.keycloak.attribute;
 
 import com.connectedbbq.keycloak.webhook.BbqUser;
 import jakarta.persistence.EntityManager;
-import jakarta.persistence.FlushModeType;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
@@ -13,7 +12,6 @@ import java.util.Map;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
-import org.keycloak.provider.Provider;
 import org.keycloak.services.resources.admin.fgap.AdminPermissionEvaluator;
 
 /**
@@ -43,17 +41,11 @@ final class UserStates {
         auth.users().requireQuery();
         List<String> unique = List.copyOf(new LinkedHashSet<>(ids));
         boolean viewAll = auth.users().canView();
-        EntityManager em = entityManager(session);
+        EntityManager em = Jpa.entityManager(session);
         if (em == null) {
             return ok(states(session, realm, auth, viewAll, unique, Map.of()));
         }
-        FlushModeType flushMode = em.getFlushMode();
-        em.setFlushMode(FlushModeType.COMMIT);
-        try {
-            return ok(states(session, realm, auth, viewAll, unique, viewAll ? stored(em, realm, unique) : Map.of()));
-        } finally {
-            em.setFlushMode(flushMode);
-        }
+        return Jpa.read(em, m -> ok(states(session, realm, auth, viewAll, unique, viewAll ? stored(m, realm, unique) : Map.of())));
     }
 
     private static Response ok(List<Map<String, Object>> users) {
@@ -109,25 +101,5 @@ final class UserStates {
                     (Boolean) r[6], (Long) r[7], aliases));
         }
         return states;
-    }
-
-    /**
-     * The request's JPA entity manager, or null. This request only reads, yet by default Hibernate flushes
-     * before each query, checking every entity the request has loaded for changes: with each user's federated
-     * identities read by a query, a page of n users cost n² checks (40 % of Keycloak's CPU while a reconciler
-     * caught up, by a JFR profile). Read with flushes at commit only, of which there are none to make.
-     *
-     * <p>Keycloak's JpaConnectionProvider is looked up by name: it is in keycloak-model-jpa, whose parent POM
-     * (keycloak-model-pom) the package registry our builds use does not serve, so the provider compiles
-     * without it. Keycloak always has it; were it gone, the read would only be slower.
-     */
-    static EntityManager entityManager(KeycloakSession session) {
-        try {
-            Class<? extends Provider> jpa = Class.forName("org.keycloak.connections.jpa.JpaConnectionProvider").asSubclass(Provider.class);
-            Provider p = session.getProvider(jpa);
-            return p == null ? null : (EntityManager) jpa.getMethod("getEntityManager").invoke(p);
-        } catch (ReflectiveOperationException | ClassCastException e) {
-            return null;
-        }
     }
 }
