@@ -79,15 +79,7 @@ func start(t testing.TB, c embedded.NATSConfig) *Bus {
 	if pw == nil {
 		admin = bus.Credentials{}
 	}
-	nc, err := nats.Connect(ns.ClientURL(), admin.Options()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := Connect(t, ns.ClientURL(), admin.Options()...)
 	cfg := Config()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -96,6 +88,21 @@ func start(t testing.TB, c embedded.NATSConfig) *Bus {
 	}
 	c.Port = ns.Addr().(*net.TCPAddr).Port
 	return &Bus{Server: ns, URL: ns.ClientURL(), Conn: nc, JS: js, Config: cfg, Passwords: pw, where: c}
+}
+
+// Connect connects to url; the connection is closed when t ends.
+func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }
 
 // Stop shuts the server down, as an outage of NATS would, keeping its data for Restart.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/connectedbbq/platform/services/idp-hook/internal/lease"
 	"github.com/connectedbbq/platform/testing/natstest"
@@ -28,15 +27,7 @@ type replica struct {
 
 func start(t *testing.T, url, name string, leaders *atomic.Int64, overlap *atomic.Bool) *replica {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, url)
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := lease.New(lease.Config{Bucket: "leases", Replicas: 1, Key: "reconciler", Holder: name, TTL: ttl}, js,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -36,8 +36,11 @@ type Config struct {
 	MaxDeliver int             // attempts before a message is dead-lettered
 	BackOff    []time.Duration // wait before attempt n+1; the last value repeats
 	AckWait    time.Duration
-	Workers    int // batches applied concurrently
-	BatchSize  int // events applied in one transaction, at most
+	// Heartbeat is the idle heartbeat asked of the server while a pull waits; two missed ones make the consumer
+	// pull again. 0: nats.go's default (half the pull's 30 s expiry).
+	Heartbeat time.Duration
+	Workers   int // batches applied concurrently
+	BatchSize int // events applied in one transaction, at most
 	// Sources are the CloudEvent sources taken (our idp-hook's realm); an event of any other is dead-lettered.
 	// Empty: any source.
 	Sources []string
@@ -89,7 +92,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(c.cfg.Workers * c.cfg.BatchSize))
+	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(c.cfg.Workers * c.cfg.BatchSize)}
+	if c.cfg.Heartbeat > 0 {
+		opts = append(opts, jetstream.PullHeartbeat(c.cfg.Heartbeat))
+	}
+	it, err := cons.Messages(opts...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.cfg.Durable, err)
 	}
@@ -113,6 +120,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	go c.watchLag(ctx, cons)
 	for {
 		msg, err := it.Next()
+		if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			// The server's pull requests are gone (a partition, a leader moved): the iterator asks again.
+			c.log.WarnContext(ctx, "no heartbeat from the stream's server; pulling again", "consumer", c.cfg.Durable)
+			continue
+		}
 		if err != nil {
 			close(msgs)
 			wg.Wait()

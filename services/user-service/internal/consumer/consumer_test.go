@@ -37,6 +37,7 @@ type env struct {
 	t       *testing.T
 	bus     *natstest.Bus
 	db      *pgx.Conn // the test's own connection
+	dsn     string
 	metrics *consumer.Metrics
 	logs    *syncBuffer
 }
@@ -51,26 +52,46 @@ func newEnv(t *testing.T, maxDeliver int, dsnParams string) *env {
 // newEnvOn is newEnv on the database at dsn.
 func newEnvOn(t *testing.T, dsn string, maxDeliver int, dsnParams string) *env {
 	t.Helper()
+	e := newStoppedEnv(t, dsn)
+	e.run(e.bus.JS, e.config(maxDeliver), dsnParams)
+	return e
+}
+
+// newStoppedEnv is an env whose consumer is not running yet: see run.
+func newStoppedEnv(t *testing.T, dsn string) *env {
+	t.Helper()
 	t.Parallel() // each test owns its stream and database
 	ctx := context.Background()
 	if _, err := store.Migrate(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, dsn+dsnParams, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
 	db, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
-	e := &env{t: t, bus: natstest.New(t), db: db, metrics: consumer.NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
-	c := consumer.New(consumer.Config{Stream: e.bus.Config.Stream, Durable: "user-service", MaxDeliver: maxDeliver,
+	return &env{t: t, bus: natstest.New(t), db: db, dsn: dsn, metrics: consumer.NewMetrics(prometheus.NewRegistry()), logs: &syncBuffer{}}
+}
+
+// config is the consumer's configuration in tests: one worker, each event tried maxDeliver times an hour apart.
+func (e *env) config(maxDeliver int) consumer.Config {
+	return consumer.Config{Stream: e.bus.Config.Stream, Durable: "user-service", MaxDeliver: maxDeliver,
 		BackOff: []time.Duration{time.Hour}, AckWait: 30 * time.Second, Workers: 1, BatchSize: 10,
-		Sources: []string{events.IdPSource("bbq")}},
-		e.bus.JS, s, slog.New(slog.NewTextHandler(e.logs, nil)), e.metrics)
+		Sources: []string{events.IdPSource("bbq")}}
+}
+
+// run runs a consumer as cfg says on js, over the store at the env's database (with dsnParams), until the
+// test ends; it must end without an error.
+func (e *env) run(js jetstream.JetStream, cfg consumer.Config, dsnParams string) {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, e.dsn+dsnParams, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	c := consumer.New(cfg, js, s, slog.New(slog.NewTextHandler(e.logs, nil)), e.metrics)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(runCtx) }()
@@ -80,7 +101,6 @@ func newEnvOn(t *testing.T, dsn string, maxDeliver int, dsnParams string) *env {
 			t.Errorf("consumer: %v", err)
 		}
 	})
-	return e
 }
 
 // publish puts a self-service registration on the bus, as idp-hook would, after edits to its envelope.
@@ -231,6 +251,23 @@ func TestPostgresStoppedBrieflyIsRetriedThenApplies(t *testing.T) {
 	if n := len(e.deadLetters()); n != 0 {
 		t.Fatalf("%d dead letters, want 0", n)
 	}
+}
+
+// A network that stops carrying the consumer's traffic for longer than two heartbeats (a partition, a server
+// that went away without closing the connection) makes the pull's heartbeats go missing: the consumer pulls
+// again and goes on, instead of ending (and the service with it, as it did).
+func TestMissedHeartbeatsPullAgain(t *testing.T) {
+	e := newStoppedEnv(t, srv.NewDatabase(t))
+	proxy := e.bus.Proxy(t)
+	cfg := e.config(5)
+	cfg.Heartbeat = 500 * time.Millisecond // nats.go's least
+	e.run(proxy.JetStream(t), cfg, "")
+	e.publish("before", "Bea", "bea@example.com")
+	e.eventually("bea applied", func() bool { return e.registered("before") })
+	proxy.Hold(3 * time.Second)
+	e.eventually("the missed heartbeats noticed", func() bool { return strings.Contains(e.logs.String(), "no heartbeat") })
+	e.publish("after", "Al", "al@example.com")
+	e.eventually("al applied", func() bool { return e.registered("after") })
 }
 
 // syncBuffer is a log sink the consumer writes while the test reads it.
