@@ -207,6 +207,9 @@ func (p *Process) Pid() int {
 	return p.cmd.Process.Pid
 }
 
+// Tail is the end of the process's log, n lines at most.
+func (p *Process) Tail(n int) string { return tail(p.LogPath, n) }
+
 // FreeAddr returns a loopback address with a free port.
 func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

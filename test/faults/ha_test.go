@@ -137,8 +137,11 @@ func TestHighAvailabilityUnderFaults(t *testing.T) {
 		strings.Join(recov, ", "))
 	t.Log(summary)
 	fmt.Println(summary)
-	if len(done) != len(faults) || lost != 0 || dup != 0 || disorder != 0 || active != want || renamed != want || dead != 0 {
+	broken := len(done) != len(faults) || lost != 0 || dup != 0 || disorder != 0 || active != want || renamed != want || dead != 0
+	if broken || t.Failed() {
 		h.diagnose()
+	}
+	if broken {
 		t.Fatal("the HA system lost, duplicated, reordered or dead-lettered events under faults")
 	}
 	if written != want || writtenTwice != 0 || jobsLeft != 0 {
@@ -493,7 +496,7 @@ func (w *busWatch) waitCreated(ctx context.Context, user string) (time.Time, boo
 	}
 }
 
-// diagnose logs where events stopped: the consumers' positions and the users' states.
+// diagnose logs where events stopped: the consumers' positions, the services that exited, the users' states.
 func (h *haSystem) diagnose() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -516,6 +519,13 @@ func (h *haSystem) diagnose() {
 		}
 		h.t.Logf("consumer %s: pending %d, ack pending %d, redelivered %d, waiting %d, delivered %d, ack floor %d, cluster %+v",
 			name, i.NumPending, i.NumAckPending, i.NumRedelivered, i.NumWaiting, i.Delivered.Stream, i.AckFloor.Stream, i.Cluster)
+	}
+	for i, p := range h.pipes {
+		for _, proc := range []*stack.Process{p.IdPHook, p.UserService} {
+			if !proc.Running() {
+				h.t.Logf("%s of replica %d has exited; the end of its log:\n%s", proc.Name, i+1, proc.Tail(20))
+			}
+		}
 	}
 	h.t.Logf("users pending %d, active %d; outbox rows %d", h.scalar(`SELECT count(*) FROM users WHERE status = 'pending'`),
 		h.scalar(`SELECT count(*) FROM users WHERE status = 'active'`), h.scalar(`SELECT count(*) FROM outbox`))
