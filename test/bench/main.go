@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -57,6 +58,7 @@ type options struct {
 	reuseRealm  string
 	outage      int
 	outageEnv   string
+	serviceEnv  string
 	only        string
 	feel        feelOptions
 }
@@ -77,6 +79,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
 	fs.IntVar(&o.outage, "outage", 10000, "users created in Keycloak while idp-hook is down, caught up by its reconciler (0: no outage stage)")
 	fs.StringVar(&o.outageEnv, "outage-env", "", "extra environment of the reconciling idp-hook, e.g. RECONCILE_OVERLAP=10s (comma-separated)")
+	fs.StringVar(&o.serviceEnv, "service-env", "", "extra environment of the pipeline's idp-hook and user-service, e.g. GOMAXPROCS=1 (comma-separated)")
 	fs.StringVar(&o.only, "only", "", `"backfill" or "keycloak": only raw JetStream, full speed (for the ratios) and the Keycloak stages (backfill, outage); "feel": only the stages on the local system (Keycloak CPU share, latency a person feels)`)
 	feelFlags(fs, &o.feel)
 	if err := fs.Parse(args); err != nil {
@@ -85,7 +88,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.only == "feel" {
 		return feelStage(ctx, o, out)
 	}
-	env, err := startEnv(ctx, o.reuseRealm)
+	env, err := startEnv(ctx, envList(o.serviceEnv), o.reuseRealm)
 	if err != nil {
 		return err
 	}
@@ -173,7 +176,7 @@ type benchEnv struct {
 
 // startEnv starts the system; user-service takes the events of the pipeline's realm (bbq) and of the Keycloak
 // stages' realms, besides extraRealms (EVENT_SOURCES), and dead-letters any other as unknown_source.
-func startEnv(ctx context.Context, extraRealms ...string) (*benchEnv, error) {
+func startEnv(ctx context.Context, serviceEnv map[string]string, extraRealms ...string) (*benchEnv, error) {
 	dir, err := os.MkdirTemp("", "bbq-bench-")
 	if err != nil {
 		return nil, err
@@ -208,10 +211,13 @@ func startEnv(ctx context.Context, extraRealms ...string) (*benchEnv, error) {
 		return nil, err
 	}
 	e.bins = bins
+	hookEnv := map[string]string{"LOG_LEVEL": "warn"}
+	usEnv := map[string]string{"LOG_LEVEL": "warn", "EVENT_SOURCES": eventSources(extraRealms)}
+	maps.Copy(hookEnv, serviceEnv)
+	maps.Copy(usEnv, serviceEnv)
 	e.p, err = stack.StartPipeline(ctx, stack.PipelineConfig{Bins: bins, Dir: dir, NATSURL: ns.ClientURL(),
 		DatabaseURL: e.pg.URL("users"), OIDCIssuer: "http://127.0.0.1:1/realms/bench", WebhookSecrets: webhook.FormatSecret(e.secret),
-		AdminToken: "bench-admin-token-0123456789", IdPHookEnv: map[string]string{"LOG_LEVEL": "warn"},
-		UserServiceEnv: map[string]string{"LOG_LEVEL": "warn", "EVENT_SOURCES": eventSources(extraRealms)}})
+		AdminToken: "bench-admin-token-0123456789", IdPHookEnv: hookEnv, UserServiceEnv: usEnv})
 	return e, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -137,13 +138,20 @@ func (e *benchEnv) reconcilingHook(kc *kctest.Keycloak, realm, secret, extraEnv 
 	env := map[string]string{"HTTP_ADDR": addr, "OPS_ADDR": ops, "NATS_URL": e.nc.ConnectedUrl(),
 		"WEBHOOK_SECRETS": webhook.FormatSecret(e.secret), "KEYCLOAK_URL": kc.URL, "KEYCLOAK_REALM": realm,
 		"KEYCLOAK_CLIENT_SECRET": secret, "RECONCILE_INTERVAL": "1s", "RECONCILE_SETTLE": "1s", "LOG_LEVEL": "warn"}
-	for kv := range strings.SplitSeq(extraEnv, ",") {
+	maps.Copy(env, envList(extraEnv))
+	return &stack.Process{Name: "idp-hook-reconciler", Bin: e.bins["idp-hook"], LogPath: filepath.Join(e.dir, "idp-hook-reconciler.log"),
+		Ready: "http://" + ops + "/readyz", Env: env}, nil
+}
+
+// envList reads "K=V,K2=V2" (a flag's value) as an environment.
+func envList(s string) map[string]string {
+	env := map[string]string{}
+	for kv := range strings.SplitSeq(s, ",") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
-	return &stack.Process{Name: "idp-hook-reconciler", Bin: e.bins["idp-hook"], LogPath: filepath.Join(e.dir, "idp-hook-reconciler.log"),
-		Ready: "http://" + ops + "/readyz", Env: env}, nil
+	return env
 }
 
 // waitAll waits for every announcement, printing progress every 5 s.
