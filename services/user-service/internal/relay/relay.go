@@ -73,16 +73,19 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
+// drain publishes the outbox for as long as rows wait: a full batch leaves more behind, and a wake during a
+// batch means more were committed meanwhile.
 func (r *Relay) drain(ctx context.Context) {
-	for {
-		n, err := r.store.DrainOutbox(ctx, r.batch, r.publish)
-		if err != nil {
-			r.log.WarnContext(ctx, "outbox relay: will retry", "err", err)
-			return
+	more := func(batch int) bool {
+		select {
+		case <-r.wake:
+			return true
+		default:
+			return batch == r.batch
 		}
-		if n < r.batch {
-			return
-		}
+	}
+	if _, err := r.store.DrainOutboxWhile(ctx, r.batch, r.publish, more); err != nil {
+		r.log.WarnContext(ctx, "outbox relay: will retry", "err", err)
 	}
 }
 
