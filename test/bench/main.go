@@ -174,6 +174,17 @@ type benchEnv struct {
 	bins   map[string]string
 }
 
+// envList reads "K=V,K2=V2" (a flag's value) as an environment.
+func envList(s string) map[string]string {
+	env := map[string]string{}
+	for kv := range strings.SplitSeq(s, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // startEnv starts the system; user-service takes the events of the pipeline's realm (bbq) and of the Keycloak
 // stages' realms, besides extraRealms (EVENT_SOURCES), and dead-letters any other as unknown_source.
 func startEnv(ctx context.Context, serviceEnv map[string]string, extraRealms ...string) (*benchEnv, error) {

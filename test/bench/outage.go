@@ -143,17 +143,6 @@ func (e *benchEnv) reconcilingHook(kc *kctest.Keycloak, realm, secret, extraEnv 
 		Ready: "http://" + ops + "/readyz", Env: env}, nil
 }
 
-// envList reads "K=V,K2=V2" (a flag's value) as an environment.
-func envList(s string) map[string]string {
-	env := map[string]string{}
-	for kv := range strings.SplitSeq(s, ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	return env
-}
-
 // waitAll waits for every announcement, printing progress every 5 s.
 func waitAll(ctx context.Context, done <-chan struct{}, seen *atomic.Int64, n int, start time.Time, out io.Writer) error {
 	tick := time.NewTicker(5 * time.Second)

@@ -61,7 +61,7 @@ func (s *Store) DrainOutboxWhile(ctx context.Context, limit int, publish Publish
 		published, perr := publish(ctx, batch)
 		total += len(published)
 		next := perr == nil && more(len(batch))
-		b := &pgx.Batch{}
+		b = &pgx.Batch{}
 		if len(published) > 0 {
 			b.Queue(`DELETE FROM outbox WHERE seq = ANY($1)`, seqs(published))
 		}
