@@ -78,12 +78,7 @@ func TestChartRunsOnARealCluster(t *testing.T) {
 	ready := time.Since(install)
 	t.Logf("helm install --wait: every Deployment and StatefulSet ready after %s", ready.Round(time.Second))
 
-	pods := k.pods()
-	for _, p := range pods {
-		if !p.ready() {
-			t.Errorf("pod %s is not ready: %s", p.Metadata.Name, p.Status.Phase)
-		}
-	}
+	pods := k.allReady(time.Minute)
 
 	test := time.Now()
 	out := k.run("helm", "test", release, "-n", namespace, "--timeout", "5m", "--logs")
@@ -112,7 +107,7 @@ func (k *kube) keepsData() string {
 	before := k.signInUntil(c, p)
 	done()
 	if !slices.Contains(before, p.tenant) {
-		k.t.Fatalf("%s signed in but sees tenants %v, not %s", p.email, before, p.tenant)
+		k.fatalf("%s signed in but sees tenants %v, not %s", p.email, before, p.tenant)
 	}
 	k.t.Logf("%s signed in through the dashboard; tenant %s", p.email, p.tenant)
 
@@ -127,7 +122,7 @@ func (k *kube) keepsData() string {
 	done()
 	k.t.Logf("%s signed in again %s after the pods were ready; tenants %v", p.email, time.Since(again).Round(time.Second), after)
 	if !slices.Contains(after, p.tenant) {
-		k.t.Fatalf("after the restart %s sees tenants %v, not %s (before: %v)", p.email, after, p.tenant, before)
+		k.fatalf("after the restart %s sees tenants %v, not %s (before: %v)", p.email, after, p.tenant, before)
 	}
 	return fmt.Sprintf("every pod restarted (ready again after %s): %s still signs in, same tenant",
 		took.Round(time.Second), p.email)
@@ -135,9 +130,43 @@ func (k *kube) keepsData() string {
 
 // kube runs the cluster's tools from the checkout.
 type kube struct {
-	t    *testing.T
-	root string
-	env  []string
+	t       *testing.T
+	root    string
+	env     []string
+	reasons []string // why the run failed, repeated after the diagnosis
+}
+
+// fatalf fails the run and keeps the reason: diagnose repeats it last, where a CI log's tail shows it.
+func (k *kube) fatalf(format string, args ...any) {
+	k.t.Helper()
+	k.reasons = append(k.reasons, fmt.Sprintf(format, args...))
+	k.t.Fatalf(format, args...)
+}
+
+// allReady waits until every pod is ready. helm's --wait sees each Deployment available once, but a pod
+// whose readiness follows a peer's (the dashboard's follows Keycloak's) can be unready a moment later.
+func (k *kube) allReady(within time.Duration) []pod {
+	k.t.Helper()
+	begin := time.Now()
+	for {
+		pods := k.pods()
+		var unready []string
+		for _, p := range pods {
+			if !p.ready() {
+				unready = append(unready, fmt.Sprintf("%s (%s)", p.Metadata.Name, p.Status.Phase))
+			}
+		}
+		switch {
+		case len(unready) == 0:
+			if waited := time.Since(begin); waited > 5*time.Second {
+				k.t.Logf("every pod ready %s after helm install --wait returned", waited.Round(time.Second))
+			}
+			return pods
+		case time.Since(begin) > within:
+			k.fatalf("%s after helm install --wait, pods not ready: %s", within, strings.Join(unready, ", "))
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
 
 func (k *kube) command(args ...string) *exec.Cmd {
@@ -153,7 +182,7 @@ func (k *kube) run(args ...string) string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		k.t.Fatalf("%s: %v\n%s\n%s", strings.Join(args, " "), err, lastLines(string(out), 20), lastLines(stderr.String(), 20))
+		k.fatalf("%s: %v\n%s\n%s", strings.Join(args, " "), err, lastLines(string(out), 20), lastLines(stderr.String(), 20))
 	}
 	return string(out)
 }
@@ -184,10 +213,10 @@ func (k *kube) volumes(dir string, n int) {
 	for i := range n {
 		path := filepath.Join(dir, fmt.Sprint(i))
 		if err := os.MkdirAll(path, 0o777); err != nil {
-			k.t.Fatal(err)
+			k.fatalf("%v", err)
 		}
 		if err := os.Chmod(path, 0o777); err != nil { // past the umask
-			k.t.Fatal(err)
+			k.fatalf("%v", err)
 		}
 		fmt.Fprintf(&manifest, "---\napiVersion: v1\nkind: PersistentVolume\nmetadata: {name: bbq-test-%d, labels: {bbq-cluster/test: \"true\"}}\n"+
 			"spec: {capacity: {storage: 20Gi}, accessModes: [ReadWriteOnce], persistentVolumeReclaimPolicy: Delete, hostPath: {path: %q}}\n", i, path)
@@ -195,7 +224,7 @@ func (k *kube) volumes(dir string, n int) {
 	cmd := k.command("kubectl", "apply", "-f", "-")
 	cmd.Stdin = strings.NewReader(manifest.String())
 	if out, err := cmd.CombinedOutput(); err != nil {
-		k.t.Fatalf("persistent volumes: %v\n%s", err, out)
+		k.fatalf("persistent volumes: %v\n%s", err, out)
 	}
 	k.t.Cleanup(func() { k.tryRun("kubectl", "delete", "pv", "-l", "bbq-cluster/test=true", "--wait=false") })
 }
@@ -229,7 +258,7 @@ func (k *kube) pods() []pod {
 	k.t.Helper()
 	var list struct{ Items []pod }
 	if err := json.Unmarshal([]byte(k.run("kubectl", "get", "pods", "-n", namespace, "-o", "json")), &list); err != nil {
-		k.t.Fatal(err)
+		k.fatalf("pods: %v", err)
 	}
 	return list.Items
 }
@@ -247,6 +276,9 @@ func (k *kube) diagnose() {
 		if !p.ready() {
 			show("kubectl", "logs", "-n", namespace, p.Metadata.Name, "--all-containers", "--tail=30")
 		}
+	}
+	for _, r := range k.reasons {
+		k.t.Logf("the run failed: %s", lastLines(r, 12))
 	}
 }
 

@@ -35,7 +35,7 @@ func (k *kube) podIP(component string) string {
 			return p.Status.PodIP
 		}
 	}
-	k.t.Fatalf("no ready %s pod", component)
+	k.fatalf("no ready %s pod", component)
 	return ""
 }
 
@@ -44,7 +44,7 @@ func (k *kube) secretValue(name, key string) string {
 	enc := k.run("kubectl", "get", "secret", "-n", namespace, name, "-o", "jsonpath={.data."+key+"}")
 	b, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
-		k.t.Fatalf("secret %s key %s: %v", name, key, err)
+		k.fatalf("secret %s key %s: %v", name, key, err)
 	}
 	return string(b)
 }
@@ -62,13 +62,13 @@ func (k *kube) createPerson(ctx context.Context) person {
 		"credentials": []map[string]any{{"type": "password", "value": p.password, "temporary": false}}}
 	loc, err := kc.do(ctx, http.MethodPost, "/admin/realms/bbq/users", user, nil)
 	if err != nil {
-		k.t.Fatalf("create %s in Keycloak: %v", p.email, err)
+		k.fatalf("create %s in Keycloak: %v", p.email, err)
 	}
 	p.id = loc[strings.LastIndex(loc, "/")+1:]
 	for ctx.Err() == nil {
 		var u struct{ Attributes map[string][]string }
 		if _, err := kc.do(ctx, http.MethodGet, "/admin/realms/bbq/users/"+p.id, nil, &u); err != nil {
-			k.t.Fatalf("read %s from Keycloak: %v", p.email, err)
+			k.fatalf("read %s from Keycloak: %v", p.email, err)
 		}
 		if t := u.Attributes["tenant"]; len(t) > 0 && t[0] != "" {
 			p.tenant = t[0]
@@ -76,7 +76,7 @@ func (k *kube) createPerson(ctx context.Context) person {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	k.t.Fatalf("user-service did not store %s (no tenant attribute in Keycloak): %v", p.email, ctx.Err())
+	k.fatalf("user-service did not store %s (no tenant attribute in Keycloak): %v", p.email, ctx.Err())
 	return p
 }
 
@@ -214,17 +214,21 @@ func fetch(ctx context.Context, c *http.Client, method, u string, form url.Value
 func (k *kube) signInUntil(ctx context.Context, p person) []string {
 	k.t.Helper()
 	var last error
+	begin, tries := time.Now(), 0
 	for ctx.Err() == nil {
 		tenants, err := signIn(ctx, k.podIP("dashboard"), p)
 		if err == nil {
 			return tenants
 		}
-		if !errors.Is(err, context.DeadlineExceeded) {
+		tries++
+		if last == nil || !errors.Is(err, context.DeadlineExceeded) { // the step's own deadline says nothing new
 			last = err
 		}
+		k.t.Logf("sign-in %d of %s failed after %s: %v", tries, p.email, time.Since(begin).Round(time.Second), err)
 		time.Sleep(3 * time.Second)
 	}
-	k.t.Fatalf("%s could not sign in through the dashboard: %v", p.email, last)
+	k.fatalf("%s could not sign in through the dashboard in %d tries over %s: %v", p.email, tries,
+		time.Since(begin).Round(time.Second), last)
 	return nil
 }
 
@@ -247,7 +251,7 @@ func (k *kube) restartEveryPod(ctx context.Context) time.Duration {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	k.t.Fatalf("after deleting every pod, not all %d are ready again: %v", n, ctx.Err())
+	k.fatalf("after deleting every pod, not all %d are ready again: %v", n, ctx.Err())
 	return 0
 }
 
