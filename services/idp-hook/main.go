@@ -67,7 +67,7 @@ func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*nats.Co
 func backfill(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
 	o := reconcile.BackfillOptions{Progress: os.Stderr}
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.IntVar(&o.Page, "page", 5000, "users per list request, and PubAcks outstanding at most (Keycloak's cost per request grows with the realm)")
+	fs.IntVar(&o.Page, "page", 0, "users per list request (0: from the realm's size, 5,000 to 25,000; Keycloak's cost per request grows with the realm)")
 	fs.IntVar(&o.Readers, "readers", 8, "concurrent per-user reads (identity-provider links)")
 	idps := fs.String("idps", "", "identity-provider aliases, comma-separated (default: the realm's, listed)")
 	if err := fs.Parse(args); err != nil {

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	osexec "os/exec"
+	"strconv"
 	"time"
 
 	"github.com/connectedbbq/platform/pkg/keycloak"
@@ -37,8 +38,8 @@ func (b backfillResult) publishRate() float64 { return float64(b.users) / b.firs
 
 // backfill starts a Keycloak (or uses KCTEST_URL's), creates a realm with n users by partial import, and
 // times two runs of `idp-hook backfill` against it and the bench's bus; user-service adopts what it publishes.
-// A reuse realm (made by an earlier run, with n users) saves the import.
-func (e *benchEnv) backfill(ctx context.Context, kc *kctest.Keycloak, bin string, n int, reuse string, out io.Writer) (backfillResult, error) {
+// A reuse realm (made by an earlier run, with n users) saves the import. page > 0 is the command's -page.
+func (e *benchEnv) backfill(ctx context.Context, kc *kctest.Keycloak, bin string, n int, reuse string, page int, out io.Writer) (backfillResult, error) {
 	r := backfillResult{users: n}
 	var err error
 	realm, secret := reuse, ""
@@ -62,22 +63,26 @@ func (e *benchEnv) backfill(ctx context.Context, kc *kctest.Keycloak, bin string
 	}
 	env := append(os.Environ(), "NATS_URL="+e.nc.ConnectedUrl(), "WEBHOOK_SECRETS="+webhook.FormatSecret(e.secret),
 		"KEYCLOAK_URL="+kc.URL, "KEYCLOAK_REALM="+realm, "KEYCLOAK_CLIENT_SECRET="+secret, "LOG_LEVEL=warn")
+	args := []string{"backfill"}
+	if page > 0 {
+		args = append(args, "-page", strconv.Itoa(page))
+	}
 	var rss1, rss2 float64
 	start := time.Now()
-	if r.first, r.firstOut, rss1, err = runBackfill(ctx, bin, env, out); err != nil {
+	if r.first, r.firstOut, rss1, err = runBackfill(ctx, bin, args, env, out); err != nil {
 		return r, err
 	}
 	if r.adopted, err = e.adopted(ctx, realm, n, start, out); err != nil {
 		return r, err
 	}
-	r.second, r.secondOut, rss2, err = runBackfill(ctx, bin, env, out)
+	r.second, r.secondOut, rss2, err = runBackfill(ctx, bin, args, env, out)
 	r.maxRSS = max(rss1, rss2)
 	return r, err
 }
 
 // runBackfill runs the command once; it returns its duration, output and peak RSS in MiB.
-func runBackfill(ctx context.Context, bin string, env []string, out io.Writer) (time.Duration, string, float64, error) {
-	cmd := osexec.CommandContext(ctx, bin, "backfill")
+func runBackfill(ctx context.Context, bin string, args, env []string, out io.Writer) (time.Duration, string, float64, error) {
+	cmd := osexec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var buf bytes.Buffer
 	cmd.Stdout = io.MultiWriter(out, &buf) // the progress lines show while it runs

@@ -56,6 +56,7 @@ type options struct {
 	rampStep    time.Duration
 	backfill    int
 	reuseRealm  string
+	backfillPg  int
 	outage      int
 	outageEnv   string
 	serviceEnv  string
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.soakRate, "soak-rate", 300, "users per second during the soak")
 	fs.DurationVar(&o.rampStep, "ramp-step", 10*time.Second, "time at each rate of the sustainable-rate search (0: no search)")
 	fs.IntVar(&o.backfill, "backfill", 100000, "users adopted from a real Keycloak by idp-hook backfill (0: no backfill stage)")
+	fs.IntVar(&o.backfillPg, "backfill-page", 0, "users per list request of idp-hook backfill (its -page; 0: its default)")
 	fs.StringVar(&o.reuseRealm, "backfill-realm", "", "backfill an existing realm of KCTEST_URL's Keycloak with -backfill users (no import)")
 	fs.IntVar(&o.outage, "outage", 10000, "users created in Keycloak while idp-hook is down, caught up by its reconciler (0: no outage stage)")
 	fs.StringVar(&o.outageEnv, "outage-env", "", "extra environment of the reconciling idp-hook, e.g. RECONCILE_OVERLAP=10s (comma-separated)")

@@ -22,7 +22,7 @@ func (r *results) keycloakStages(ctx context.Context, env *benchEnv, o options, 
 	defer kc.Stop()
 	if o.backfill > 0 {
 		fmt.Fprintf(out, "backfill: %d users from a real Keycloak…\n", o.backfill)
-		b, err := env.backfill(ctx, kc, env.bins["idp-hook"], o.backfill, o.reuseRealm, out)
+		b, err := env.backfill(ctx, kc, env.bins["idp-hook"], o.backfill, o.reuseRealm, o.backfillPg, out)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ type AsyncPublisher interface {
 
 // BackfillOptions tune a backfill; zero values take the defaults.
 type BackfillOptions struct {
-	Page    int // users per list request, and PubAcks outstanding at most (default 5000)
+	Page    int // users per list request (default: PageFor the realm's count)
 	Readers int // concurrent per-user reads (default 8)
 	// IdPs are the identity-provider aliases whose links the registrations carry, read with one query per alias
 	// and page instead of one read per user. Nil: the realm's own (needs view-identity-providers); when they
@@ -43,9 +43,24 @@ type BackfillStats struct {
 	Read, Published, New int
 }
 
-func (o BackfillOptions) withDefaults() BackfillOptions {
+// Pages of a backfill: Keycloak's cost of one list request grows with the realm, not with the page (on its
+// dev-file database, one user listed of a million took as long as 5,000: 6.5 s), so a large realm is read in
+// at most about maxPages requests. Memory grows with the page, not the realm: 51 MiB at 5,000, 146 MiB at
+// 25,000.
+const (
+	minPage  = 5000
+	maxPage  = 25000
+	maxPages = 40
+)
+
+// PageFor is the page a backfill of a realm of n users reads by default.
+func PageFor(n int) int {
+	return min(max(n/maxPages, minPage), maxPage)
+}
+
+func (o BackfillOptions) withDefaults(users int) BackfillOptions {
 	if o.Page <= 0 {
-		o.Page = 5000
+		o.Page = PageFor(users)
 	}
 	if o.Readers <= 0 {
 		o.Readers = 8
@@ -68,11 +83,13 @@ type userPage struct {
 }
 
 // Backfill publishes a registration (id backfill-<user>) for every user of the realm, with the state the
-// admin API gives. Reading runs one page ahead of publishing; each page is published asynchronously and its
-// PubAcks awaited before its offset is checkpointed, so a run killed at any point resumes one page before
-// where it got to, and the bus drops the overlap as duplicates within its duplicate window.
+// admin API gives. Reading runs one page ahead of publishing; each page is published asynchronously (at most
+// inFlight at a time) and its PubAcks awaited before its offset is checkpointed, so a run killed at any point
+// resumes one page before where it got to, and the bus drops the overlap as duplicates within its duplicate
+// window.
 func Backfill(ctx context.Context, kc Keycloak, js AsyncPublisher, log *slog.Logger, o BackfillOptions) (BackfillStats, error) {
-	o = o.withDefaults()
+	n := total(ctx, kc, log)
+	o = o.withDefaults(n)
 	key := "backfill." + kc.Realm()
 	start, err := loadBackfillCheckpoint(ctx, o.KV, key)
 	if err != nil {
@@ -92,7 +109,8 @@ func Backfill(ctx context.Context, kc Keycloak, js AsyncPublisher, log *slog.Log
 		defer close(pages)
 		return readPages(gctx, kc, o, links, start, pages)
 	})
-	prog := newProgress(o.Progress, o.Every, total(ctx, kc, log), start)
+	log.Info("backfill reads", "users", n, "page", o.Page)
+	prog := newProgress(o.Progress, o.Every, n, start)
 	var st BackfillStats
 	g.Go(func() error {
 		for p := range pages {
@@ -224,8 +242,29 @@ func readWhole(ctx context.Context, kc Keycloak, readers int, listed []keycloak.
 }
 
 // publishPage publishes the page's registrations without waiting, then waits for all their PubAcks.
+// inFlight bounds the PubAcks a backfill awaits at once, below nats.go's 4,000 outstanding async
+// publishes: past those a publish stalls, and after 200 ms fails ("stalled with too many outstanding async
+// published messages"), which ended a run of 25,000-user pages under load.
+const inFlight = 2000
+
 func publishPage(ctx context.Context, realm string, js AsyncPublisher, log *slog.Logger, p userPage, st *BackfillStats) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(p.users))
+	futures := make([]jetstream.PubAckFuture, 0, min(len(p.users), inFlight))
+	await := func() error {
+		f := futures[0]
+		futures = futures[1:]
+		select {
+		case ack := <-f.Ok():
+			st.Published++
+			if !ack.Duplicate {
+				st.New++
+			}
+			return nil
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s: %w", f.Msg().Header.Get(jetstream.MsgIDHeader), err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	now := time.Now()
 	for _, u := range p.users {
 		if u == nil {
@@ -237,23 +276,20 @@ func publishPage(ctx context.Context, realm string, js AsyncPublisher, log *slog
 			log.Warn("user cannot be backfilled; skipped", "user_id", u.ID, "error", err)
 			continue
 		}
+		if len(futures) == inFlight {
+			if err := await(); err != nil {
+				return err
+			}
+		}
 		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
 		if err != nil {
 			return fmt.Errorf("publish the registration of %s: %w", u.ID, err)
 		}
 		futures = append(futures, f)
 	}
-	for _, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			st.Published++
-			if !ack.Duplicate {
-				st.New++
-			}
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", f.Msg().Header.Get(jetstream.MsgIDHeader), err)
-		case <-ctx.Done():
-			return ctx.Err()
+	for len(futures) > 0 {
+		if err := await(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -30,3 +30,18 @@ func TestBackfillProgressLine(t *testing.T) {
 		})
 	}
 }
+
+func TestPageForReadsALargeRealmInFewRequests(t *testing.T) {
+	for _, c := range []struct{ users, want int }{
+		{0, 5000},           // no count: the smallest page
+		{100_000, 5000},     // 20 requests
+		{200_000, 5000},     // 40
+		{400_000, 10_000},   // 40
+		{1_000_000, 25_000}, // 40
+		{5_000_000, 25_000}, // 200: memory stays bounded
+	} {
+		if got := PageFor(c.users); got != c.want {
+			t.Errorf("PageFor(%d) = %d, want %d", c.users, got, c.want)
+		}
+	}
+}
