@@ -9,6 +9,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 K8S=$K8S_VERSION ETCD=$ETCD_VERSION
 OUT=${OUT:-${BBQ_CACHE:-$HOME/.cache/connected-bbq}/k8s-test-bin/$K8S}
 mkdir -p "$OUT"
+# One build at a time: .ci/run starts the node binaries in the background, and setup-helm.sh and the cluster test
+# then wait here for them instead of compiling the same packages beside them.
+exec 8>"$OUT/.lock"
+flock 8
 cmds=(kube-apiserver)
 [[ ${1:-} == cluster ]] && cmds+=(kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 built() { for c in "${cmds[@]}" etcd; do [[ -x $OUT/$c ]] || return 1; done; }
