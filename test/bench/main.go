@@ -583,7 +583,7 @@ func (r results) markdown(o options) string {
 			outageSettle, k.recovered, k.duplicates, k.laterNew, k.laterDup)
 	}
 	if len(r.ramp) > 0 {
-		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = every user announced within 2 s of the window and p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)
+		fmt.Fprintf(&b, "\nSustainable rate (each rate for %s; sustained = users announced end to end at 95 %% of the rate offered or more, p99 < 1 s): **%d users/s**\n\n", o.rampStep, r.sustainable)
 		fmt.Fprintf(&b, "| Offered users/s | Achieved users/s | p99 | Sustained |\n|---|---|---|---|\n")
 		for _, s := range r.ramp {
 			fmt.Fprintf(&b, "| %d | %.0f | %s | %v |\n", s.rate, s.achieved, ms(s.p99), s.ok)

@@ -115,6 +115,13 @@ func (e *benchEnv) soak(ctx context.Context, rate int, d time.Duration, conc int
 	return soakResult{push: res, samples: s.finish()}, err
 }
 
+// sustained says whether a rate offered was kept up with: users announced end to end at 95 % of it or more,
+// p99 under a second. (An earlier rule, every user announced within 2 s of a 10 s window, let 2,502 users/s
+// pass for 3,000 offered.)
+func sustained(offered int, achieved float64, p99 time.Duration) bool {
+	return achieved >= 0.95*float64(offered) && p99 < time.Second
+}
+
 // rampStep is one rate of the search for the sustainable rate.
 type rampStep struct {
 	rate     int
@@ -123,8 +130,7 @@ type rampStep struct {
 	ok       bool
 }
 
-// ramp offers increasing rates for a while each; a rate is sustained when every user is announced
-// within 2 s of the end of its window and p99 stays under a second.
+// ramp offers increasing rates for a while each, up to the first that is not sustained.
 func (e *benchEnv) ramp(ctx context.Context, rates []int, each time.Duration, conc int) ([]rampStep, int, error) {
 	var steps []rampStep
 	best := 0
@@ -134,8 +140,9 @@ func (e *benchEnv) ramp(ctx context.Context, rates []int, each time.Duration, co
 		if err != nil {
 			return steps, best, err
 		}
-		ok := res.e2eTime <= each+2*time.Second && res.p99 < time.Second
-		steps = append(steps, rampStep{rate: r, achieved: float64(n) / res.e2eTime.Seconds(), p99: res.p99, ok: ok})
+		achieved := float64(n) / res.e2eTime.Seconds()
+		ok := sustained(r, achieved, res.p99)
+		steps = append(steps, rampStep{rate: r, achieved: achieved, p99: res.p99, ok: ok})
 		if !ok {
 			break
 		}
