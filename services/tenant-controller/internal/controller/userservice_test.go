@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,20 +40,40 @@ type userService struct {
 	dbURL    string // its database: fixtures of people the controller never sees
 }
 
+// startUserService starts the user service on free ports. A port is only free when it is picked: another test
+// package (Keycloak, etcd, kube-apiserver run beside this one) can take it before the service binds it, so a start
+// that fails on "address already in use" is tried again on new ports.
 func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest.Realm, token string) *userService {
 	t.Helper()
-	httpAddr, adminAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	bus := natstest.New(t)
 	dbURL := pg.NewDatabase(t)
+	for attempt := 1; ; attempt++ {
+		us, log, err := startUserServiceOnce(t, bin, bus.URL, dbURL, realm, token)
+		if err == nil {
+			return us
+		}
+		if attempt == 3 || !strings.Contains(log, "address already in use") {
+			t.Fatalf("%v:\n%s", err, log)
+		}
+		t.Logf("user-service start %d lost a picked port, trying new ones: %v", attempt, err)
+	}
+}
+
+// startUserServiceOnce starts one user-service process and waits for its readiness; on failure it returns the
+// end of the process's log, and the process is gone.
+func startUserServiceOnce(t *testing.T, bin, natsURL, dbURL string, realm *kctest.Realm, token string) (*userService, string, error) {
+	t.Helper()
+	httpAddr, adminAddr, opsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	logPath := filepath.Join(t.TempDir(), "user-service.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	readLog := func() string { b, _ := os.ReadFile(logPath); return string(tail(b, 4000)) }
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"HTTP_ADDR="+httpAddr, "ADMIN_ADDR="+adminAddr, "OPS_ADDR="+opsAddr, "ADMIN_TOKEN="+token,
-		"DATABASE_URL="+dbURL, "NATS_URL="+bus.URL,
+		"DATABASE_URL="+dbURL, "NATS_URL="+natsURL,
 		"OIDC_ISSUER="+realm.Issuer, "KEYCLOAK_URL="+realm.KC.URL, "KEYCLOAK_REALM="+realm.Name,
 		"KEYCLOAK_CLIENT_ID=user-service", "KEYCLOAK_CLIENT_SECRET="+realm.Secrets["user-service"])
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -62,19 +83,16 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
+			<-exited
 		}
 		_ = logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("user-service log:\n%s", tail(b, 4000))
-		}
-	})
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + opsAddr + "/readyz")
@@ -86,17 +104,23 @@ func startUserService(t *testing.T, bin string, pg *pgtest.Server, realm *kctest
 		}
 		select {
 		case <-exited:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("user-service exited:\n%s", tail(b, 4000))
+			stop()
+			return nil, readLog(), fmt.Errorf("user-service exited")
 		default:
 		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("user-service not ready within 60s:\n%s", tail(b, 4000))
+			stop()
+			return nil, readLog(), fmt.Errorf("user-service not ready within 60s")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return &userService{AdminURL: "http://" + adminAddr, token: token, dbURL: dbURL}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("user-service log:\n%s", readLog())
+		}
+	})
+	return &userService{AdminURL: "http://" + adminAddr, token: token, dbURL: dbURL}, "", nil
 }
 
 // tenant is what the admin API says about a tenant.
