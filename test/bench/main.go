@@ -528,17 +528,19 @@ func machine() string {
 }
 
 type results struct {
-	machine           string
-	jsSync, jsAsync   float64
-	pgInsert          float64
-	full, fixed       pushResult
-	quarter           *pushResult // at a quarter of the full-speed rate
-	memHook, memUsers float64
-	ramp              []rampStep
-	sustainable       int
-	soak              *soakResult
-	backfill          *backfillResult
-	outage            *outageResult
+	machine         string
+	jsSync, jsAsync float64
+	pgInsert        float64
+	full, fixed     pushResult
+	quarter         *pushResult // at a quarter of the full-speed rate
+	// The raw floor at the quarter rate: single-row commits and publishes, one at a time (rawlatency.go).
+	quarterPG, quarterJS *rawLatency
+	memHook, memUsers    float64
+	ramp                 []rampStep
+	sustainable          int
+	soak                 *soakResult
+	backfill             *backfillResult
+	outage               *outageResult
 }
 
 func (r results) markdown(o options) string {
@@ -564,6 +566,10 @@ func (r results) markdown(o options) string {
 		fmt.Fprintf(&b, "| … of which locked → UserCreated received (commit, relay, delivery; p50 / p99) | %s / %s |\n", ms(q.relayP50), ms(q.relayP99))
 		median, worst := medianAndWorst(q.secondP99s)
 		fmt.Fprintf(&b, "| … p99 of each second of it: the median second / the worst | %s / %s |\n", ms(median), ms(worst))
+		if r.quarterPG != nil {
+			fmt.Fprintf(&b, "| The raw floor at %d/s: a Postgres single-row commit, fsync on (p50 / p99; per-second p99, median / worst) | %s |\n", q.offeredRate, r.quarterPG)
+			fmt.Fprintf(&b, "| The raw floor at %d/s: a JetStream publish awaiting its PubAck (same) | %s |\n", q.offeredRate, r.quarterJS)
+		}
 	}
 	x := r.fixed
 	fmt.Fprintf(&b, "| Latency at %d users/s for %d users (p50 / p99 / p99.9) | %s / %s / %s |\n", x.offeredRate, x.users, ms(x.p50), ms(x.p99), ms(x.p999))

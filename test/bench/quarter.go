@@ -25,6 +25,16 @@ func (r *results) quarterRate(ctx context.Context, env *benchEnv, d time.Duratio
 		return err
 	}
 	r.quarter = &q
+	fmt.Fprintf(out, "the raw floor at %d/s: Postgres commits, JetStream publishes…\n", rate)
+	pg, err := rawPostgresLatency(ctx, env.pg.URL("raw"), rate, d, conc)
+	if err != nil {
+		return fmt.Errorf("raw Postgres latency: %w", err)
+	}
+	js, err := rawJetStreamLatency(ctx, env.js, rate, d, conc)
+	if err != nil {
+		return fmt.Errorf("raw JetStream latency: %w", err)
+	}
+	r.quarterPG, r.quarterJS = &pg, &js
 	fmt.Fprintln(out, r.targetLines())
 	return nil
 }
@@ -42,6 +52,10 @@ func (r *results) targetLines() string {
 		fmt.Fprintf(&b, "p99 at a quarter of full speed (%d users/s): %s (target < %s: %s); to the lock %s, from it %s; per second: median %s, worst %s (each second: %s)",
 			q.offeredRate, ms(q.p99), ms(targetQuarterP99), met(q.p99 < targetQuarterP99), ms(q.applyP99), ms(q.relayP99),
 			ms(median), ms(worst), wholeMs(q.secondP99s))
+		if r.quarterPG != nil {
+			fmt.Fprintf(&b, "\nthe raw floor at that rate (p50 / p99; per-second p99, median / worst): a Postgres commit %s, a JetStream publish %s",
+				r.quarterPG, r.quarterJS)
+		}
 	}
 	return b.String()
 }

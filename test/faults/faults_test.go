@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,6 +175,27 @@ func feed(jobs chan<- int, n int, d time.Duration) {
 		jobs <- i
 	}
 	close(jobs)
+}
+
+// feedUntil is feed, going on at the same pace past n until done is closed (4n users at most); it returns the
+// users sent.
+func feedUntil(jobs chan<- int, n int, d time.Duration, done <-chan struct{}) int {
+	pace := d / time.Duration(n)
+	i := 0
+	for ; i < 4*n; i++ {
+		if i >= n {
+			select {
+			case <-done:
+				close(jobs)
+				return i
+			default:
+			}
+		}
+		time.Sleep(pace)
+		jobs <- i
+	}
+	close(jobs)
+	return i
 }
 
 // faultUsers is N, the sign-ups a fault run streams (BBQ_FAULT_USERS; 300 by default).
@@ -377,11 +399,32 @@ func restart(p *stack.Process) error {
 	return nil
 }
 
-// logServiceTails logs the end of the services' logs in dir, after a failure.
+// logServiceTails logs the end of the services' logs in dir, after a failure: their last lines, and their last
+// warnings and errors other than the retries every fault causes by the hundred (a write-back waiting for its
+// organization, an event the reconciler found), which otherwise fill the whole tail.
 func logServiceTails(t *testing.T, dir, label string) {
 	for _, f := range []string{"idp-hook.log", "user-service.log"} {
-		t.Logf("--- %s%s\n%s", label, f, tailFile(filepath.Join(dir, f), 3000))
+		path := filepath.Join(dir, f)
+		t.Logf("--- %s%s\n%s\n--- its warnings and errors, routine retries left out\n%s", label, f, tailFile(path, 3000), notableTail(path, 6000))
 	}
+}
+
+// notableTail is the end of the WARN and ERROR lines of a JSON log, without the routine retries.
+func notableTail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	var keep []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if (strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`)) &&
+			!strings.Contains(line, `"msg":"organization write-back failed; will retry"`) &&
+			!strings.Contains(line, `"msg":"published an event the webhook had missed"`) {
+			keep = append(keep, line)
+		}
+	}
+	out := strings.Join(keep, "\n")
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
 }
 
 // attempts counts the webhook attempts idp-hook did not accept, by what the sender saw.
