@@ -54,11 +54,11 @@ func lockBatch(ctx context.Context, conn *pgx.Conn, ds []events.Decoded, valid [
 			return rows.Err()
 		})
 	b.Queue(`INSERT INTO users (id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, users)
-	// This statement is planned for its array each time. A cached generic plan of id = ANY($1) is made once per
-	// connection, early: on a new database users is empty then, and the plan, a sequential scan comparing every
-	// row with every id, stays until autovacuum's first ANALYZE (up to a minute, or a whole backfill) while the
-	// table grows. A plan for the actual array uses the primary key, or hashes the array, whatever the statistics.
-	b.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`)
+	// The lock reads the users by primary key, whatever the planner knows. On a new database users is empty when a
+	// connection first plans this statement, and without statistics a sequential scan looks cheaper: cached as the
+	// generic plan, it compared every row with every id of each batch while the table grew, until autovacuum's
+	// first ANALYZE (up to a minute, or a whole backfill): a third of Postgres's CPU at full speed.
+	b.Queue(`SET LOCAL enable_seqscan = off`)
 	b.Queue(`SELECT `+userColumns+` FROM users WHERE id = ANY($1) ORDER BY id FOR UPDATE`, users).Query(
 		func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -70,7 +70,7 @@ func lockBatch(ctx context.Context, conn *pgx.Conn, ds []events.Decoded, valid [
 			}
 			return rows.Err()
 		})
-	b.Queue(`SET LOCAL plan_cache_mode = auto`)
+	b.Queue(`SET LOCAL enable_seqscan TO DEFAULT`)
 	b.Queue(hasDeclaredTenants).QueryRow(func(row pgx.Row) error { return row.Scan(&bu.declared) })
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return batchUsers{}, fmt.Errorf("record %d events and lock %d users: %w", len(ids), len(users), err)
