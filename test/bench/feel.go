@@ -246,8 +246,9 @@ func loadAvg() string {
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-// parallel runs f(i) for i < n on conc goroutines and returns the first error.
-func parallel(n, conc int, f func(i int) error) error {
+// parallel runs f(i) for i < n on conc goroutines, the i-th at i/rate seconds (rate 0: as fast as they go), and
+// returns the first error.
+func parallel(n, conc, rate int, f func(i int) error) error {
 	var first error
 	var mu sync.Mutex
 	jobs := make(chan int)
@@ -265,7 +266,11 @@ func parallel(n, conc int, f func(i int) error) error {
 			}
 		})
 	}
+	start := time.Now()
 	for i := range n {
+		if rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+		}
 		jobs <- i
 	}
 	close(jobs)

@@ -138,7 +138,7 @@ func (r *feelResult) fullSpeed(ctx context.Context, s *feelStack, o feelOptions,
 	}
 	before := s.sampleCPU()
 	start := time.Now()
-	err = parallel(o.signups, o.conc, func(i int) error {
+	err = parallel(o.signups, o.conc, 0, func(i int) error {
 		_, err := s.signUp(ctx, fmt.Sprintf("full%05d-%s@example.com", i, stamp))
 		return err
 	})

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,39 +24,20 @@ func (l rawLatency) String() string {
 	return fmt.Sprintf("%s / %s; per second %s / %s", ms(l.p50), ms(l.p99), ms(l.median), ms(l.worst))
 }
 
-// paced runs op n times, the i-th at i/rate seconds, from at most conc goroutines, and returns the quantiles
-// of how long each took.
-func paced(ctx context.Context, n, rate, conc int, op func(ctx context.Context, i int) error) (rawLatency, error) {
-	began, took := make([]time.Time, n), make([]time.Duration, n)
-	var firstErr atomic.Value
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			for i := range jobs {
-				began[i] = time.Now()
-				if err := op(ctx, i); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-				}
-				took[i] = time.Since(began[i])
-			}
-		})
-	}
+// paced runs op at rate per second for d, from at most conc goroutines, and returns the quantiles of how long
+// each took.
+func paced(ctx context.Context, rate int, d time.Duration, conc int, op func(ctx context.Context, i int) error) (rawLatency, error) {
+	n := max(int(float64(rate)*d.Seconds()), 1)
+	began, ended := make([]time.Time, n), make([]time.Time, n)
 	start := time.Now()
-	for i := range n {
-		if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
-			time.Sleep(wait)
-		}
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if e, ok := firstErr.Load().(error); ok {
-		return rawLatency{}, e
-	}
-	ended := make([]time.Time, n)
-	for i := range n {
-		ended[i] = began[i].Add(took[i])
+	err := parallel(n, conc, rate, func(i int) error {
+		began[i] = time.Now()
+		err := op(ctx, i)
+		ended[i] = time.Now()
+		return err
+	})
+	if err != nil {
+		return rawLatency{}, err
 	}
 	lat := latencies(began, ended)
 	median, worst := medianAndWorst(perSecondP99(start, began, ended))
@@ -75,7 +54,7 @@ func rawPostgresLatency(ctx context.Context, url string, rate int, d time.Durati
 	if _, err := pool.Exec(ctx, `CREATE TABLE raw_paced (id text PRIMARY KEY, body text NOT NULL)`); err != nil {
 		return rawLatency{}, err
 	}
-	return paced(ctx, max(int(float64(rate)*d.Seconds()), 1), rate, conc, func(ctx context.Context, i int) error {
+	return paced(ctx, rate, d, conc, func(ctx context.Context, i int) error {
 		_, err := pool.Exec(ctx, `INSERT INTO raw_paced (id, body) VALUES ($1, $2)`, strconv.Itoa(i), "user@example.com")
 		return err
 	})
@@ -84,7 +63,7 @@ func rawPostgresLatency(ctx context.Context, url string, rate int, d time.Durati
 // rawJetStreamLatency times publishes that wait for their PubAck (as idp-hook's) at rate for d.
 func rawJetStreamLatency(ctx context.Context, js jetstream.JetStream, rate int, d time.Duration, conc int) (rawLatency, error) {
 	payload := slices.Repeat([]byte("x"), 600)
-	return paced(ctx, max(int(float64(rate)*d.Seconds()), 1), rate, conc, func(ctx context.Context, i int) error {
+	return paced(ctx, rate, d, conc, func(ctx context.Context, i int) error {
 		_, err := js.Publish(ctx, "raw.paced", payload, jetstream.WithMsgID("p"+strconv.Itoa(i)))
 		return err
 	})
