@@ -169,24 +169,20 @@ func TestNothingLostOrDuplicatedUnderFaults(t *testing.T) {
 
 // feed hands the senders users 0..n-1, evenly over d, then closes jobs.
 func feed(jobs chan<- int, n int, d time.Duration) {
-	pace := d / time.Duration(n)
-	for i := range n {
-		time.Sleep(pace)
-		jobs <- i
-	}
-	close(jobs)
+	ended := make(chan struct{})
+	close(ended)
+	feedUntil(jobs, n, d, ended)
 }
 
 // feedUntil is feed, going on at the same pace past n until done is closed (4n users at most); it returns the
 // users sent.
 func feedUntil(jobs chan<- int, n int, d time.Duration, done <-chan struct{}) int {
+	defer close(jobs)
 	pace := d / time.Duration(n)
-	i := 0
-	for ; i < 4*n; i++ {
+	for i := range 4 * n {
 		if i >= n {
 			select {
 			case <-done:
-				close(jobs)
 				return i
 			default:
 			}
@@ -194,8 +190,7 @@ func feedUntil(jobs chan<- int, n int, d time.Duration, done <-chan struct{}) in
 		time.Sleep(pace)
 		jobs <- i
 	}
-	close(jobs)
-	return i
+	return 4 * n
 }
 
 // faultUsers is N, the sign-ups a fault run streams (BBQ_FAULT_USERS; 300 by default).
